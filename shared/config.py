@@ -1,0 +1,263 @@
+"""TOML configuration -> validated, typed settings.
+
+Every section is a pydantic model that forbids unknown keys, so a typo is an
+error naming the key instead of a silently ignored setting. Relative paths in
+a config file are resolved against the file's own folder.
+
+Example
+-------
+>>> from shared.config import load_settings
+>>> settings = load_settings("configs/sample.toml")  # doctest: +SKIP
+>>> settings.features.window  # doctest: +SKIP
+30
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.errors import ConfigError
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSettings(_Section):
+    """Where prices come from and how they are cleaned."""
+
+    source: Literal["yahoo", "panel", "sample"] = "sample"
+    #: Panel file (CSV, CSV.gz or parquet) for ``source = "panel"``.
+    path: Path | None = None
+    #: Universe file (TOML) for ``source = "yahoo"``; a panel's universe is its columns.
+    universe: Path | None = None
+    start: dt.date = dt.date(2015, 1, 1)
+    #: Last date to load; ``None`` means up to the latest available.
+    end: dt.date | None = None
+    cache_dir: Path = Path("data/cache")
+    #: Benchmark ticker (must be in the data for backtests).
+    benchmark: str = "SPY"
+    #: "union": every date any asset traded; a ticker: that ticker's trading days.
+    calendar: str = "union"
+    #: Longest run of missing days filled with the last price.
+    ffill_limit: NonNegInt = 5
+    #: Assets with fewer valid prices than this are dropped, with a warning.
+    min_history: PositiveInt = 100
+    #: Fraction of requested tickers that must come back from Yahoo.
+    min_coverage: Fraction = 0.9
+    #: Yahoo download chunk size, retries, and the first back-off delay in seconds.
+    chunk_size: PositiveInt = 50
+    retries: NonNegInt = 3
+    backoff_seconds: NonNegFloat = 2.0
+
+    @model_validator(mode="after")
+    def _check(self) -> DataSettings:
+        if self.source == "panel" and self.path is None:
+            raise ValueError("source 'panel' needs 'path' (a CSV, CSV.gz or parquet file)")
+        if self.source == "yahoo" and self.universe is None:
+            raise ValueError("source 'yahoo' needs 'universe' (a universe TOML file)")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
+class FeatureSettings(_Section):
+    """Close-only features and window length."""
+
+    window: Annotated[int, Field(ge=2)] = 30
+    rsi_period: Annotated[int, Field(ge=2)] = 14
+    macd_fast: PositiveInt = 12
+    macd_slow: PositiveInt = 26
+    macd_signal: PositiveInt = 9
+    vol_window: Annotated[int, Field(ge=2)] = 20
+    drawdown_window: Annotated[int, Field(ge=2)] = 63
+    #: Scaled features are clipped to +-clip standard deviations.
+    clip: PositiveFloat = 5.0
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureSettings:
+        if self.macd_fast >= self.macd_slow:
+            raise ValueError(f"macd_fast ({self.macd_fast}) must be < macd_slow ({self.macd_slow})")
+        return self
+
+
+class ModelSettings(_Section):
+    """Transformer autoencoder sizes."""
+
+    d_model: PositiveInt = 64
+    n_heads: PositiveInt = 4
+    n_layers: PositiveInt = 2
+    d_ff: PositiveInt = 128
+    latent: PositiveInt = 64
+    dropout: Fraction = 0.0
+    decoder: Literal["mlp", "transformer"] = "mlp"
+    #: Denoising: std of Gaussian noise added to scaled inputs during training.
+    noise_std: NonNegFloat = 0.0
+    #: Denoising: probability of zeroing each input time step during training.
+    mask_prob: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSettings:
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
+        return self
+
+
+class TrainSettings(_Section):
+    """Training loop."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    #: Trailing training span for walk-forward bundles, in years.
+    train_years: PositiveFloat = 2.0
+    #: Months between walk-forward retrains (0: a single bundle).
+    retrain_every: NonNegInt = 0
+    #: Last fraction of the training period (in time) kept for validation.
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    #: Days between consecutive training windows of the same asset.
+    stride: PositiveInt = 2
+    epochs: PositiveInt = 8
+    batch_size: PositiveInt = 512
+    lr: PositiveFloat = 2e-3
+    weight_decay: NonNegFloat = 1e-4
+    patience: PositiveInt = 3
+    seed: int = 0
+    #: Torch intra-op threads; 0 lets torch decide.
+    threads: NonNegInt = 1
+    #: Cap on wall time; training stops after the epoch that crosses it (0: no cap).
+    max_minutes: NonNegFloat = 0.0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainSettings:
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
+class InferenceSettings(_Section):
+    """Embedding, clustering, selection and allocation."""
+
+    onnx_threads: PositiveInt = 1
+    #: Number of clusters, or "auto" for the best silhouette in [min_clusters, max_clusters].
+    n_clusters: int | Literal["auto"] = "auto"
+    min_clusters: Annotated[int, Field(ge=2)] = 4
+    max_clusters: Annotated[int, Field(ge=2)] = 20
+    linkage: Literal["ward", "average", "complete", "single"] = "ward"
+    #: Trailing days of returns for selection Sharpe and covariance.
+    lookback: Annotated[int, Field(ge=20)] = 252
+    #: Minimum days of returns an asset needs to be selected.
+    min_history: Annotated[int, Field(ge=20)] = 126
+    #: Annual risk-free rate (a number) or a cash proxy ticker such as "BIL".
+    risk_free: float | str = 0.0
+    top_n: PositiveInt = 1
+    method: Literal["hrp", "max_sharpe", "min_vol", "inverse_vol", "equal"] = "hrp"
+    #: Largest weight of one asset (1.0: no cap).
+    max_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
+    #: Method used when the optimiser fails.
+    fallback: Literal["hrp", "inverse_vol", "equal"] = "inverse_vol"
+
+    @model_validator(mode="after")
+    def _check(self) -> InferenceSettings:
+        if isinstance(self.n_clusters, int) and self.n_clusters < 2:
+            raise ValueError(f"n_clusters must be >= 2 or 'auto', got {self.n_clusters}")
+        if self.min_clusters > self.max_clusters:
+            raise ValueError(
+                f"min_clusters ({self.min_clusters}) > max_clusters ({self.max_clusters})"
+            )
+        return self
+
+
+class BacktestSettings(_Section):
+    """Walk-forward backtest."""
+
+    rebalance: Literal["weekly", "monthly", "quarterly"] = "monthly"
+    cost_bps: NonNegFloat = 10.0
+    slippage_bps: NonNegFloat = 0.0
+    #: Uninvested cash earns the risk-free rate ("risk_free") or nothing ("zero").
+    cash: Literal["risk_free", "zero"] = "zero"
+    baselines: tuple[Literal["equal_weight", "hrp_all", "corr_cluster"], ...] = (
+        "equal_weight",
+        "hrp_all",
+        "corr_cluster",
+    )
+    frontier_portfolios: PositiveInt = 10_000
+    seed: int = 0
+
+
+class Settings(_Section):
+    """The whole configuration file."""
+
+    data: DataSettings = DataSettings()
+    features: FeatureSettings = FeatureSettings()
+    model: ModelSettings = ModelSettings()
+    train: TrainSettings = TrainSettings()
+    inference: InferenceSettings = InferenceSettings()
+    backtest: BacktestSettings = BacktestSettings()
+
+    def digest(self) -> str:
+        """Short sha256 of the settings, for run manifests."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _format_error(path: Path, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown setting"
+    where = f"[{loc}]" if loc else ""
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{path}: {where} {msg}{more}".replace("  ", " ")
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    data = raw.get("data")
+    if isinstance(data, dict):
+        for key in ("path", "universe", "cache_dir"):
+            value = data.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                data[key] = str(base / value)
+    return raw
+
+
+def parse_settings(raw: dict[str, Any], source: str | Path = "<settings>") -> Settings:
+    """Validate a settings mapping; raise :class:`ConfigError` naming the bad key."""
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_error(Path(source), err)) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a TOML config file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid TOML, or a setting is unknown or invalid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    return parse_settings(_resolve_paths(raw, path.resolve().parent), path)

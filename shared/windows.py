@@ -1,0 +1,127 @@
+"""Fixed-length feature windows, as of one date or for a training period.
+
+A window of asset ``i`` ending on day ``t`` holds its features on days
+``t - window + 1 .. t``; nothing after ``t`` is read. Only fully finite windows
+are used: an asset that is not yet listed, lacks warm-up history, or has a gap
+longer than the forward-fill limit is left out (and named) rather than padded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.errors import DataError
+from shared.features import FeatureCube
+from shared.scaling import Scaler, date_mask
+
+
+@dataclass(frozen=True)
+class AsofWindows:
+    """Windows of all assets that have one on ``asof``.
+
+    Attributes
+    ----------
+    asof : datetime.date
+        The last calendar date on or before the requested date.
+    tickers : tuple of str
+        Assets with a complete window, in cube order.
+    values : numpy.ndarray
+        ``(len(tickers), window, F)`` float32.
+    skipped : tuple of str
+        Assets left out for lack of a complete window.
+    """
+
+    asof: dt.date
+    tickers: tuple[str, ...]
+    values: np.ndarray
+    skipped: tuple[str, ...]
+
+
+def asof_index(dates: np.ndarray, asof: dt.date) -> int:
+    """Index of the last date on or before ``asof``; DataError if there is none."""
+    idx = int(np.searchsorted(dates, np.datetime64(asof, "D"), side="right")) - 1
+    if idx < 0:
+        raise DataError(f"as-of date {asof} is before the first price date {dates[0]}")
+    return idx
+
+
+def windows_asof(
+    cube: FeatureCube, asof: dt.date, window: int, scaler: Scaler | None = None
+) -> AsofWindows:
+    """Every asset's window ending on the last date on or before ``asof``.
+
+    Parameters
+    ----------
+    cube : FeatureCube
+    asof : datetime.date
+    window : int
+        Days per window.
+    scaler : Scaler, optional
+        Applied to the windows when given.
+    """
+    t = asof_index(cube.dates, asof)
+    day = cube.dates[t].item()
+    if t + 1 < window:
+        return AsofWindows(
+            day, (), np.empty((0, window, cube.values.shape[2]), np.float32), cube.tickers
+        )
+    block = cube.values[t - window + 1 : t + 1].transpose(1, 0, 2)
+    ok = np.isfinite(block).all(axis=(1, 2))
+    values = np.ascontiguousarray(block[ok])
+    if scaler is not None:
+        values = scaler.transform(values)
+    tickers = tuple(np.asarray(cube.tickers, dtype=object)[ok])
+    skipped = tuple(np.asarray(cube.tickers, dtype=object)[~ok])
+    return AsofWindows(day, tickers, values, skipped)
+
+
+def window_end_indices(
+    cube: FeatureCube, window: int, start: dt.date | None, end: dt.date | None, stride: int = 1
+) -> np.ndarray:
+    """Indices of window end days in ``[start, end]``, every ``stride`` days back from the last.
+
+    Anchoring the stride at the period's end keeps the newest window in.
+    """
+    idx = np.flatnonzero(date_mask(cube.dates, start, end))
+    idx = idx[idx >= window - 1]
+    return idx[::-1][::stride][::-1]
+
+
+def training_windows(
+    cube: FeatureCube,
+    window: int,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    stride: int = 1,
+    scaler: Scaler | None = None,
+) -> np.ndarray:
+    """All complete windows whose last day lies in ``[start, end]``.
+
+    Parameters
+    ----------
+    cube : FeatureCube
+    window : int
+    start, end : datetime.date or None
+        Bounds on the window END day; a window may start before ``start``.
+    stride : int
+        Days between the end days of consecutive windows of one asset.
+    scaler : Scaler, optional
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, window, F)`` float32, ordered by end day, then by asset.
+    """
+    ends = window_end_indices(cube, window, start, end, stride)
+    if ends.size == 0:
+        return np.empty((0, window, cube.values.shape[2]), np.float32)
+    # A strided view: (T - window + 1, N, F, window) without copying.
+    view = np.lib.stride_tricks.sliding_window_view(cube.values, window, axis=0)
+    picked = view[ends - window + 1].transpose(0, 1, 3, 2)  # (k, N, window, F)
+    flat = picked.reshape(-1, window, cube.values.shape[2])
+    flat = flat[np.isfinite(flat).all(axis=(1, 2))]
+    return scaler.transform(flat) if scaler is not None else np.ascontiguousarray(flat)

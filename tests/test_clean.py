@@ -1,0 +1,151 @@
+"""Price validation, calendar alignment, gap filling and history rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from shared.errors import DataError
+from shared.prices.clean import clean_prices, fill_short_gaps
+from shared.prices.panel import read_panel
+
+D = [dt.date(2024, 1, d) for d in range(1, 11)]
+
+
+def _frame(**cols: list) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    return pl.DataFrame({"date": D[:n], **cols}, schema_overrides={k: pl.Float64 for k in cols})
+
+
+def test_fx_holiday_union_calendar_keeps_the_day_and_fills_the_stock() -> None:
+    # Jan 2 is a US holiday in this toy: the stock has no price, FX does.
+    frame = _frame(SPY=[100.0, None, 102.0, 103.0], EURUSD=[1.10, 1.11, 1.12, 1.13])
+    out = clean_prices(frame, min_history=2).prices
+    assert out.height == 4
+    assert out["SPY"].to_list() == [100.0, 100.0, 102.0, 103.0]
+    assert out["EURUSD"].to_list() == [1.10, 1.11, 1.12, 1.13]
+
+
+def test_ticker_calendar_drops_days_off_its_exchange_without_losing_fx_moves() -> None:
+    frame = _frame(SPY=[100.0, None, 102.0, 103.0], EURUSD=[1.10, 1.11, 1.12, 1.13])
+    out = clean_prices(frame, calendar="SPY", min_history=2).prices
+    assert out["date"].to_list() == [D[0], D[2], D[3]]
+    # The FX return from Jan 1 to Jan 3 still spans the skipped day.
+    assert out["EURUSD"].to_list() == [1.10, 1.12, 1.13]
+
+
+def test_calendar_ticker_must_exist() -> None:
+    with pytest.raises(DataError, match="calendar ticker 'QQQ'"):
+        clean_prices(_frame(SPY=[1.0, 2.0]), calendar="QQQ", min_history=1)
+
+
+def test_days_with_no_price_at_all_are_removed() -> None:
+    out = clean_prices(
+        _frame(A=[1.0, None, 2.0], B=[3.0, None, 4.0]), ffill_limit=0, min_history=1
+    ).prices
+    assert out["date"].to_list() == [D[0], D[2]]
+
+
+def test_short_gaps_filled_long_gaps_and_leading_nulls_kept() -> None:
+    frame = _frame(A=[None, 1.0, None, None, 2.0, None, None, None, None, 3.0])
+    got = fill_short_gaps(frame, 3)["A"].to_list()
+    assert got == [None, 1.0, 1.0, 1.0, 2.0, None, None, None, None, 3.0]
+    assert fill_short_gaps(frame, 0)["A"].to_list() == frame["A"].to_list()
+
+
+def test_trailing_gap_after_delisting_is_filled_only_up_to_the_limit() -> None:
+    frame = _frame(A=[1.0, 2.0, None, None, None], B=[1.0] * 5)
+    assert fill_short_gaps(frame, 2)["A"].to_list() == [1.0, 2.0, None, None, None]
+    assert fill_short_gaps(frame, 3)["A"].to_list() == [1.0, 2.0, 2.0, 2.0, 2.0]
+
+
+def test_short_history_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    frame = _frame(LONG=[float(i + 1) for i in range(10)], SHORT=[None] * 7 + [1.0, 2.0, 3.0])
+    with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
+        cleaned = clean_prices(frame, min_history=5)
+    assert cleaned.tickers == ("LONG",)
+    assert "SHORT" in cleaned.dropped and "SHORT" in caplog.text
+
+
+def test_nothing_left_is_an_error() -> None:
+    with pytest.raises(DataError, match="no asset has at least 50 prices"):
+        clean_prices(_frame(A=[1.0, 2.0]), min_history=50)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pl.DataFrame({"day": ["2024-01-01"], "A": [1.0]}), "no 'date' column"),
+        (
+            pl.DataFrame({"date": ["2024-01-01", "2024-13-01"], "A": [1.0, 2.0]}),
+            "bad date '2024-13-01'",
+        ),
+        (
+            pl.DataFrame({"date": ["2024-01-01", "2024-01-01"], "A": [1.0, 2.0]}),
+            "duplicate date 2024-01-01",
+        ),
+        (
+            pl.DataFrame({"date": ["2024-01-02", "2024-01-01"], "A": [1.0, 2.0]}),
+            "not sorted .*2024-01-01",
+        ),
+        (
+            pl.DataFrame({"date": ["2024-01-01", "2024-01-02"], "A": [1.0, -2.0]}),
+            "non-positive price -2.0 for A on 2024-01-02",
+        ),
+        (
+            pl.DataFrame({"date": ["2024-01-01", "2024-01-02"], "A": [0.0, 2.0]}),
+            "non-positive price 0.0 for A",
+        ),
+        (pl.DataFrame({"date": ["2024-01-01"], "A": ["x"]}), "column 'A' is not numeric"),
+        (pl.DataFrame({"date": ["2024-01-01"]}), "no ticker columns"),
+        (
+            pl.DataFrame({"date": [], "A": []}, schema={"date": pl.String, "A": pl.Float64}),
+            "no rows",
+        ),
+    ],
+)
+def test_bad_input_gives_one_clear_line(frame: pl.DataFrame, message: str) -> None:
+    with pytest.raises(DataError, match=message) as err:
+        clean_prices(frame, min_history=1, source="p.csv")
+    assert str(err.value).startswith("p.csv: ") and "\n" not in str(err.value)
+
+
+def test_date_range_restriction() -> None:
+    frame = _frame(A=[float(i + 1) for i in range(10)])
+    out = clean_prices(frame, start=D[2], end=D[5], min_history=1).prices
+    assert out["date"].to_list() == D[2:6]
+    with pytest.raises(DataError, match="no prices between"):
+        clean_prices(frame, start=dt.date(2030, 1, 1), min_history=1)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_panel_formats_round_trip(tmp_path: Path, suffix: str) -> None:
+    frame = _frame(A=[1.0, None, 3.0], B=[2.0, 2.5, None])
+    path = tmp_path / f"p{suffix}"
+    if suffix == ".parquet":
+        frame.write_parquet(path)
+    else:
+        import gzip
+
+        text = frame.write_csv()
+        if suffix == ".csv":
+            path.write_text(text)
+        else:
+            path.write_bytes(gzip.compress(text.encode()))
+    got = clean_prices(read_panel(path), ffill_limit=0, min_history=1).prices
+    assert got.equals(frame)
+
+
+def test_panel_read_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="price file not found"):
+        read_panel(tmp_path / "missing.csv")
+    (tmp_path / "p.xlsx").write_text("x")
+    with pytest.raises(DataError, match="unsupported price file"):
+        read_panel(tmp_path / "p.xlsx")
+    (tmp_path / "bad.csv").write_text("date,A\n2024-01-01,abc\n")
+    with pytest.raises(DataError, match=r"bad\.csv: cannot read price panel"):
+        read_panel(tmp_path / "bad.csv")

@@ -1,0 +1,152 @@
+"""Features against hand-computed values and against independent formulas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from shared.config import FeatureSettings
+from shared.features import FEATURE_NAMES, compute_features, feature_params, warmup_days
+
+TINY = FeatureSettings(
+    window=2,
+    rsi_period=2,
+    macd_fast=2,
+    macd_slow=3,
+    macd_signal=2,
+    vol_window=2,
+    drawdown_window=3,
+)
+
+
+def _frame(values: list[float | None], name: str = "X") -> pl.DataFrame:
+    start = dt.date(2020, 1, 1)
+    dates = [start + dt.timedelta(days=i) for i in range(len(values))]
+    return pl.DataFrame({"date": dates, name: pl.Series(values, dtype=pl.Float64)})
+
+
+def _feature(cube, name: str) -> np.ndarray:
+    return cube.values[:, 0, FEATURE_NAMES.index(name)].astype(np.float64)
+
+
+def test_hand_computed_tiny_series() -> None:
+    prices = [10.0, 11.0, 10.5, 11.5, 12.0]
+    cube = compute_features(_frame(prices), TINY)
+    nan = np.nan
+    np.testing.assert_allclose(
+        _feature(cube, "log_return"),
+        [nan, np.log(1.1), np.log(10.5 / 11), np.log(11.5 / 10.5), np.log(12 / 11.5)],
+        rtol=1e-6,
+    )
+    # Wilder averages with alpha 1/2, seeded on the first change:
+    # gains 1, 0, 1, .5 -> G = 1, .5, .75, .625; losses 0, .5, 0, 0 -> L = 0, .25, .125, .0625
+    np.testing.assert_allclose(
+        _feature(cube, "rsi"),
+        [nan, nan, 100 * 0.5 / 0.75, 100 * 0.75 / 0.875, 100 * 0.625 / 0.6875],
+        rtol=1e-6,
+    )
+    # drawdown over 3 days: defined from the third price
+    np.testing.assert_allclose(
+        _feature(cube, "drawdown"), [nan, nan, 10.5 / 11 - 1, 0.0, 0.0], atol=1e-7
+    )
+    r = np.log(np.array(prices[1:]) / np.array(prices[:-1]))
+    vol = [nan, nan, *[np.std(r[i - 1 : i + 1], ddof=1) for i in range(1, 4)]]
+    np.testing.assert_allclose(_feature(cube, "volatility"), vol, rtol=1e-5)
+    # EMA span 2 -> alpha 2/3, span 3 -> 1/2, seeded with the first price.
+    fast, slow = [10.0], [10.0]
+    for p in prices[1:]:
+        fast.append(fast[-1] + 2 / 3 * (p - fast[-1]))
+        slow.append(slow[-1] + 0.5 * (p - slow[-1]))
+    macd = np.array(fast) - np.array(slow)  # defined from index 2 (span 3 warm-up)
+    sig = [macd[2]]
+    for m in macd[3:]:
+        sig.append(sig[-1] + 2 / 3 * (m - sig[-1]))
+    hist = [nan, nan, nan, (macd[3] - sig[1]) / 11.5, (macd[4] - sig[2]) / 12.0]
+    np.testing.assert_allclose(_feature(cube, "macd_hist"), hist, rtol=1e-5, atol=1e-9)
+
+
+def _wilder_rsi_loop(p: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(len(p), np.nan)
+    g = l_ = None
+    for t in range(1, len(p)):
+        d = p[t] - p[t - 1]
+        up, down = max(d, 0.0), max(-d, 0.0)
+        g = up if g is None else g + (up - g) / n
+        l_ = down if l_ is None else l_ + (down - l_) / n
+        if t >= n:
+            out[t] = 100.0 * g / (g + l_)
+    return out
+
+
+def test_against_independent_formulas_on_real_prices(sample_prices: pl.DataFrame) -> None:
+    spec = FeatureSettings()
+    frame = sample_prices.select("date", "AAPL", "XOM")
+    cube = compute_features(frame, spec)
+    for j, ticker in enumerate(["AAPL", "XOM"]):
+        p = frame[ticker].to_numpy()
+        s = pd.Series(p)
+        got = {
+            name: cube.values[:, j, k].astype(np.float64) for k, name in enumerate(FEATURE_NAMES)
+        }
+        logret = np.r_[np.nan, np.diff(np.log(p))]
+        np.testing.assert_allclose(got["log_return"], logret, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got["rsi"], _wilder_rsi_loop(p, 14), rtol=1e-4, atol=1e-4)
+        ema = lambda x, span: x.ewm(span=span, adjust=False, min_periods=span).mean()  # noqa: E731
+        macd = ema(s, 12) - ema(s, 26)
+        hist = ((macd - ema(macd, 9)) / s).to_numpy()
+        np.testing.assert_allclose(got["macd_hist"], hist, rtol=1e-4, atol=1e-7)
+        vol = pd.Series(logret).rolling(20).std(ddof=1).to_numpy()
+        np.testing.assert_allclose(got["volatility"], vol, rtol=1e-4, atol=1e-8)
+        dd = (s / s.rolling(63).max() - 1).to_numpy()
+        np.testing.assert_allclose(got["drawdown"], dd, rtol=1e-5, atol=1e-7)
+
+
+def test_warmup_matches_first_complete_day(sample_prices: pl.DataFrame) -> None:
+    spec = FeatureSettings()
+    cube = compute_features(sample_prices.select("date", "AAPL"), spec)
+    defined = np.isfinite(cube.values[:, 0, :]).all(axis=1)
+    assert np.argmax(defined) + 1 == warmup_days(spec)
+
+
+def test_features_are_causal(sample_prices: pl.DataFrame) -> None:
+    cube = compute_features(sample_prices, FeatureSettings())
+    cut = 1000
+    shocked = (
+        sample_prices.with_row_index()
+        .with_columns(
+            [
+                pl.when(pl.col("index") > cut).then(pl.col(c) * 1.7).otherwise(pl.col(c)).alias(c)
+                for c in sample_prices.columns[1:]
+            ]
+        )
+        .drop("index")
+    )
+    cube2 = compute_features(shocked, FeatureSettings())
+    np.testing.assert_array_equal(cube.values[: cut + 1], cube2.values[: cut + 1])
+    assert not np.allclose(cube.values[cut + 2 :], cube2.values[cut + 2 :], equal_nan=True)
+
+
+def test_gap_beyond_fill_limit_leaves_features_undefined() -> None:
+    prices = list(np.linspace(10, 20, 120))
+    prices[80:90] = [None] * 10
+    cube = compute_features(_frame(prices), FeatureSettings())
+    assert np.isnan(cube.values[80:90, 0, 0]).all()
+    assert np.isfinite(cube.values[79, 0]).all()
+
+
+def test_feature_params_for_manifest() -> None:
+    params = feature_params(FeatureSettings())
+    assert params["names"] == list(FEATURE_NAMES)
+    assert params["window"] == 30 and params["rsi_period"] == 14
+
+
+@pytest.mark.parametrize("bad", [{"window": 1}, {"macd_fast": 30}, {"vol_window": -3}])
+def test_bad_feature_settings_rejected(bad: dict) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        FeatureSettings(**bad)
