@@ -1,0 +1,1 @@
+"""Inference: embed, cluster, select and allocate (no torch)."""

@@ -1,0 +1,78 @@
+"""``deepquant infer``: the cron job. onnxruntime only; never imports torch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+import click
+
+from shared.config import load_settings
+from shared.options import DATE, config_option, prices_option
+
+log = logging.getLogger("deepquant.infer")
+
+
+@click.command()
+@config_option
+@prices_option
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A bundle, or a folder of bundles (the newest trained before --asof is used).",
+)
+@click.option("--asof", type=DATE, default=None, help="Decision date (default: last date).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+def infer(
+    config_path: Path,
+    prices_path: Path | None,
+    model_dir: Path,
+    asof: dt.date | None,
+    out_dir: Path,
+) -> None:
+    """Embed, cluster, select and allocate as of a date; write weight CSV and run JSON."""
+    from inferer.output import weights_frame, write_outputs
+    from inferer.pipeline import allocate_asof
+    from shared.bundle import find_bundle
+    from shared.prices import load_prices
+
+    t0 = time.perf_counter()
+    settings = load_settings(config_path)
+    data = load_prices(settings.data, prices_path)
+    data_end = data.prices["date"][-1]
+    day = asof or data_end
+    bundle = find_bundle(model_dir, day, features=settings.features)
+    if bundle.manifest.train_end_date >= day:
+        log.warning(
+            "model %s was trained on data up to %s, not before %s: fine for today's "
+            "allocation, look-ahead for a historical one",
+            bundle.path,
+            bundle.manifest.train_end,
+            day,
+        )
+    alloc = allocate_asof(data.prices, day, bundle, settings)
+    csv_path, run_path = write_outputs(
+        alloc,
+        out_dir,
+        data.universe,
+        config_digest=settings.digest(),
+        requested_asof=asof,
+        data_end=data_end,
+    )
+    table = weights_frame(alloc, data.universe).drop("asof")
+    with_pct = table.with_columns((table["weight"] * 100).round(2).alias("weight_%")).drop("weight")
+    click.echo(
+        f"as of {alloc.asof}: {len(alloc.weights)} assets from "
+        f"{alloc.clustering.n_clusters} clusters, method {alloc.method_used}"
+        + (f" (fallback: {alloc.fallback_reason})" if alloc.fallback_reason else "")
+    )
+    for row in with_pct.iter_rows(named=True):
+        click.echo(
+            f"  {row['ticker']:<10} {row['weight_%']:6.2f}%  cluster {row['cluster']:<3}"
+            f" {row['asset_class']}"
+        )
+    click.echo(f"wrote {csv_path} and {run_path.name} in {time.perf_counter() - t0:.2f}s")

@@ -1,0 +1,203 @@
+"""Agglomerative clustering of asset embeddings.
+
+The rows of the embedding matrix are L2-normalised (so clusters follow the
+direction of an embedding, not its length), one hierarchical tree is built with
+:func:`scipy.cluster.hierarchy.linkage` and cut at one or more numbers of
+clusters with :func:`scipy.cluster.hierarchy.fcluster`. Cutting a single tree
+is both fast and consistent: the clusters are exactly those a dendrogram of
+:attr:`Clustering.linkage` shows, and on data without ties they equal
+scikit-learn's ``AgglomerativeClustering`` with the same linkage.
+
+Example
+-------
+>>> import numpy as np
+>>> from inferer.cluster import cluster_embeddings
+>>> emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+>>> result = cluster_embeddings(emb, 2)
+>>> result.labels.tolist(), result.n_clusters
+([0, 0, 1, 1], 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster
+from scipy.cluster.hierarchy import linkage as scipy_linkage
+from scipy.spatial.distance import pdist, squareform
+from sklearn.metrics import silhouette_score
+
+from shared.errors import DataError
+
+__all__ = ["LINKAGES", "Clustering", "cluster_embeddings"]
+
+#: Linkage criteria accepted by :func:`cluster_embeddings`.
+LINKAGES: tuple[str, ...] = ("ward", "average", "complete", "single")
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Result of :func:`cluster_embeddings`.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        Shape ``(n,)``, int, cluster of each asset in ``0 .. n_clusters - 1``.
+        Clusters are numbered by first appearance: the first asset is in
+        cluster 0, the first asset not in cluster 0 is in cluster 1, and so on,
+        so the numbering depends only on the partition and the asset order.
+    n_clusters : int
+        Number of distinct labels (may be below the requested number when
+        there are fewer distinct embeddings than clusters).
+    linkage : numpy.ndarray
+        SciPy linkage matrix, shape ``(n - 1, 4)``, for a dendrogram.
+    silhouette : float or None
+        Silhouette score of ``labels``; ``None`` when it is undefined (fewer
+        than 2 clusters, or as many clusters as assets).
+    scores : dict of int to float
+        With ``n_clusters="auto"``, the silhouette of each number of clusters
+        tried (those where it is defined); empty otherwise.
+    """
+
+    labels: np.ndarray
+    n_clusters: int
+    linkage: np.ndarray
+    silhouette: float | None
+    scores: dict[int, float] = field(default_factory=dict)
+
+
+def _validate_embeddings(embeddings: np.ndarray) -> np.ndarray:
+    x = np.asarray(embeddings, dtype=float)
+    if x.ndim != 2:
+        raise DataError(f"embeddings must be 2-D (assets x features), got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise DataError(f"clustering needs at least 2 assets, got {x.shape[0]}")
+    if x.shape[1] < 1:
+        raise DataError("embeddings have no features (0 columns)")
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+        raise DataError(f"embeddings contain NaN or infinite values in {rows.size} row(s): {shown}")
+    return x
+
+
+def _relabel_by_first_appearance(raw: np.ndarray) -> np.ndarray:
+    _, first = np.unique(raw, return_index=True)
+    order = np.argsort(first)  # cluster ids sorted by where they first appear
+    mapping = np.empty(order.size, dtype=np.int64)
+    mapping[order] = np.arange(order.size)
+    _, inverse = np.unique(raw, return_inverse=True)
+    return mapping[inverse.ravel()]
+
+
+def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float | None:
+    k = int(labels.max()) + 1
+    if not 2 <= k <= labels.size - 1:
+        return None
+    return float(silhouette_score(distances, labels, metric="precomputed"))
+
+
+def cluster_embeddings(
+    embeddings: np.ndarray,
+    n_clusters: int | Literal["auto"],
+    *,
+    linkage: str = "ward",
+    min_clusters: int = 4,
+    max_clusters: int = 20,
+    normalize: bool = True,
+) -> Clustering:
+    """Cluster assets by their embeddings with agglomerative clustering.
+
+    Parameters
+    ----------
+    embeddings : numpy.ndarray
+        Shape ``(n_assets, n_features)``, finite.
+    n_clusters : int or "auto"
+        Number of clusters (``>= 1``; capped at the number of assets), or
+        ``"auto"`` for the number in ``[min_clusters, max_clusters]`` with the
+        best silhouette score (the smallest such number on ties).
+    linkage : {"ward", "average", "complete", "single"}
+        Linkage criterion, with Euclidean distances.
+    min_clusters, max_clusters : int
+        Range searched by ``"auto"``. The range is clipped to
+        ``[2, n_assets - 1]``, where the silhouette is defined. When nothing
+        can be scored (2 assets, or all embeddings identical) there is one
+        cluster per distinct embedding.
+    normalize : bool
+        L2-normalise each row first (rows of norm 0 are left at 0).
+
+    Returns
+    -------
+    Clustering
+        Labels numbered by first appearance, the linkage matrix and scores.
+
+    Raises
+    ------
+    DataError
+        ``embeddings`` is not 2-D, has fewer than 2 rows, or non-finite values.
+    ValueError
+        A parameter is invalid.
+    """
+    if linkage not in LINKAGES:
+        raise ValueError(f"linkage must be one of {LINKAGES}, got {linkage!r}")
+    requested: int | None = None
+    if isinstance(n_clusters, str):
+        if n_clusters != "auto":
+            raise ValueError(f"n_clusters must be an int or 'auto', got {n_clusters!r}")
+    elif isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
+        raise ValueError(f"n_clusters must be an int or 'auto', got {n_clusters!r}")
+    elif n_clusters < 1:
+        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+    else:
+        requested = int(n_clusters)
+    if min_clusters < 2:
+        raise ValueError(f"min_clusters must be >= 2, got {min_clusters}")
+    if max_clusters < min_clusters:
+        raise ValueError(f"max_clusters ({max_clusters}) must be >= min_clusters ({min_clusters})")
+
+    x = _validate_embeddings(embeddings)
+    n = x.shape[0]
+    if normalize:
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+    tree = scipy_linkage(x, method=linkage, metric="euclidean")
+    # One distance matrix serves every silhouette evaluation.
+    distances = squareform(pdist(x, metric="euclidean"))
+
+    def cut(k: int) -> np.ndarray:
+        return _relabel_by_first_appearance(fcluster(tree, t=k, criterion="maxclust"))
+
+    scores: dict[int, float] = {}
+    if requested is None:
+        upper = min(max_clusters, n - 1)
+        lower = max(2, min(min_clusters, upper))
+        best_labels: np.ndarray | None = None
+        best_score = -np.inf
+        for k in range(lower, upper + 1):
+            labels_k = cut(k)
+            score = _silhouette(distances, labels_k)
+            if score is None:
+                continue
+            scores[k] = score
+            if score > best_score:
+                best_score, best_labels = score, labels_k
+        if best_labels is None:
+            # Nothing could be scored (2 assets, or all embeddings identical):
+            # one cluster per distinct embedding keeps different assets apart
+            # without splitting identical ones.
+            best_labels = cut(int(np.unique(x, axis=0).shape[0]))
+        labels = best_labels
+    else:
+        labels = cut(min(requested, n))
+
+    return Clustering(
+        labels=labels,
+        n_clusters=int(labels.max()) + 1,
+        linkage=tree,
+        silhouette=_silhouette(distances, labels),
+        scores=scores,
+    )

@@ -1,0 +1,120 @@
+"""The inference job's files: ``weights_<asof>.csv`` and ``run_<asof>.json``.
+
+Both are written through a temporary file and a rename, so a killed run
+leaves either the previous files or the new ones, never half a file.
+Re-running the same as-of date with the same inputs rewrites the CSV byte for
+byte; the JSON differs only in ``created`` and ``timings``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from inferer.pipeline import Allocation
+from shared import __version__
+from shared.atomic import atomic_write_text
+from shared.universe import Universe
+
+CSV_COLUMNS = ("asof", "ticker", "weight", "cluster", "asset_class", "method")
+
+
+def weights_frame(alloc: Allocation, universe: Universe) -> pl.DataFrame:
+    """One row per held asset, largest weight first."""
+    tickers = list(alloc.weights)
+    return pl.DataFrame(
+        {
+            "asof": [alloc.asof] * len(tickers),
+            "ticker": tickers,
+            "weight": [alloc.weights[t] for t in tickers],
+            "cluster": [alloc.clusters[t] for t in tickers],
+            "asset_class": [universe.class_of(t) for t in tickers],
+            "method": [alloc.method_used] * len(tickers),
+        },
+        schema_overrides={"cluster": pl.Int64},
+    )
+
+
+def run_record(
+    alloc: Allocation, *, config_digest: str, requested_asof: dt.date | None, data_end: dt.date
+) -> dict[str, Any]:
+    """The run manifest: model, data, clusters, selection, fallbacks and timings."""
+    members: dict[int, list[str]] = {}
+    for ticker, label in alloc.clusters.items():
+        members.setdefault(label, []).append(ticker)
+    return {
+        "asof": alloc.asof.isoformat(),
+        "requested_asof": requested_asof.isoformat() if requested_asof else None,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "deepquant_version": __version__,
+        "config_digest": config_digest,
+        "bundle": {"path": alloc.bundle_path, "sha256": alloc.bundle_sha256},
+        "data": {
+            "first_date": alloc.data_start.isoformat(),
+            "last_date_used": alloc.asof.isoformat(),
+            "last_date_available": data_end.isoformat(),
+            "periods_per_year": alloc.periods_per_year,
+        },
+        "allocation": {
+            "method": alloc.method,
+            "method_used": alloc.method_used,
+            "fallback_reason": alloc.fallback_reason,
+            "weights": alloc.weights,
+        },
+        "clusters": [
+            {
+                "id": label,
+                "members": sorted(members[label]),
+                "selected": [t for t in alloc.weights if alloc.clusters[t] == label],
+            }
+            for label in sorted(members)
+        ],
+        "n_clusters": alloc.clustering.n_clusters,
+        "silhouette": alloc.clustering.silhouette,
+        "silhouette_by_k": {str(k): v for k, v in alloc.clustering.scores.items()},
+        "candidates": [
+            {
+                "ticker": s.ticker,
+                "cluster": s.cluster,
+                "sharpe": s.sharpe if s.sharpe == s.sharpe else None,
+                "ann_return": s.ann_return,
+                "ann_vol": s.ann_vol,
+                "n_obs": s.n_obs,
+            }
+            for s in alloc.stats
+        ],
+        "skipped": alloc.skipped,
+        "timings": alloc.timings,
+    }
+
+
+def write_outputs(
+    alloc: Allocation,
+    out_dir: str | Path,
+    universe: Universe,
+    *,
+    config_digest: str,
+    requested_asof: dt.date | None = None,
+    data_end: dt.date | None = None,
+) -> tuple[Path, Path]:
+    """Write ``weights_<asof>.csv`` and ``run_<asof>.json`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    stem = alloc.asof.isoformat()
+    record = run_record(
+        alloc,
+        config_digest=config_digest,
+        requested_asof=requested_asof,
+        data_end=data_end or alloc.asof,
+    )
+    # JSON first: the CSV is what downstream jobs wait for, so it lands last.
+    run_path = atomic_write_text(
+        out / f"run_{stem}.json", json.dumps(record, indent=2, allow_nan=False) + "\n"
+    )
+    csv_path = atomic_write_text(
+        out / f"weights_{stem}.csv", weights_frame(alloc, universe).write_csv()
+    )
+    return csv_path, run_path

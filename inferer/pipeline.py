@@ -1,0 +1,220 @@
+"""``allocate_asof``: the whole inference step for one date, as one pure function.
+
+prices up to D -> features -> windows at D -> embeddings -> clusters
+-> best asset per cluster -> weights. The cron job calls it once; the
+backtest calls it at every rebalance date. Nothing dated after ``asof`` is
+read: prices are cut at ``asof`` before anything else happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from inferer.allocate import allocate
+from inferer.cluster import Clustering, cluster_embeddings
+from inferer.embed import Embedder
+from inferer.select import AssetStats, select_assets
+from shared.bundle import Bundle, check_features
+from shared.config import Settings
+from shared.errors import DataError
+from shared.features import FeatureCube, compute_features
+from shared.metrics import periods_per_year
+from shared.scaling import Scaler
+from shared.windows import windows_asof
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Everything decided on one date, and why.
+
+    Attributes
+    ----------
+    asof : datetime.date
+        The last date with prices on or before the requested date.
+    weights : dict of str to float
+        Selected assets and their weights, largest first; sums to 1.
+    method, method_used : str
+        Allocation method asked for, and the one that produced the weights.
+    fallback_reason : str or None
+        Why the requested method failed, if it did.
+    clusters : dict of str to int
+        Cluster of every embedded asset.
+    clustering : Clustering
+        Labels, linkage (for the dendrogram) and silhouette scores.
+    stats : tuple of AssetStats
+        Trailing statistics of every candidate.
+    skipped : dict of str to str
+        Assets left out, with the reason.
+    embeddings : numpy.ndarray
+        ``(len(clusters), latent)``, rows in ``clusters`` order.
+    bundle_path, bundle_sha256 : str
+        The model used.
+    data_start : datetime.date
+        First date of the prices the decision could see.
+    periods_per_year : float
+        Calendar used to annualise.
+    timings : dict of str to float
+        Seconds per step.
+    """
+
+    asof: dt.date
+    weights: dict[str, float]
+    method: str
+    method_used: str
+    fallback_reason: str | None
+    clusters: dict[str, int]
+    clustering: Clustering
+    stats: tuple[AssetStats, ...]
+    skipped: dict[str, str]
+    embeddings: np.ndarray
+    bundle_path: str
+    bundle_sha256: str
+    data_start: dt.date
+    periods_per_year: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - t0
+
+
+def trailing_returns(prices: pl.DataFrame, tickers: Sequence[str], lookback: int) -> np.ndarray:
+    """Simple daily returns of ``tickers`` over the last ``lookback`` days, NaN where missing."""
+    block = prices.select(tickers).tail(lookback + 1).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(block[1:] / block[:-1] - 1.0)
+
+
+def risk_free_daily(
+    prices: pl.DataFrame, risk_free: float | str, lookback: int, ppy: float
+) -> np.ndarray | float:
+    """Per-day risk-free return: a constant from an annual rate, or a cash proxy's returns."""
+    if isinstance(risk_free, str):
+        if risk_free not in prices.columns:
+            raise DataError(f"risk-free ticker {risk_free!r} is not in the price data")
+        return trailing_returns(prices, [risk_free], lookback)[:, 0]
+    return float((1.0 + risk_free) ** (1.0 / ppy) - 1.0)
+
+
+def allocate_asof(
+    prices: pl.DataFrame,
+    asof: dt.date,
+    bundle: Bundle,
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    features: FeatureCube | None = None,
+    candidates: Sequence[str] | None = None,
+) -> Allocation:
+    """Decide the portfolio for ``asof`` from prices up to ``asof``.
+
+    Parameters
+    ----------
+    prices : polars.DataFrame
+        Cleaned wide prices (:func:`shared.prices.load_prices`); rows after
+        ``asof`` are ignored.
+    asof : datetime.date
+    bundle : Bundle
+        The encoder and its scaler; its features must match ``settings``.
+    settings : Settings
+    embedder : Embedder, optional
+        A session for ``bundle`` to reuse across calls.
+    features : FeatureCube, optional
+        Features precomputed by :func:`shared.features.compute_features` on
+        these prices (any end date): features are trailing, so those up to
+        ``asof`` equal the ones computed from the cut prices. Saves the
+        backtest recomputing them every month.
+    candidates : sequence of str, optional
+        Restrict the universe (default: every asset with a window).
+
+    Raises
+    ------
+    DataError
+        No prices up to ``asof``, too few assets with a window or with enough
+        history, or a missing risk-free ticker.
+    """
+    timings: dict[str, float] = {}
+    cfg = settings.inference
+    manifest = bundle.manifest
+    check_features(manifest, settings.features, bundle.path)
+    past = prices.filter(pl.col("date") <= asof)
+    if past.height < 2:
+        raise DataError(f"no prices on or before {asof}")
+
+    with _timed(timings, "features"):
+        cube = features if features is not None else compute_features(past, settings.features)
+    with _timed(timings, "windows"):
+        win = windows_asof(cube, asof, manifest.window, Scaler.from_dict(manifest.scaler))
+        keep = np.array([candidates is None or t in candidates for t in win.tickers], dtype=bool)
+        tickers = tuple(t for t, k in zip(win.tickers, keep, strict=True) if k)
+        skipped = {t: "no complete feature window" for t in win.skipped}
+        if (candidates is None or len(candidates) > 0) and len(tickers) < 2:
+            raise DataError(f"only {len(tickers)} asset(s) have a complete window on {asof}")
+    with _timed(timings, "embed"):
+        embedder = embedder if embedder is not None else Embedder(bundle, cfg.onnx_threads)
+        embeddings = embedder.embed(win.values[keep])
+    with _timed(timings, "cluster"):
+        clustering = cluster_embeddings(
+            embeddings,
+            cfg.n_clusters,
+            linkage=cfg.linkage,
+            min_clusters=cfg.min_clusters,
+            max_clusters=cfg.max_clusters,
+        )
+    with _timed(timings, "select"):
+        dates = past["date"].tail(cfg.lookback + 1).to_numpy()
+        ppy = periods_per_year(dates)
+        returns = trailing_returns(past, tickers, cfg.lookback)
+        rf = risk_free_daily(past, cfg.risk_free, cfg.lookback, ppy)
+        selection = select_assets(
+            returns,
+            tickers,
+            clustering.labels,
+            rf_daily=rf,
+            periods_per_year=ppy,
+            min_history=cfg.min_history,
+            top_n=cfg.top_n,
+        )
+        skipped.update(selection.skipped)
+        if not selection.tickers:
+            raise DataError(f"no asset has {cfg.min_history} days of returns before {asof}")
+    with _timed(timings, "allocate"):
+        idx = [tickers.index(t) for t in selection.tickers]
+        rf_annual = float(np.nanmean(rf)) * ppy if isinstance(rf, np.ndarray) else cfg.risk_free
+        result = allocate(
+            returns[:, idx],
+            cfg.method,
+            max_weight=cfg.max_weight,
+            fallback=cfg.fallback,
+            periods_per_year=ppy,
+            risk_free_rate=float(rf_annual) if np.isfinite(rf_annual) else 0.0,
+        )
+    order = np.argsort(-result.weights, kind="stable")
+    weights = {selection.tickers[i]: float(result.weights[i]) for i in order}
+    return Allocation(
+        asof=win.asof,
+        weights=weights,
+        method=result.method,
+        method_used=result.method_used,
+        fallback_reason=result.fallback_reason,
+        clusters={t: int(c) for t, c in zip(tickers, clustering.labels, strict=True)},
+        clustering=clustering,
+        stats=selection.stats,
+        skipped=skipped,
+        embeddings=embeddings,
+        bundle_path=str(bundle.path),
+        bundle_sha256=manifest.model_sha256,
+        data_start=past["date"][0],
+        periods_per_year=ppy,
+        timings=timings,
+    )

@@ -1,0 +1,253 @@
+"""Pick the best asset(s) of each cluster by trailing excess-return Sharpe.
+
+Ranking by Sharpe of *excess* returns (return minus the risk-free rate of the
+same day) is what keeps cash out: a T-bill fund's raw returns are tiny but
+almost constant, so its raw Sharpe is huge and it would win its cluster (the
+seed prototype's bug). Measured against a risk-free series that is that very
+fund, its excess returns are zero, its Sharpe is undefined, and it is never
+selected.
+
+Example
+-------
+>>> import numpy as np
+>>> from inferer.select import select_assets
+>>> r = np.array([[0.01, 0.02, 0.0], [0.03, -0.01, 0.01], [0.02, 0.01, -0.01], [0.0, 0.01, 0.02]])
+>>> select_assets(r, ["A", "B", "C"], np.array([0, 0, 1]), min_history=4).tickers
+('A', 'C')
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shared.errors import DataError
+
+__all__ = ["ZERO_VOL", "AssetStats", "Selection", "excess_sharpe", "select_assets"]
+
+#: Per-period volatility at or below which a series counts as constant: the
+#: mean of a constant series is not exact in floating point, so its standard
+#: deviation comes out as rounding noise (~1e-19) instead of 0.
+ZERO_VOL = 1e-10
+
+
+@dataclass(frozen=True)
+class AssetStats:
+    """Trailing statistics of one candidate asset.
+
+    Attributes
+    ----------
+    ticker : str
+    cluster : int
+    sharpe : float
+        Annualised Sharpe ratio of excess returns; NaN when undefined (fewer
+        than 2 returns, or zero volatility of excess returns).
+    ann_return : float
+        Arithmetic mean of the asset's own (not excess) returns x periods per year.
+    ann_vol : float
+        Standard deviation (ddof 1) of its own returns x sqrt(periods per year).
+    n_obs : int
+        Days with both an asset return and a risk-free rate.
+    """
+
+    ticker: str
+    cluster: int
+    sharpe: float
+    ann_return: float
+    ann_vol: float
+    n_obs: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Result of :func:`select_assets`.
+
+    Attributes
+    ----------
+    tickers : tuple of str
+        Selected tickers, by ascending cluster label, then best Sharpe first.
+    stats : tuple of AssetStats
+        Every candidate, in input order.
+    skipped : dict of str to str
+        Candidates that could not be ranked, with the reason.
+    """
+
+    tickers: tuple[str, ...]
+    stats: tuple[AssetStats, ...]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _validate_returns(returns: np.ndarray) -> np.ndarray:
+    r = np.asarray(returns, dtype=float)
+    if r.ndim != 2:
+        raise DataError(f"returns must be 2-D (days x assets), got shape {r.shape}")
+    if np.isinf(r).any():
+        raise DataError("returns contain infinite values")
+    return r
+
+
+def _validate_rf(rf_daily: np.ndarray | float, n_days: int) -> np.ndarray:
+    rf = np.asarray(rf_daily, dtype=float)
+    if rf.ndim == 0:
+        if not np.isfinite(rf):
+            raise ValueError(f"rf_daily must be finite, got {float(rf)}")
+        return rf.reshape(1, 1)
+    if rf.shape != (n_days,):
+        raise ValueError(f"rf_daily must be a number or shape ({n_days},), got shape {rf.shape}")
+    if np.isinf(rf).any():
+        raise ValueError("rf_daily contains infinite values")
+    return rf[:, None]
+
+
+def _mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NaN-aware per-column mean, std (ddof 1) and count; NaN where undefined."""
+    count = np.sum(~np.isnan(x), axis=0)
+    with warnings.catch_warnings():
+        # Empty or single-value columns warn; their NaN result is what we want.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(x, axis=0)
+        std = np.nanstd(x, axis=0, ddof=1)
+    return mean, std, count
+
+
+def excess_sharpe(
+    returns: np.ndarray, rf_daily: np.ndarray | float, periods_per_year: float
+) -> np.ndarray:
+    """Annualised Sharpe ratio of excess returns, per column.
+
+    Parameters
+    ----------
+    returns : numpy.ndarray
+        Shape ``(T, n)`` (or ``(T,)``) simple returns per period, NaN where missing.
+    rf_daily : float or numpy.ndarray
+        Risk-free return per period: a constant, or a ``(T,)`` series (NaN
+        days are left out of every column).
+    periods_per_year : float
+        Periods per year used to annualise, e.g. 252.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n,)`` (or a 0-d array for 1-D input): ``mean / std * sqrt(periods_per_year)``
+        of ``returns - rf_daily`` over the days where both are present; NaN
+        with fewer than 2 such days or a volatility at or below :data:`ZERO_VOL`.
+    """
+    if not periods_per_year > 0:
+        raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
+    r = np.asarray(returns, dtype=float)
+    one_d = r.ndim == 1
+    r = _validate_returns(r[:, None] if one_d else r)
+    excess = r - _validate_rf(rf_daily, r.shape[0])
+    mean, std, _ = _mean_std(excess)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = np.where(std > ZERO_VOL, mean / std * np.sqrt(periods_per_year), np.nan)
+    return sharpe[0] if one_d else sharpe
+
+
+def select_assets(
+    returns: np.ndarray,
+    tickers: Sequence[str],
+    labels: np.ndarray,
+    *,
+    rf_daily: np.ndarray | float = 0.0,
+    periods_per_year: float = 252.0,
+    min_history: int = 126,
+    top_n: int = 1,
+) -> Selection:
+    """Select the ``top_n`` assets of each cluster with the highest excess Sharpe.
+
+    Parameters
+    ----------
+    returns : numpy.ndarray
+        Shape ``(T, n)`` daily simple returns over the trailing lookback window
+        ending at the as-of date (nothing after it), NaN where missing.
+    tickers : sequence of str
+        ``n`` distinct tickers, one per column.
+    labels : numpy.ndarray
+        Shape ``(n,)`` integer cluster labels (any integers).
+    rf_daily : float or numpy.ndarray
+        Risk-free return per day, constant or a ``(T,)`` series such as the
+        returns of a cash proxy.
+    periods_per_year : float
+        Periods per year for annualisation.
+    min_history : int
+        Assets with fewer valid excess returns are skipped.
+    top_n : int
+        Assets selected per cluster (fewer when a cluster has fewer rankable).
+
+    Returns
+    -------
+    Selection
+        Ties in Sharpe are broken by ticker, alphabetically, so the result does
+        not depend on column order. Assets with too little history or an
+        undefined Sharpe (zero volatility of excess returns) are never selected
+        and are listed in ``skipped``.
+
+    Raises
+    ------
+    DataError
+        ``returns`` is malformed, or no asset at all can be ranked.
+    ValueError
+        A parameter is invalid or inconsistent with ``returns``.
+    """
+    r = _validate_returns(returns)
+    n_days, n_assets = r.shape
+    names = [str(t) for t in tickers]
+    if len(names) != n_assets:
+        raise ValueError(f"tickers has {len(names)} entries but returns has {n_assets} columns")
+    if len(set(names)) != n_assets:
+        dupes = sorted({t for t in names if names.count(t) > 1})
+        raise ValueError(f"tickers must be distinct, repeated: {', '.join(dupes)}")
+    lab = np.asarray(labels)
+    if lab.shape != (n_assets,):
+        raise ValueError(f"labels must have shape ({n_assets},), got {lab.shape}")
+    if lab.size and not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
+    if min_history < 2:
+        raise ValueError(f"min_history must be >= 2, got {min_history}")
+    if top_n < 1:
+        raise ValueError(f"top_n must be >= 1, got {top_n}")
+    if n_assets == 0:
+        raise DataError("no assets to select from")
+
+    sharpe = excess_sharpe(r, rf_daily, periods_per_year)
+    rf = _validate_rf(rf_daily, n_days)
+    # Own-return stats over the same days as the Sharpe, so they describe it.
+    own = np.where(np.isnan(rf), np.nan, r)
+    mean, std, count = _mean_std(own)
+
+    stats: list[AssetStats] = []
+    skipped: dict[str, str] = {}
+    for j, ticker in enumerate(names):
+        s = AssetStats(
+            ticker=ticker,
+            cluster=int(lab[j]),
+            sharpe=float(sharpe[j]),
+            ann_return=float(mean[j] * periods_per_year),
+            ann_vol=float(std[j] * np.sqrt(periods_per_year)),
+            n_obs=int(count[j]),
+        )
+        stats.append(s)
+        if s.n_obs < min_history:
+            skipped[ticker] = f"only {s.n_obs} returns in the window, needs {min_history}"
+        elif np.isnan(s.sharpe):
+            skipped[ticker] = "zero volatility of excess returns (cash-like), Sharpe undefined"
+
+    if len(skipped) == n_assets:
+        short = sum(1 for s in stats if s.n_obs < min_history)
+        raise DataError(
+            f"no asset can be selected: {short} of {n_assets} have fewer than "
+            f"{min_history} returns, {n_assets - short} have zero excess volatility"
+        )
+
+    chosen: list[str] = []
+    for cluster in np.unique(lab):
+        ranked = sorted(
+            (s for s in stats if s.cluster == cluster and s.ticker not in skipped),
+            key=lambda s: (-s.sharpe, s.ticker),
+        )
+        chosen.extend(s.ticker for s in ranked[:top_n])
+    return Selection(tickers=tuple(chosen), stats=tuple(stats), skipped=skipped)

@@ -1,0 +1,191 @@
+"""Tests for inferer.cluster: scipy tree cuts, sklearn parity, auto k, edge cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.cluster.hierarchy import fcluster
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.metrics import silhouette_score
+
+from inferer.cluster import LINKAGES, Clustering, cluster_embeddings
+from shared.errors import DataError
+
+PANEL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices_2015_2026.csv.gz"
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    pairs = set(zip(a.tolist(), b.tolist(), strict=True))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+@pytest.fixture(scope="module")
+def panel_embeddings() -> np.ndarray:
+    """Real stand-in embeddings: the last 64 daily returns of each instrument."""
+    if not PANEL.is_file():
+        pytest.skip(f"shared price panel not found at {PANEL}")
+    prices = pd.read_csv(PANEL, index_col=0)
+    returns = prices.pct_change(fill_method=None).iloc[-64:]
+    returns = returns.loc[:, returns.notna().all()]
+    return returns.to_numpy().T
+
+
+@pytest.fixture(scope="module")
+def sp500_embeddings() -> np.ndarray:
+    from skfolio.datasets import load_sp500_dataset
+
+    returns = load_sp500_dataset().iloc[-253:].pct_change().iloc[1:]
+    return returns.to_numpy().T
+
+
+def _blobs(rng: np.random.Generator, k: int, per: int, dim: int = 16) -> np.ndarray:
+    centres = np.eye(dim)[:k] * 10
+    return np.vstack([c + rng.normal(0, 0.3, (per, dim)) for c in centres])
+
+
+@pytest.mark.parametrize("linkage", LINKAGES)
+@pytest.mark.parametrize("k", [2, 5, 12])
+def test_cut_equals_sklearn_on_real_data(panel_embeddings, linkage, k):
+    result = cluster_embeddings(panel_embeddings, k, linkage=linkage)
+    expected = AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(
+        _normalised(panel_embeddings)
+    )
+    assert result.n_clusters == k
+    assert _same_partition(result.labels, expected)
+
+
+@pytest.mark.parametrize("linkage", LINKAGES)
+def test_cut_equals_sklearn_on_sp500(sp500_embeddings, linkage):
+    result = cluster_embeddings(sp500_embeddings, 6, linkage=linkage)
+    expected = AgglomerativeClustering(n_clusters=6, linkage=linkage).fit_predict(
+        _normalised(sp500_embeddings)
+    )
+    assert _same_partition(result.labels, expected)
+
+
+def test_result_shape_and_dendrogram_consistency(panel_embeddings):
+    result = cluster_embeddings(panel_embeddings, 7)
+    n = panel_embeddings.shape[0]
+    assert isinstance(result, Clustering)
+    assert result.labels.shape == (n,)
+    assert np.issubdtype(result.labels.dtype, np.integer)
+    assert result.linkage.shape == (n - 1, 4)
+    assert set(result.labels.tolist()) == set(range(7))
+    assert _same_partition(result.labels, fcluster(result.linkage, 7, criterion="maxclust"))
+    assert result.scores == {}
+    assert result.silhouette == pytest.approx(
+        silhouette_score(_normalised(panel_embeddings), result.labels)
+    )
+
+
+def test_labels_numbered_by_first_appearance():
+    rng = np.random.default_rng(1)
+    x = _blobs(rng, 4, 5)
+    order = rng.permutation(len(x))
+    labels = cluster_embeddings(x[order], 4).labels
+    first_seen = [labels.tolist().index(c) for c in range(4)]
+    assert labels[0] == 0
+    assert first_seen == sorted(first_seen)
+
+
+def test_auto_recovers_separated_clusters():
+    rng = np.random.default_rng(0)
+    x = _blobs(rng, 6, 8)
+    truth = np.repeat(np.arange(6), 8)
+    result = cluster_embeddings(x, "auto", min_clusters=2, max_clusters=12)
+    assert result.n_clusters == 6
+    assert _same_partition(result.labels, truth)
+    assert set(result.scores) == set(range(2, 13))
+    assert result.silhouette == max(result.scores.values()) == result.scores[6]
+
+
+def test_auto_scores_are_sklearn_silhouettes(panel_embeddings):
+    result = cluster_embeddings(panel_embeddings, "auto", linkage="average", max_clusters=8)
+    assert sorted(result.scores) == list(range(4, 9))
+    assert result.silhouette == max(result.scores.values())
+    for k, score in result.scores.items():
+        labels = cluster_embeddings(panel_embeddings, k, linkage="average").labels
+        assert score == pytest.approx(silhouette_score(_normalised(panel_embeddings), labels))
+
+
+def test_normalisation_makes_row_scale_irrelevant():
+    rng = np.random.default_rng(2)
+    x = _blobs(rng, 3, 6)
+    scaled = x * rng.uniform(0.1, 50, size=(len(x), 1))
+    assert np.array_equal(cluster_embeddings(x, 3).labels, cluster_embeddings(scaled, 3).labels)
+    raw = cluster_embeddings(scaled, 3, normalize=False)
+    assert raw.labels.shape == (len(x),)
+
+
+def test_two_assets():
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    for k in ("auto", 2, 5):
+        result = cluster_embeddings(x, k)
+        assert result.labels.tolist() == [0, 1]
+        assert result.silhouette is None
+    assert cluster_embeddings(x, 1).labels.tolist() == [0, 0]
+
+
+def test_three_assets_auto_clips_range_below_min_clusters():
+    x = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0]])
+    result = cluster_embeddings(x, "auto", min_clusters=4)
+    assert list(result.scores) == [2]
+    assert result.labels.tolist() == [0, 0, 1]
+
+
+def test_fewer_distinct_points_than_clusters():
+    x = np.vstack([np.ones((4, 3)), np.eye(3)])
+    result = cluster_embeddings(x, 6)
+    assert result.n_clusters == 4
+    assert result.labels.tolist() == [0, 0, 0, 0, 1, 2, 3]
+
+    same = cluster_embeddings(np.ones((5, 3)), "auto")
+    assert same.labels.tolist() == [0] * 5
+    assert same.n_clusters == 1
+    assert same.silhouette is None
+    assert same.scores == {}
+
+
+def test_zero_row_is_allowed():
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    result = cluster_embeddings(x, 2)
+    assert result.n_clusters == 2
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "match"),
+    [
+        (np.ones(5), "2-D"),
+        (np.ones((1, 3)), "at least 2"),
+        (np.ones((3, 0)), "no features"),
+        (np.array([[1.0, np.nan], [1.0, 2.0], [0.0, 1.0]]), "NaN or infinite.*row.*: 0"),
+        (np.array([[1.0, 2.0], [1.0, np.inf], [0.0, 1.0]]), "NaN or infinite.*: 1"),
+    ],
+)
+def test_bad_embeddings_raise_data_error(embeddings, match):
+    with pytest.raises(DataError, match=match):
+        cluster_embeddings(embeddings, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_clusters": 0}, "n_clusters"),
+        ({"n_clusters": "many"}, "n_clusters"),
+        ({"n_clusters": True}, "n_clusters"),
+        ({"n_clusters": 2.5}, "n_clusters"),
+        ({"n_clusters": 2, "linkage": "median"}, "linkage"),
+        ({"n_clusters": "auto", "min_clusters": 1}, "min_clusters"),
+        ({"n_clusters": "auto", "min_clusters": 6, "max_clusters": 5}, "max_clusters"),
+    ],
+)
+def test_bad_parameters_raise_value_error(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cluster_embeddings(np.eye(4), **kwargs)

@@ -1,0 +1,143 @@
+"""allocate_asof and the inference outputs, on the embedded sample with a linear ONNX encoder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from inferer.embed import Embedder
+from inferer.output import CSV_COLUMNS, write_outputs
+from inferer.pipeline import allocate_asof
+from shared.atomic import atomic_write_text
+from shared.bundle import load_bundle
+from shared.config import Settings
+from shared.errors import BundleError, DataError
+from shared.features import compute_features
+from shared.prices.sample import SAMPLE_CLASSES
+from shared.universe import Universe
+from tests.bundles import make_bundle
+
+SETTINGS = Settings.model_validate(
+    {"inference": {"n_clusters": "auto", "min_clusters": 3, "max_clusters": 8}}
+)
+ASOF = dt.date(2019, 6, 28)
+UNIVERSE = Universe(tuple(SAMPLE_CLASSES), dict(SAMPLE_CLASSES))
+
+
+@pytest.fixture(scope="module")
+def bundle(sample_prices: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory):
+    path = make_bundle(
+        tmp_path_factory.mktemp("m") / "b",
+        sample_prices,
+        dt.date(2016, 1, 1),
+        dt.date(2017, 12, 29),
+    )
+    return load_bundle(path)
+
+
+def test_allocation_is_valid_and_explained(sample_prices: pl.DataFrame, bundle) -> None:
+    alloc = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    w = np.array(list(alloc.weights.values()))
+    assert np.isfinite(w).all() and (w >= 0).all() and abs(w.sum() - 1) < 1e-9
+    assert list(w) == sorted(w, reverse=True)
+    assert alloc.asof == ASOF and len(alloc.clusters) == 26
+    # one asset per cluster (top_n = 1), each the best excess-Sharpe member of its cluster
+    held_clusters = [alloc.clusters[t] for t in alloc.weights]
+    assert len(set(held_clusters)) == len(held_clusters)
+    best = {}
+    for s in alloc.stats:
+        if np.isfinite(s.sharpe) and s.sharpe > best.get(s.cluster, (-np.inf, ""))[0]:
+            best[s.cluster] = (s.sharpe, s.ticker)
+    assert set(alloc.weights) == {t for _, t in best.values()}
+    assert set(alloc.timings) == {"features", "windows", "embed", "cluster", "select", "allocate"}
+
+
+def test_no_look_ahead_outputs_unchanged_when_the_future_changes(
+    sample_prices: pl.DataFrame, bundle, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(1)
+    later = (sample_prices["date"] > ASOF).to_numpy()
+    shocked = sample_prices.with_columns(
+        pl.Series(
+            c,
+            np.where(
+                later,
+                sample_prices[c].to_numpy() * rng.uniform(0.5, 2, later.size),
+                sample_prices[c].to_numpy(),
+            ),
+        )
+        for c in sample_prices.columns[1:]
+    )
+    paths = []
+    for i, prices in enumerate([sample_prices, shocked]):
+        alloc = allocate_asof(prices, ASOF, bundle, SETTINGS)
+        paths.append(write_outputs(alloc, tmp_path / str(i), UNIVERSE, config_digest="x")[0])
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_precomputed_features_give_the_same_allocation(sample_prices: pl.DataFrame, bundle) -> None:
+    cube = compute_features(sample_prices, SETTINGS.features)
+    a = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    b = allocate_asof(
+        sample_prices, ASOF, bundle, SETTINGS, features=cube, embedder=Embedder(bundle)
+    )
+    assert a.weights == b.weights and a.clusters == b.clusters
+
+
+def test_outputs_schema_and_rerun_is_identical(
+    sample_prices: pl.DataFrame, bundle, tmp_path: Path
+) -> None:
+    alloc = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    csv, run = write_outputs(alloc, tmp_path, UNIVERSE, config_digest="abc")
+    first = csv.read_bytes()
+    frame = pl.read_csv(csv)
+    assert tuple(frame.columns) == CSV_COLUMNS
+    assert csv.name == "weights_2019-06-28.csv" and run.name == "run_2019-06-28.json"
+    assert abs(frame["weight"].sum() - 1) < 1e-9
+    assert set(frame["asset_class"]) <= {"us_stock", "us_equity"}
+    record = json.loads(run.read_text())
+    assert record["bundle"]["sha256"] == bundle.manifest.model_sha256
+    assert sum(len(c["members"]) for c in record["clusters"]) == 26
+    again = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    write_outputs(again, tmp_path, UNIVERSE, config_digest="abc")
+    assert csv.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == [run.name, csv.name]
+
+
+def test_interrupted_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "weights.csv"
+    target.write_text("old,complete\n")
+    with pytest.raises(TypeError):
+        atomic_write_text(target, 123)  # type: ignore[arg-type]  # fails after the temp file opens
+    assert target.read_text() == "old,complete\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.csv"]
+
+
+def test_risk_free_ticker_must_exist(sample_prices: pl.DataFrame, bundle) -> None:
+    settings = SETTINGS.model_copy(
+        update={"inference": SETTINGS.inference.model_copy(update={"risk_free": "BIL"})}
+    )
+    with pytest.raises(DataError, match="risk-free ticker 'BIL'"):
+        allocate_asof(sample_prices, ASOF, bundle, settings)
+
+
+def test_too_early_or_all_nan_prices_are_clear_errors(sample_prices: pl.DataFrame, bundle) -> None:
+    with pytest.raises(DataError, match="no prices on or before 2000-01-01"):
+        allocate_asof(sample_prices, dt.date(2000, 1, 1), bundle, SETTINGS)
+    blank = sample_prices.with_columns(
+        pl.when(pl.col("date") > dt.date(2019, 5, 1)).then(None).otherwise(pl.col(c)).alias(c)
+        for c in sample_prices.columns[1:]
+    )
+    with pytest.raises(DataError, match=r"complete window on 2019-06-28|no prices"):
+        allocate_asof(blank, ASOF, bundle, SETTINGS)
+
+
+def test_feature_mismatch_with_config_is_refused(sample_prices: pl.DataFrame, bundle) -> None:
+    settings = Settings.model_validate({"features": {"rsi_period": 10}})
+    with pytest.raises(BundleError, match="rsi_period"):
+        allocate_asof(sample_prices, ASOF, bundle, settings)
