@@ -3,11 +3,12 @@
 Methods
 -------
 ``"hrp"``
-    Hierarchical Risk Parity, PyPortfolioOpt ``HRPOpt(returns).optimize()``
-    with its default single linkage on the distance ``sqrt((1 - corr) / 2)``
-    and the tree's own leaf order (no optimal leaf reordering). This is
-    skfolio's ``HierarchicalRiskParity`` with single linkage and
-    ``optimal_ordering=False``, to rounding.
+    Hierarchical Risk Parity with PyPortfolioOpt ``HRPOpt``'s choices: single
+    linkage on the distance ``sqrt((1 - corr) / 2)`` and the tree's own leaf
+    order (no optimal leaf reordering), computed by :mod:`inferer.hrp`, a
+    NumPy version that tests hold to ``HRPOpt`` and to skfolio's
+    ``HierarchicalRiskParity`` (``optimal_ordering=False``) within 1e-10 and
+    that is ~20x faster at 300 assets.
 ``"max_sharpe"``, ``"min_vol"``
     PyPortfolioOpt ``EfficientFrontier`` on the Ledoit-Wolf shrunk covariance
     (constant-variance target) and the geometric mean historical return, both
@@ -48,11 +49,12 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 import pandas as pd
-from pypfopt import EfficientFrontier, HRPOpt
+from pypfopt import EfficientFrontier
 from pypfopt.exceptions import InstantiationError, OptimizationError
 from pypfopt.expected_returns import mean_historical_return
 from pypfopt.risk_models import CovarianceShrinkage
 
+from inferer.hrp import hrp
 from shared.errors import DataError
 
 __all__ = [
@@ -167,7 +169,7 @@ def inverse_vol_weights(returns: np.ndarray) -> np.ndarray:
 
 
 def hrp_weights(returns: np.ndarray) -> np.ndarray:
-    """Hierarchical Risk Parity weights (PyPortfolioOpt, single linkage).
+    """Hierarchical Risk Parity weights (single linkage, as PyPortfolioOpt's ``HRPOpt``).
 
     Rows with any NaN are dropped first.
 
@@ -181,10 +183,7 @@ def hrp_weights(returns: np.ndarray) -> np.ndarray:
     if r.shape[1] == 1:
         return np.ones(1)
     df = _complete_rows(r)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        raw = HRPOpt(df).optimize()  # linkage_method="single" is the default
-    return np.array([raw[j] for j in range(r.shape[1])], dtype=float)
+    return hrp(df.to_numpy())
 
 
 def _frontier(

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from inferer.allocate import allocate
+from inferer.allocate import AllocationResult, allocate
 from inferer.cluster import Clustering, cluster_embeddings
 from inferer.embed import Embedder
-from inferer.select import AssetStats, select_assets
+from inferer.select import AssetStats, Selection, select_assets
 from shared.bundle import Bundle, check_features
 from shared.config import Settings
 from shared.errors import DataError
@@ -106,6 +106,77 @@ def risk_free_daily(
     return float((1.0 + risk_free) ** (1.0 / ppy) - 1.0)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """Clusters, selection and weights for one set of embeddings."""
+
+    clustering: Clustering
+    selection: Selection
+    result: AllocationResult
+    periods_per_year: float
+
+
+def decide(
+    past: pl.DataFrame,
+    tickers: Sequence[str],
+    embeddings: np.ndarray,
+    settings: Settings,
+    timings: dict[str, float] | None = None,
+) -> Decision:
+    """Cluster ``embeddings``, pick the best assets per cluster, and weight them.
+
+    The half of the pipeline that does not care where embeddings come from:
+    the autoencoder, or the correlation baseline of the backtest.
+
+    Parameters
+    ----------
+    past : polars.DataFrame
+        Prices up to the decision date only.
+    tickers : sequence of str
+        Row labels of ``embeddings``; all must be columns of ``past``.
+    embeddings : numpy.ndarray
+        ``(len(tickers), d)``.
+    settings : Settings
+    timings : dict, optional
+        Filled with seconds for "cluster", "select" and "allocate".
+    """
+    timings = {} if timings is None else timings
+    cfg = settings.inference
+    with _timed(timings, "cluster"):
+        clustering = cluster_embeddings(
+            embeddings,
+            cfg.n_clusters,
+            linkage=cfg.linkage,
+            min_clusters=cfg.min_clusters,
+            max_clusters=cfg.max_clusters,
+        )
+    with _timed(timings, "select"):
+        ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
+        returns = trailing_returns(past, tickers, cfg.lookback)
+        rf = risk_free_daily(past, cfg.risk_free, cfg.lookback, ppy)
+        selection = select_assets(
+            returns,
+            tickers,
+            clustering.labels,
+            rf_daily=rf,
+            periods_per_year=ppy,
+            min_history=cfg.min_history,
+            top_n=cfg.top_n,
+        )
+    with _timed(timings, "allocate"):
+        idx = [list(tickers).index(t) for t in selection.tickers]
+        rf_annual = float(np.nanmean(rf)) * ppy if isinstance(cfg.risk_free, str) else cfg.risk_free
+        result = allocate(
+            returns[:, idx],
+            cfg.method,
+            max_weight=cfg.max_weight,
+            fallback=cfg.fallback,
+            periods_per_year=ppy,
+            risk_free_rate=rf_annual if np.isfinite(rf_annual) else 0.0,
+        )
+    return Decision(clustering, selection, result, ppy)
+
+
 def allocate_asof(
     prices: pl.DataFrame,
     asof: dt.date,
@@ -158,47 +229,14 @@ def allocate_asof(
         keep = np.array([candidates is None or t in candidates for t in win.tickers], dtype=bool)
         tickers = tuple(t for t, k in zip(win.tickers, keep, strict=True) if k)
         skipped = {t: "no complete feature window" for t in win.skipped}
-        if (candidates is None or len(candidates) > 0) and len(tickers) < 2:
+        if len(tickers) < 2:
             raise DataError(f"only {len(tickers)} asset(s) have a complete window on {asof}")
     with _timed(timings, "embed"):
         embedder = embedder if embedder is not None else Embedder(bundle, cfg.onnx_threads)
         embeddings = embedder.embed(win.values[keep])
-    with _timed(timings, "cluster"):
-        clustering = cluster_embeddings(
-            embeddings,
-            cfg.n_clusters,
-            linkage=cfg.linkage,
-            min_clusters=cfg.min_clusters,
-            max_clusters=cfg.max_clusters,
-        )
-    with _timed(timings, "select"):
-        dates = past["date"].tail(cfg.lookback + 1).to_numpy()
-        ppy = periods_per_year(dates)
-        returns = trailing_returns(past, tickers, cfg.lookback)
-        rf = risk_free_daily(past, cfg.risk_free, cfg.lookback, ppy)
-        selection = select_assets(
-            returns,
-            tickers,
-            clustering.labels,
-            rf_daily=rf,
-            periods_per_year=ppy,
-            min_history=cfg.min_history,
-            top_n=cfg.top_n,
-        )
-        skipped.update(selection.skipped)
-        if not selection.tickers:
-            raise DataError(f"no asset has {cfg.min_history} days of returns before {asof}")
-    with _timed(timings, "allocate"):
-        idx = [tickers.index(t) for t in selection.tickers]
-        rf_annual = float(np.nanmean(rf)) * ppy if isinstance(rf, np.ndarray) else cfg.risk_free
-        result = allocate(
-            returns[:, idx],
-            cfg.method,
-            max_weight=cfg.max_weight,
-            fallback=cfg.fallback,
-            periods_per_year=ppy,
-            risk_free_rate=float(rf_annual) if np.isfinite(rf_annual) else 0.0,
-        )
+    decision = decide(past, tickers, embeddings, settings, timings)
+    skipped.update(decision.selection.skipped)
+    result, selection, clustering = decision.result, decision.selection, decision.clustering
     order = np.argsort(-result.weights, kind="stable")
     weights = {selection.tickers[i]: float(result.weights[i]) for i in order}
     return Allocation(
@@ -215,6 +253,6 @@ def allocate_asof(
         bundle_path=str(bundle.path),
         bundle_sha256=manifest.model_sha256,
         data_start=past["date"][0],
-        periods_per_year=ppy,
+        periods_per_year=decision.periods_per_year,
         timings=timings,
     )

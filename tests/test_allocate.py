@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pypfopt import EfficientFrontier, HRPOpt
+from pypfopt import EfficientFrontier
 from pypfopt.exceptions import OptimizationError
 
 from inferer.allocate import (
@@ -249,11 +249,11 @@ def test_failing_fallback_ends_at_equal_weights(sp500_returns, monkeypatch):
     def boom(self, *args, **kwargs):
         raise OptimizationError()
 
-    def also_boom(self, *args, **kwargs):
+    def also_boom(*args, **kwargs):
         raise ValueError("linkage failed")
 
     monkeypatch.setattr(EfficientFrontier, "max_sharpe", boom)
-    monkeypatch.setattr(HRPOpt, "optimize", also_boom)
+    monkeypatch.setattr("inferer.allocate.hrp", also_boom)
     res = allocate(sp500_returns.to_numpy()[:, :4], "max_sharpe", fallback="hrp")
     assert res.method_used == "equal"
     assert res.fallback_reason is not None

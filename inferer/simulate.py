@@ -1,0 +1,147 @@
+"""Portfolio accounting between rebalances: drift, turnover and costs.
+
+Conventions (the hand-computed tests follow them exactly):
+
+- Target weights decided at the close of rebalance day ``D`` are traded at
+  that close. Their first return is the next trading day's.
+- Between rebalances the holdings drift with prices: weight ``i`` grows by
+  ``(1 + r_i)`` each day and the portfolio return is ``sum_i w_i r_i`` plus
+  the cash weight times the cash return; weights are renormalised daily.
+- Turnover at ``D`` is ``sum_i |w_target_i - w_drifted_i|`` over risky assets
+  (the first rebalance, from cash, has turnover 1). Its cost
+  ``turnover * (cost_bps + slippage_bps) / 1e4`` is a fraction of wealth paid
+  at ``D``'s close; it appears in the return of the day after ``D``:
+  ``(1 - cost) * (1 + gross) - 1``.
+- A missing asset return (no price that day) counts as 0: the position is
+  held at its last price.
+- Weights summing to less than 1 leave the rest in cash, which earns
+  ``cash_returns`` (zeros, or the risk-free rate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.errors import DataError
+
+FREQUENCIES = ("weekly", "monthly", "quarterly")
+
+
+def rebalance_indices(
+    dates: np.ndarray, start: dt.date, end: dt.date, frequency: str
+) -> np.ndarray:
+    """Indices of the last trading day of each week, month or quarter in ``[start, end]``.
+
+    The last period is included only when it is complete within the data
+    (its last trading day is not the final date of ``dates`` unless the next
+    period has begun), so a rebalance is never scheduled on a partial month.
+    """
+    if frequency not in FREQUENCIES:
+        raise ValueError(f"rebalance frequency must be one of {FREQUENCIES}, got {frequency!r}")
+    d = np.asarray(dates).astype("datetime64[D]")
+    if frequency == "weekly":
+        # numpy weeks start on Thursday (1970-01-01); shift so they start on Monday.
+        period = (d - np.datetime64("1970-01-05")).astype("timedelta64[W]").astype(np.int64)
+    else:
+        months = d.astype("datetime64[M]").astype(np.int64)
+        period = months if frequency == "monthly" else months // 3
+    last_of_period = np.flatnonzero(np.diff(period) != 0)  # the next date starts a new period
+    inside = (d[last_of_period] >= np.datetime64(start, "D")) & (
+        d[last_of_period] <= np.datetime64(end, "D")
+    )
+    return last_of_period[inside]
+
+
+def asset_returns(prices: np.ndarray) -> np.ndarray:
+    """Simple daily returns ``(T, N)``; row 0 and missing prices give 0."""
+    p = np.asarray(prices, dtype=np.float64)
+    out = np.zeros_like(p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[1:] = p[1:] / p[:-1] - 1.0
+    out[~np.isfinite(out)] = 0.0
+    return out
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Daily net returns and trading statistics of one portfolio.
+
+    Attributes
+    ----------
+    returns : numpy.ndarray
+        Net daily simple returns on days ``first + 1 .. T - 1`` where ``first``
+        is the first rebalance index.
+    turnover : numpy.ndarray
+        One-way turnover at each rebalance.
+    costs : numpy.ndarray
+        Fraction of wealth paid at each rebalance.
+    """
+
+    returns: np.ndarray
+    turnover: np.ndarray
+    costs: np.ndarray
+
+
+def simulate(
+    returns: np.ndarray,
+    rebalances: np.ndarray,
+    targets: np.ndarray,
+    *,
+    cost_rate: float = 0.0,
+    cash_returns: np.ndarray | None = None,
+) -> Simulation:
+    """Run a portfolio through rebalances with drift and costs.
+
+    Parameters
+    ----------
+    returns : numpy.ndarray
+        ``(T, N)`` asset simple returns (:func:`asset_returns`).
+    rebalances : numpy.ndarray
+        Increasing day indices of the rebalances.
+    targets : numpy.ndarray
+        ``(len(rebalances), N)`` target weights, each row >= 0 summing to <= 1.
+    cost_rate : float
+        Cost per unit of turnover (``(cost_bps + slippage_bps) / 1e4``).
+    cash_returns : numpy.ndarray, optional
+        ``(T,)`` return of uninvested cash; zeros when omitted.
+
+    Returns
+    -------
+    Simulation
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    t_count, n = r.shape
+    reb = np.asarray(rebalances, dtype=np.int64)
+    w_all = np.asarray(targets, dtype=np.float64)
+    if reb.size == 0:
+        raise DataError("no rebalance date in the backtest period")
+    if w_all.shape != (reb.size, n):
+        raise ValueError(f"targets must have shape {(reb.size, n)}, got {w_all.shape}")
+    if np.any(np.diff(reb) <= 0) or reb[0] < 0 or reb[-1] >= t_count:
+        raise ValueError("rebalance indices must be increasing and inside the returns")
+    if (w_all < -1e-12).any() or (w_all.sum(axis=1) > 1 + 1e-9).any():
+        raise ValueError("target weights must be >= 0 and sum to at most 1")
+    cash_r = np.zeros(t_count) if cash_returns is None else np.asarray(cash_returns, float)
+
+    out = np.empty(t_count - 1 - reb[0])
+    turnover = np.empty(reb.size)
+    costs = np.empty(reb.size)
+    held = np.zeros(n)  # drifted risky weights just before a rebalance; all cash at first
+    for k, t0 in enumerate(reb):
+        t1 = reb[k + 1] if k + 1 < reb.size else t_count - 1
+        w = w_all[k]
+        cash = 1.0 - w.sum()
+        turnover[k] = np.abs(w - held).sum()
+        costs[k] = cost_rate * turnover[k]
+        # Growth of each holding since t0, then wealth relative to t0's pre-cost wealth.
+        growth = np.cumprod(1.0 + r[t0 + 1 : t1 + 1], axis=0)
+        cash_growth = np.cumprod(1.0 + cash_r[t0 + 1 : t1 + 1])
+        value = (1.0 - costs[k]) * (growth @ w + cash * cash_growth)
+        prev = np.r_[1.0, value[:-1]]
+        out[t0 - reb[0] : t1 - reb[0]] = value / prev - 1.0
+        if value.size:
+            held = w * growth[-1] * (1.0 - costs[k]) / value[-1]
+    return Simulation(out, turnover, costs)

@@ -1,0 +1,113 @@
+"""Walk-forward backtest on the embedded sample with linear ONNX encoders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from inferer.backtest import correlation_embeddings, run_backtest
+from shared.config import Settings
+from shared.errors import BundleError, DataError
+from tests.bundles import make_bundle
+
+SETTINGS = Settings.model_validate(
+    {
+        "data": {"benchmark": "SP500"},
+        "inference": {"min_clusters": 3, "max_clusters": 6},
+        "backtest": {"cost_bps": 10},
+    }
+)
+START, END = dt.date(2018, 1, 1), dt.date(2019, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def models(sample_prices: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("wf")
+    for year in (2017, 2018):
+        make_bundle(
+            root / f"{year}-12-29", sample_prices, dt.date(year - 1, 1, 1), dt.date(year, 12, 29)
+        )
+    return root
+
+
+@pytest.fixture(scope="module")
+def result(sample_prices: pl.DataFrame, models: Path):
+    return run_backtest(sample_prices, SETTINGS, models, START, END)
+
+
+def test_outputs_cover_every_series_and_day(result) -> None:
+    frame = result.returns
+    assert frame.columns == [
+        "date",
+        "strategy",
+        "benchmark",
+        "equal_weight",
+        "hrp_all",
+        "corr_cluster",
+    ]
+    assert frame["date"][0] == dt.date(2018, 2, 1)  # the day after the first rebalance
+    assert frame["date"][-1] == dt.date(2019, 6, 28)
+    assert frame.drop("date").select(pl.all().is_finite().all()).row(0) == (True,) * 5
+    assert result.weights["date"].n_unique() == 17  # Jan 2018 .. May 2019 month ends
+    sums = result.weights.group_by("date").agg(pl.col("weight").sum())["weight"]
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
+    for name, m in result.metrics.items():
+        assert {"total_return", "cagr", "sharpe", "max_drawdown", "var_95", "cvar_95"} <= set(m)
+        assert m["max_drawdown"] <= 0 and m["cvar_95"] >= m["var_95"], name
+    assert (
+        result.metrics["strategy"]["turnover"] > 0 and "turnover" not in result.metrics["benchmark"]
+    )
+
+
+def test_models_trained_before_each_rebalance_are_used(result) -> None:
+    used = {a.asof: Path(a.bundle_path).name for a in result.allocations}
+    assert used[dt.date(2018, 1, 31)] == "2017-12-29"
+    assert used[dt.date(2018, 12, 31)] == "2018-12-29"
+    assert all(dt.date.fromisoformat(b) < d for d, b in used.items())
+
+
+def test_no_look_ahead(sample_prices: pl.DataFrame, models: Path, result) -> None:
+    cut = dt.date(2018, 9, 28)
+    rng = np.random.default_rng(7)
+    later = (sample_prices["date"] > cut).to_numpy()
+    shocked = sample_prices.with_columns(
+        pl.Series(c, np.where(later, v * rng.uniform(0.7, 1.4, v.size), v))
+        for c in sample_prices.columns[1:]
+        for v in [sample_prices[c].to_numpy()]
+    )
+    other = run_backtest(shocked, SETTINGS, models, START, END)
+    before = pl.col("date") <= cut
+    assert result.returns.filter(before).equals(other.returns.filter(before))
+    assert result.weights.filter(before).equals(other.weights.filter(before))
+    assert not result.returns.filter(~before).equals(other.returns.filter(~before))
+
+
+def test_a_model_trained_after_the_rebalance_is_refused(sample_prices, models: Path) -> None:
+    with pytest.raises(DataError, match="not before rebalance date 2018-01-31"):
+        run_backtest(sample_prices, SETTINGS, models / "2018-12-29", START, END)
+    with pytest.raises(BundleError, match="no bundle trained before 2017-01-31"):
+        run_backtest(sample_prices, SETTINGS, models, dt.date(2017, 1, 1), END)
+
+
+def test_missing_benchmark_and_empty_period(sample_prices, models: Path) -> None:
+    spy = SETTINGS.model_copy(
+        update={"data": SETTINGS.data.model_copy(update={"benchmark": "SPY"})}
+    )
+    with pytest.raises(DataError, match="benchmark 'SPY' is not in the price data"):
+        run_backtest(sample_prices, spy, models, START, END)
+    with pytest.raises(DataError, match="no monthly rebalance date"):
+        run_backtest(sample_prices, SETTINGS, models, dt.date(2030, 1, 1), dt.date(2030, 6, 1))
+
+
+def test_correlation_embeddings_distance_is_correlation_distance() -> None:
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=(250, 4)) @ rng.normal(size=(4, 4))
+    z = correlation_embeddings(r)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    rho = np.corrcoef(r, rowvar=False)
+    d = np.linalg.norm(z[:, None] - z[None], axis=2)
+    np.testing.assert_allclose(d, np.sqrt(np.clip(2 * (1 - rho), 0, None)), atol=1e-7)

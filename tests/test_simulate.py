@@ -1,0 +1,112 @@
+"""Portfolio accounting: a hand-computed example, an independent loop, schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inferer.simulate import asset_returns, rebalance_indices, simulate
+
+
+def test_two_assets_three_rebalances_by_hand() -> None:
+    prices = np.array(
+        [
+            [100.0, 50.0],
+            [110.0, 50.0],  # A +10%
+            [99.0, 55.0],  # A -10%, B +10%
+            [99.0, 55.0],
+            [108.9, 55.0],  # A +10%
+            [108.9, 49.5],  # B -10%
+            [119.79, 49.5],  # A +10%
+        ]
+    )
+    targets = np.array([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]])
+    sim = simulate(asset_returns(prices), np.array([0, 2, 4]), targets, cost_rate=0.001)
+    # t0: from cash, turnover 1, cost 0.001; wealth 0.999 * (0.5 * 1.1 + 0.5 * 1.0) on day 1.
+    # t2: drifted weights A 0.495/1.045, B 0.55/1.045; to (1, 0): turnover 1.1/1.045 = 20/19.
+    # t4: held (1, 0); to (0.25, 0.75): turnover 1.5, cost 0.0015.
+    c1 = 0.001 * 20 / 19
+    expected = [
+        0.999 * 1.05 - 1,
+        1.045 / 1.05 - 1,
+        -c1,
+        0.1,
+        0.9985 * (0.25 + 0.75 * 0.9) - 1,
+        0.95 / 0.925 - 1,
+    ]
+    np.testing.assert_allclose(sim.returns, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sim.turnover, [1.0, 20 / 19, 1.5], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sim.costs, [0.001, c1, 0.0015], rtol=0, atol=1e-15)
+
+
+def _loop(returns, reb, targets, cost_rate, cash_r):
+    """Day by day: trade at the close of a rebalance day, drift otherwise."""
+    t_count, n = returns.shape
+    w, cash, wealth, out = np.zeros(n), 1.0, 1.0, []
+    reported = wealth  # the close-of-day value returns are measured from (pre-cost)
+    schedule = dict(zip(reb.tolist(), targets, strict=True))
+    for t in range(reb[0], t_count):
+        if t > reb[0]:
+            grown = w * (1 + returns[t])
+            grown_cash = cash * (1 + cash_r[t])
+            total = grown.sum() + grown_cash
+            wealth *= total
+            out.append(wealth / reported - 1)
+            reported = wealth
+            w, cash = grown / total, grown_cash / total
+        if t in schedule:
+            # Paid at t's close, so it shows in t+1's return.
+            target = schedule[t]
+            wealth *= 1 - cost_rate * np.abs(target - w).sum()
+            w, cash = target.copy(), 1 - target.sum()
+    return np.array(out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 5), k=st.integers(1, 6))
+def test_matches_an_independent_daily_loop(seed: int, n: int, k: int) -> None:
+    rng = np.random.default_rng(seed)
+    t_count = 60
+    r = rng.normal(0.0005, 0.02, (t_count, n))
+    r[0] = 0
+    reb = np.sort(rng.choice(np.arange(1, t_count - 1), size=k, replace=False))
+    raw = rng.dirichlet(np.ones(n + 1), size=k)[:, :n]  # leaves some cash
+    cash_r = np.full(t_count, 0.0001)
+    sim = simulate(r, reb, raw, cost_rate=0.002, cash_returns=cash_r)
+    np.testing.assert_allclose(sim.returns, _loop(r, reb, raw, 0.002, cash_r), rtol=0, atol=1e-12)
+
+
+def test_missing_price_counts_as_a_flat_day() -> None:
+    r = asset_returns(np.array([[10.0], [np.nan], [11.0]]))
+    assert r[:, 0].tolist() == [0.0, 0.0, 0.0]  # 11/nan is unknown, not a jump
+
+
+def test_bad_targets_rejected() -> None:
+    r = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        simulate(r, np.array([1]), np.array([[0.7, 0.7]]))
+    with pytest.raises(ValueError, match="increasing"):
+        simulate(r, np.array([2, 1]), np.array([[0.5, 0.5], [0.5, 0.5]]))
+
+
+def _days(start: str, end: str) -> np.ndarray:
+    d = np.arange(np.datetime64(start), np.datetime64(end) + 1)
+    return d[np.is_busday(d)]
+
+
+def test_monthly_rebalances_on_last_trading_day_and_never_a_partial_month() -> None:
+    d = _days("2024-01-01", "2024-04-15")
+    idx = rebalance_indices(d, dt.date(2024, 1, 1), dt.date(2024, 12, 31), "monthly")
+    assert [str(x) for x in d[idx]] == ["2024-01-31", "2024-02-29", "2024-03-29"]
+
+
+def test_weekly_and_quarterly() -> None:
+    d = _days("2024-01-01", "2024-07-10")
+    weekly = d[rebalance_indices(d, dt.date(2024, 1, 1), dt.date(2024, 1, 31), "weekly")]
+    assert [str(x) for x in weekly] == ["2024-01-05", "2024-01-12", "2024-01-19", "2024-01-26"]
+    quarterly = d[rebalance_indices(d, dt.date(2024, 1, 1), dt.date(2024, 12, 31), "quarterly")]
+    assert [str(x) for x in quarterly] == ["2024-03-29", "2024-06-28"]
