@@ -42,20 +42,19 @@ Example
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
-import pandas as pd
-from pypfopt import EfficientFrontier
-from pypfopt.exceptions import InstantiationError, OptimizationError
-from pypfopt.expected_returns import mean_historical_return
-from pypfopt.risk_models import CovarianceShrinkage
 
 from inferer.hrp import hrp
 from shared.errors import DataError
+
+if TYPE_CHECKING:
+    from pypfopt import EfficientFrontier
 
 __all__ = [
     "FALLBACKS",
@@ -79,15 +78,25 @@ FALLBACKS: tuple[str, ...] = ("hrp", "inverse_vol", "equal")
 _ZERO_VOL = 1e-10
 #: Solver output more negative than this is a failed solve, not rounding.
 _SOLVER_NEG_TOL = 1e-6
-#: What a failing method may raise; anything else is a bug and propagates.
-_METHOD_FAILURES: tuple[type[BaseException], ...] = (
-    OptimizationError,
-    InstantiationError,
-    cp.error.SolverError,
-    ValueError,
-    ArithmeticError,
-    np.linalg.LinAlgError,
-)
+
+
+def _method_failures() -> tuple[type[BaseException], ...]:
+    """What a failing method may raise; anything else is a bug and propagates.
+
+    PyPortfolioOpt and cvxpy take ~1.5 s to import, so they are imported only
+    by the optimiser methods; their exceptions are only possible once they are.
+    """
+    failures: tuple[type[BaseException], ...] = (
+        ValueError,
+        ArithmeticError,
+        np.linalg.LinAlgError,
+    )
+    if "pypfopt" in sys.modules:
+        import cvxpy as cp
+        from pypfopt.exceptions import InstantiationError, OptimizationError
+
+        failures += (OptimizationError, InstantiationError, cp.error.SolverError)
+    return failures
 
 
 @dataclass(frozen=True)
@@ -124,13 +133,13 @@ def _as_returns(returns: np.ndarray) -> np.ndarray:
     return r
 
 
-def _complete_rows(r: np.ndarray, min_rows: int = 2) -> pd.DataFrame:
+def _complete_rows(r: np.ndarray, min_rows: int = 2) -> np.ndarray:
     full = r[~np.isnan(r).any(axis=1)]
     if full.shape[0] < min_rows:
         raise ValueError(
             f"only {full.shape[0]} days where every asset has a return, need {min_rows}"
         )
-    return pd.DataFrame(full, columns=range(r.shape[1]))
+    return full
 
 
 def _check_max_weight(max_weight: float, n: int | None = None) -> None:
@@ -182,14 +191,18 @@ def hrp_weights(returns: np.ndarray) -> np.ndarray:
     r = _as_returns(returns)
     if r.shape[1] == 1:
         return np.ones(1)
-    df = _complete_rows(r)
-    return hrp(df.to_numpy())
+    return hrp(_complete_rows(r))
 
 
 def _frontier(
     returns: np.ndarray, max_weight: float, periods_per_year: float
 ) -> tuple[EfficientFrontier, int]:
-    df = _complete_rows(returns)
+    import pandas as pd
+    from pypfopt import EfficientFrontier
+    from pypfopt.expected_returns import mean_historical_return
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    df = pd.DataFrame(_complete_rows(returns))
     mu = mean_historical_return(df, returns_data=True, frequency=periods_per_year)
     cov = CovarianceShrinkage(df, returns_data=True, frequency=periods_per_year).ledoit_wolf()
     if not (np.isfinite(mu.to_numpy()).all() and np.isfinite(cov.to_numpy()).all()):
@@ -433,7 +446,9 @@ def allocate(
     for name in chain:
         try:
             weights = validate_weights(compute[name]())
-        except _METHOD_FAILURES as err:
+        except Exception as err:
+            if not isinstance(err, _method_failures()):
+                raise
             failures.append(f"{name} failed ({_short(err)})")
             continue
         reason = "; ".join(failures) if failures else None

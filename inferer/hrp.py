@@ -15,6 +15,9 @@ import numpy as np
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
+#: Per-period volatility at or below which a return series counts as constant.
+ZERO_VOL = 1e-10
+
 
 def _cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:
     sub = cov[np.ix_(items, items)]
@@ -72,7 +75,8 @@ def hrp(returns: np.ndarray, method: str = "single") -> np.ndarray:
         raise ValueError("HRP returns contain NaN or inf")
     cov = np.cov(r, rowvar=False, ddof=1).reshape(r.shape[1], r.shape[1])
     sd = np.sqrt(np.diag(cov))
-    if (sd <= 0).any():
+    # A constant series has a rounding-noise std (~1e-19), not exactly 0.
+    if (sd <= ZERO_VOL).any():
         raise ValueError("HRP: an asset has zero variance")
     corr = cov / np.outer(sd, sd)
     return hrp_from_cov(cov, corr, method)

@@ -1,0 +1,113 @@
+"""Inference speed on the 338-asset shared panel.
+
+Prints the wall time of ``deepquant infer`` as a whole process (interpreter
+start to CSV written) and of each step in-process, medians over runs.
+Targets (2-core CPU): whole process under 3 s; embedding 338 windows under 30 ms.
+
+    .venv/bin/python benchmarks/infer.py --model models/wf/2025-12-31 [--repeat 5]
+
+Without ``--model`` a linear ONNX stand-in encoder is used (and said so): the
+embedding figure then says nothing about the real Transformer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
+CONFIG = ROOT / "configs" / "default.toml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--panel", type=Path, default=PANEL)
+    parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+
+    from inferer.embed import Embedder
+    from inferer.pipeline import allocate_asof
+    from shared.bundle import find_bundle
+    from shared.config import load_settings
+    from shared.features import compute_features
+    from shared.prices import load_prices
+    from shared.scaling import Scaler
+    from shared.windows import windows_asof
+
+    settings = load_settings(args.config)
+    data = load_prices(settings.data, args.panel)
+    asof = data.prices["date"][-1]
+    model = args.model
+    if model is None:
+        from tests.bundles import make_bundle
+
+        model = make_bundle(
+            Path(tempfile.mkdtemp()) / "linear",
+            data.prices,
+            dt.date(2023, 1, 1),
+            dt.date(2024, 12, 31),
+            latent=settings.model.latent,
+        )
+        print("NOTE: no --model given: a linear stand-in encoder is used")
+    bundle = find_bundle(model, asof, features=settings.features)
+
+    whole = []
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            str(ROOT / ".venv" / "bin" / "deepquant"),
+            "-q",
+            "infer",
+            "--config",
+            str(args.config),
+            "--prices",
+            str(args.panel),
+            "--model",
+            str(model),
+            "--out",
+            out,
+        ]
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            whole.append(time.perf_counter() - t0)
+
+    steps: dict[str, list[float]] = {}
+    embedder = Embedder(bundle, settings.inference.onnx_threads)
+    cube = compute_features(data.prices, settings.features)
+    win = windows_asof(cube, asof, bundle.manifest.window, Scaler.from_dict(bundle.manifest.scaler))
+    embed_times = []
+    for _ in range(max(args.repeat, 20)):
+        t0 = time.perf_counter()
+        embedder.embed(win.values)
+        embed_times.append(time.perf_counter() - t0)
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        load_prices(settings.data, args.panel)
+        steps.setdefault("load prices", []).append(time.perf_counter() - t0)
+        alloc = allocate_asof(data.prices, asof, bundle, settings, embedder=embedder)
+        for name, sec in alloc.timings.items():
+            steps.setdefault(name, []).append(sec)
+
+    print(f"panel {args.panel.name}: {len(data.tickers)} assets, as of {asof}; model {model}")
+    print(f"median of {args.repeat} runs (embedding: of {len(embed_times)}):")
+    print(f"  whole process, deepquant infer   {statistics.median(whole):7.2f} s    target < 3 s")
+    for name, values in steps.items():
+        print(f"  {name:<32} {statistics.median(values) * 1e3:7.1f} ms")
+    print(
+        f"  embed {len(win.tickers)} windows (warm session)   "
+        f"{statistics.median(embed_times) * 1e3:7.1f} ms   target < 30 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

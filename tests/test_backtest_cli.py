@@ -1,0 +1,96 @@
+"""``deepquant backtest`` end to end on the sample: every output file, strict JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+from click.testing import CliRunner
+
+from shared.cli import cli
+from tests.bundles import make_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for year in (2017, 2018):
+        make_bundle(
+            models / f"{year}-12-29",
+            sample_prices,
+            dt.date(year - 1, 1, 1),
+            dt.date(year, 12, 29),
+            latent=16,
+        )
+    out = tmp_path / "bt"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--config",
+            str(ROOT / "configs" / "sample.toml"),
+            "--models",
+            str(models),
+            "--start",
+            "2018-01-01",
+            "--end",
+            "2019-06-30",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "returns.csv",
+        "weights.csv",
+        "metrics.json",
+        "report.html",
+        "report.md",
+        "equity.png",
+        "drawdowns.png",
+        "rolling_sharpe.png",
+        "weights.png",
+        "dendrogram.png",
+        "frontier.png",
+    } <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=_no_nan)
+    assert set(metrics) == {"strategy", "benchmark", "equal_weight", "hrp_all", "corr_cluster"}
+    assert metrics["strategy"]["max_drawdown"] < 0 < metrics["strategy"]["var_95"]
+    returns = pl.read_csv(out / "returns.csv", try_parse_dates=True)
+    assert returns.columns[:3] == ["date", "strategy", "benchmark"]
+    weights = pl.read_csv(out / "weights.csv")
+    assert {"date", "ticker", "weight"} <= set(weights.columns)
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 6
+    assert "| Metric | strategy | benchmark |" in result.output
+    assert "report:" in result.output
+
+
+def _no_nan(name: str) -> float:
+    raise AssertionError(f"metrics.json holds {name}: not strict JSON")
+
+
+def test_end_before_start_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--config",
+            str(ROOT / "configs" / "sample.toml"),
+            "--models",
+            str(tmp_path),
+            "--start",
+            "2019-01-01",
+            "--end",
+            "2018-01-01",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--end 2018-01-01 is not after --start 2019-01-01" in result.output
