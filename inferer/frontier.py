@@ -224,7 +224,7 @@ def efficient_frontier(
     n_portfolios: int = 10_000,
     seed: int = 0,
     rf: float = 0.0,
-    extra_markers: dict[str, npt.ArrayLike] | None = None,
+    extra_markers: Mapping[str, npt.ArrayLike] | None = None,
     n_points: int = 50,
 ) -> Frontier:
     """Random portfolios, the analytical curve and its marked portfolios.
