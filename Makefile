@@ -10,6 +10,8 @@ PRICES ?=
 MODELS ?= models
 OUT ?= outputs
 DEMO_DIR ?= runs/demo
+START ?= 2017-01-01
+END ?= 2026-07-31
 PRICES_OPT := $(if $(PRICES),--prices $(PRICES),)
 
 .PHONY: setup demo test lint format train infer backtest bench clean \
@@ -25,8 +27,17 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# The whole job on the embedded sample, offline: data summary, walk-forward
+# training (a bundle per year), today's weights, and a 2017-2022 backtest.
 demo: setup
 	$(BIN)/deepquant data --config configs/sample.toml
+	$(BIN)/deepquant train --config configs/sample.toml --start 2017-01-01 --end 2022-12-28 \
+		--retrain-every 12 --out $(DEMO_DIR)/models
+	$(BIN)/deepquant infer --config configs/sample.toml --model $(DEMO_DIR)/models \
+		--out $(DEMO_DIR)/weights
+	$(BIN)/deepquant backtest --config configs/sample.toml --models $(DEMO_DIR)/models \
+		--start 2017-01-01 --end 2022-12-28 --out $(DEMO_DIR)/backtest
+	@echo "demo outputs in $(DEMO_DIR)/: models/, weights/, backtest/report.html"
 
 test: setup
 	$(BIN)/pytest -q
@@ -44,11 +55,34 @@ format: setup
 train: setup
 	$(BIN)/deepquant train --config $(CONFIG) $(PRICES_OPT) --out $(MODELS)
 
+backtest: setup
+	$(BIN)/deepquant backtest --config $(CONFIG) $(PRICES_OPT) --models $(MODELS) \
+		--start $(START) --end $(END) --out $(OUT)/backtest
+
 infer: setup
 	$(BIN)/deepquant infer --config $(CONFIG) $(PRICES_OPT) --model $(MODELS) --out $(OUT)
 
+# benchmarks/infer.py and benchmarks/backtest.py take --model / --models: see README.
 bench: setup
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/frontier.py
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Containers (scripts/docker.sh; see deploy/README.md). Uses the Docker engine
+# `docker` reaches, else starts a private one. CONFIG must lie under configs/
+# (baked into the images at /app/configs); MODELS and OUT are host folders
+# mounted at /models and /outputs.
+docker-build:
+	scripts/docker.sh build
+
+docker-train:
+	DQ_MODELS=$(MODELS) DQ_OUTPUTS=$(OUT) scripts/docker.sh train --config /app/$(CONFIG) --out /models
+
+docker-infer:
+	DQ_MODELS=$(MODELS) DQ_OUTPUTS=$(OUT) scripts/docker.sh infer --config /app/$(CONFIG) --model /models --out /outputs
+
+docker-test:
+	scripts/docker.sh test

@@ -130,9 +130,9 @@ class TrainSettings(_Section):
     #: Last fraction of the training period (in time) kept for validation.
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     #: Days between consecutive training windows of the same asset.
-    stride: PositiveInt = 2
-    epochs: PositiveInt = 8
-    batch_size: PositiveInt = 512
+    stride: PositiveInt = 4
+    epochs: PositiveInt = 6
+    batch_size: PositiveInt = 64
     lr: PositiveFloat = 2e-3
     weight_decay: NonNegFloat = 1e-4
     patience: PositiveInt = 3
@@ -140,7 +140,7 @@ class TrainSettings(_Section):
     #: Torch intra-op threads; 0 lets torch decide.
     threads: NonNegInt = 1
     #: Cap on wall time; training stops after the epoch that crosses it (0: no cap).
-    max_minutes: NonNegFloat = 0.0
+    max_minutes: NonNegFloat = 4.5
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @model_validator(mode="after")

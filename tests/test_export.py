@@ -1,0 +1,115 @@
+"""ONNX export, torch/onnxruntime parity, and atomic bundle writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from shared.bundle import Manifest, load_bundle
+from shared.config import FeatureSettings, ModelSettings
+from shared.features import FEATURE_NAMES
+from shared.scaling import Scaler
+from trainer import export
+from trainer.export import (
+    ParityError,
+    check_parity,
+    export_onnx,
+    ort_session,
+    parity_inputs,
+    write_bundle,
+)
+from trainer.model import Autoencoder
+
+FEATURES = FeatureSettings()
+WINDOW, NF = FEATURES.window, len(FEATURE_NAMES)
+TINY = ModelSettings(d_model=16, n_heads=2, n_layers=1, d_ff=32, latent=8)
+SCALER = Scaler((0.0, 50.0, 0.0, 0.01, -0.05), (0.01, 10.0, 0.001, 0.005, 0.05), 5.0)
+
+
+def _encoder(settings: ModelSettings = TINY, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return Autoencoder(settings, WINDOW, NF).encoder.eval()
+
+
+def _write(target: Path, encoder: torch.nn.Module, latent: int = TINY.latent):
+    return write_bundle(
+        target,
+        encoder,
+        features=FEATURES,
+        scaler=SCALER,
+        train_start=dt.date(2023, 1, 3),
+        train_end=dt.date(2024, 12, 31),
+        universe=("SPY", "TLT"),
+        losses={"train": 0.1, "val": 0.2, "naive_train": 1.0, "naive_val": 1.1, "best_epoch": 3},
+        latent=latent,
+        settings={"model": TINY.model_dump(mode="json")},
+    )
+
+
+@pytest.mark.parametrize("settings", [TINY, ModelSettings()], ids=["tiny", "default"])
+def test_parity_across_batch_sizes(settings: ModelSettings, tmp_path: Path) -> None:
+    encoder = _encoder(settings)
+    path = tmp_path / "m.onnx"
+    export_onnx(encoder, path, WINDOW, NF)
+    batches = parity_inputs(None, WINDOW, NF, (1, 7, 300))
+    assert [len(b) for b in batches] == [1, 7, 300]
+    assert check_parity(encoder, path, batches) < 1e-4
+    model = onnx.load(str(path))
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    (inp,), (out,) = model.graph.input, model.graph.output
+    assert (inp.name, out.name) == ("windows", "latent")
+    assert inp.type.tensor_type.shape.dim[0].dim_param  # symbolic batch axis
+    got = ort_session(path).run(None, {"windows": batches[2]})[0]
+    assert got.shape == (300, settings.latent) and got.dtype == np.float32
+
+
+def test_parity_inputs_use_real_windows_first() -> None:
+    real = np.full((5, WINDOW, NF), 3.0, np.float32)
+    one, seven = parity_inputs(real, WINDOW, NF, (1, 7))
+    assert (one == 3).all() and (seven[:5] == 3).all() and not (seven[5:] == 3).any()
+
+
+def test_bundle_round_trip(tmp_path: Path) -> None:
+    encoder = _encoder()
+    bundle = _write(tmp_path / "bundle", encoder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]  # no temp leftovers
+    assert sorted(p.name for p in bundle.path.iterdir()) == ["manifest.json", "model.onnx"]
+    m = load_bundle(bundle.path, features=FEATURES).manifest
+    assert m == bundle.manifest
+    assert Manifest.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+    assert m.window == WINDOW and m.latent == TINY.latent
+    assert m.feature_names == FEATURE_NAMES and m.universe == ("SPY", "TLT")
+    assert Scaler.from_dict(m.scaler) == SCALER
+    assert m.losses["naive_val"] == 1.1 and m.train_end == "2024-12-31"
+    assert {"torch", "onnx", "onnxruntime", "numpy", "deepquant"} <= m.versions.keys()
+    assert m.opset >= 17 and (m.input_name, m.output_name) == ("windows", "latent")
+    assert m.extra["parity_max_abs_diff"] < 1e-4 and m.created
+    x = np.random.default_rng(1).standard_normal((4, WINDOW, NF)).astype(np.float32)
+    with torch.inference_mode():
+        want = encoder(torch.from_numpy(x)).numpy()
+    got = ort_session(bundle.model_path).run(None, {m.input_name: x})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_parity_failure_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_export = export.export_onnx
+    other = _encoder(seed=1)
+    monkeypatch.setattr(export, "export_onnx", lambda enc, *a: real_export(other, *a))
+    with pytest.raises(ParityError, match="differ by"):
+        _write(tmp_path / "bundle", _encoder())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_bundle_is_replaced_whole(tmp_path: Path) -> None:
+    first = _write(tmp_path / "b", _encoder(seed=0))
+    (first.path / "stray.txt").write_text("old")
+    second = _write(tmp_path / "b", _encoder(seed=1))
+    assert second.manifest.model_sha256 != first.manifest.model_sha256
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+    assert not (second.path / "stray.txt").exists()

@@ -1,0 +1,250 @@
+"""Export the encoder to ONNX, check it against torch, and write a bundle atomically.
+
+A bundle is written into a temporary folder beside the target, verified
+(onnxruntime parity, checksum, manifest read back), and only then renamed into
+place, so a failed export never leaves a partial bundle behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+import shared
+from shared.bundle import MANIFEST_NAME, MODEL_NAME, Bundle, Manifest, load_bundle, sha256_file
+from shared.config import FeatureSettings
+from shared.errors import BundleError
+from shared.features import FEATURE_NAMES, feature_params
+from shared.scaling import Scaler
+
+OPSET = 17
+INPUT_NAME = "windows"
+OUTPUT_NAME = "latent"
+#: Largest torch/onnxruntime difference accepted, in latent units.
+PARITY_ATOL = 1e-4
+PARITY_BATCHES = (1, 7, 300)
+
+
+class ParityError(BundleError):
+    """The exported ONNX model disagrees with the torch encoder."""
+
+
+def export_onnx(encoder: nn.Module, path: Path, window: int, n_features: int) -> None:
+    """Write ``encoder`` as ONNX: ``windows`` (batch, window, F) -> ``latent`` (batch, latent).
+
+    The legacy TorchScript exporter (``dynamo=False``) writes one self-contained
+    file at opset 17; the batch axis is dynamic.
+    """
+    encoder = copy.deepcopy(encoder).cpu().eval()
+    example = torch.zeros(2, window, n_features)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    # The fused inference kernel of nn.TransformerEncoderLayer has no ONNX form.
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with warnings.catch_warnings():
+            # The legacy exporter announces its own deprecation; it is the one that
+            # writes a single file at opset 17, which is what we want here.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            # Shape checks inside nn.MultiheadAttention are constants for a fixed window.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(
+                encoder,
+                (example,),
+                str(path),
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            )
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    onnx.checker.check_model(str(path))
+
+
+def ort_session(path: Path, threads: int = 1) -> ort.InferenceSession:
+    """A CPU onnxruntime session that does not spin idle threads."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def parity_inputs(
+    sample: np.ndarray | None, window: int, n_features: int, sizes: Iterable[int], seed: int = 0
+) -> list[np.ndarray]:
+    """One batch per size: real windows from ``sample`` first, seeded N(0, 1) for the rest."""
+    rng = np.random.default_rng(seed)
+    real = np.empty((0, window, n_features), np.float32) if sample is None else sample
+    batches = []
+    for size in sizes:
+        take = real[:size].astype(np.float32)
+        fill = rng.standard_normal((size - len(take), window, n_features)).astype(np.float32)
+        batches.append(np.concatenate([take, fill]))
+    return batches
+
+
+def check_parity(
+    encoder: nn.Module,
+    onnx_path: Path,
+    batches: Sequence[np.ndarray],
+    atol: float = PARITY_ATOL,
+) -> float:
+    """Run ``batches`` through torch and onnxruntime; return the largest absolute difference.
+
+    Raises
+    ------
+    ParityError
+        Some output differs by more than ``atol`` (or has a different shape).
+    """
+    encoder = copy.deepcopy(encoder).cpu().eval()
+    session = ort_session(onnx_path)
+    worst = 0.0
+    for x in batches:
+        with torch.inference_mode():
+            want = encoder(torch.from_numpy(x)).numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        if got.shape != want.shape:
+            raise ParityError(
+                f"ONNX output shape {got.shape} != torch {want.shape} at batch {len(x)}"
+            )
+        diff = float(np.abs(got - want).max())
+        worst = max(worst, diff)
+        if not diff <= atol:  # also catches NaN
+            raise ParityError(
+                f"ONNX and torch encoders differ by {diff:.2e} > {atol:.0e} at batch {len(x)}; "
+                "bundle not written"
+            )
+    return worst
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in the manifest."""
+    versions = {
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": ort.__version__,
+        "numpy": np.__version__,
+    }
+    try:
+        versions["deepquant"] = metadata.version("deepquant")
+    except metadata.PackageNotFoundError:
+        versions["deepquant"] = shared.__version__
+    return versions
+
+
+def _replace_dir(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to ``target``, replacing an existing bundle folder there."""
+    if target.exists() and not target.is_dir():
+        raise BundleError(f"model bundle {target}: exists and is not a folder")
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_bundle(
+    target: str | Path,
+    encoder: nn.Module,
+    *,
+    features: FeatureSettings,
+    scaler: Scaler,
+    train_start: dt.date,
+    train_end: dt.date,
+    universe: Sequence[str],
+    losses: dict[str, Any],
+    latent: int,
+    settings: dict[str, Any] | None = None,
+    sample: np.ndarray | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Bundle:
+    """Export ``encoder``, verify it, and write the bundle folder ``target`` atomically.
+
+    Parameters
+    ----------
+    target : path
+        The bundle folder to create (an existing bundle there is replaced whole).
+    encoder : torch.nn.Module
+        Maps ``(batch, features.window, F)`` float32 to ``(batch, latent)``.
+    features, scaler : settings and fitted scaler
+        Recorded so inference builds exactly the same inputs.
+    train_start, train_end : date
+        Range of window end days the model was trained and validated on.
+    universe : sequence of str
+        Tickers used in training.
+    losses : dict
+        Train/validation/naive losses (see :meth:`trainer.train.FitResult.losses`).
+    latent : int
+        Embedding size.
+    settings : dict, optional
+        Config sections to record (model, train).
+    sample : ndarray, optional
+        Real scaled windows used (first) for the parity check.
+    extra : dict, optional
+        Free-form facts for the record.
+
+    Raises
+    ------
+    ParityError
+        torch and onnxruntime disagree by more than ``PARITY_ATOL``; nothing is written.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        n_features = len(FEATURE_NAMES)
+        model_path = tmp / MODEL_NAME
+        export_onnx(encoder, model_path, features.window, n_features)
+        batches = parity_inputs(sample, features.window, n_features, PARITY_BATCHES)
+        worst = check_parity(encoder, model_path, batches)
+        manifest = Manifest(
+            feature_names=tuple(FEATURE_NAMES),
+            feature_params=feature_params(features),
+            window=features.window,
+            latent=latent,
+            scaler=scaler.to_dict(),
+            train_start=train_start.isoformat(),
+            train_end=train_end.isoformat(),
+            universe=tuple(universe),
+            losses=dict(losses),
+            model_sha256=sha256_file(model_path),
+            input_name=INPUT_NAME,
+            output_name=OUTPUT_NAME,
+            opset=OPSET,
+            versions=library_versions(),
+            settings=settings or {},
+            extra={**(extra or {}), "parity_max_abs_diff": worst},
+            created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+        (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
+        load_bundle(tmp, features=features)  # read back exactly what inference will read
+        _replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return load_bundle(target, features=features)
