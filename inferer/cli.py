@@ -100,6 +100,14 @@ def backtest(
     out_dir: Path,
 ) -> None:
     """Walk-forward backtest of the strategy against the benchmark and baselines."""
+    from shared.errors import DeepQuantError
+
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError:
+        raise DeepQuantError(
+            "backtest needs the 'report' extra for its charts: pip install 'deepquant[report]'"
+        ) from None
     from inferer.artifacts import write_backtest
     from inferer.backtest import run_backtest
     from inferer.report import metrics_markdown

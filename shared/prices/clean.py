@@ -89,16 +89,14 @@ def validate_prices(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     if backwards.any():
         first = dates.filter(backwards)[0]
         raise DataError(f"{source}: dates are not sorted (first out of order: {first})")
-    frame = frame.with_columns(pl.col(tickers).cast(pl.Float64))
-    for ticker in tickers:
-        col = frame[ticker]
-        # NaN in a file means "no price", like an empty cell.
-        bad = frame.filter((col <= 0) & col.is_not_nan())
-        if bad.height:
-            raise DataError(
-                f"{source}: non-positive price {bad[ticker][0]} for {ticker} on {bad['date'][0]}"
-            )
-    return frame.with_columns(pl.col(tickers).fill_nan(None))
+    # NaN in a file means "no price", like an empty cell.
+    frame = frame.with_columns(pl.col(tickers).cast(pl.Float64).fill_nan(None))
+    # One vectorised pass; only a failing column is looked at again for the message.
+    bad_cols = frame.select((pl.col(tickers) <= 0).any()).row(0, named=True)
+    for ticker in (t for t, bad in bad_cols.items() if bad):
+        row = frame.filter(pl.col(ticker) <= 0).row(0, named=True)
+        raise DataError(f"{source}: non-positive price {row[ticker]} for {ticker} on {row['date']}")
+    return frame
 
 
 def align_calendar(frame: pl.DataFrame, calendar: str, source: str) -> pl.DataFrame:
