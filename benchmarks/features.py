@@ -11,30 +11,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from common import PANEL, timed
 
 from shared.config import DataSettings, FeatureSettings
 from shared.features import compute_features
 from shared.prices import load_prices
 from shared.scaling import Scaler
 from shared.windows import training_windows, windows_asof
-
-PANEL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices_2015_2026.csv.gz"
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -14,29 +14,17 @@ the panel is absent.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import PANEL, timed
 from threadpoolctl import threadpool_limits
 
 from inferer.frontier import analytical_frontier, portfolio_stats, random_portfolios
 
-PANEL = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices_2015_2026.csv.gz"
 N_ASSETS = 300
 N_PORTFOLIOS = 10_000
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def panel_moments(path: Path) -> tuple[np.ndarray, np.ndarray, str]:

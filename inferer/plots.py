@@ -15,9 +15,7 @@ has the same colour in every chart.
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from inferer.frontier import Frontier
+from shared.atomic import atomic_open
 from shared.metrics import drawdown_series
 
 __all__ = [
@@ -587,22 +586,12 @@ def save(fig: Figure, path: str | Path) -> Path:
     pathlib.Path
         ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_open(path, "wb") as fh:
             fig.savefig(fh, format="png", dpi=DPI)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         _close(fig)
-    return path
+    return Path(path)
 
 
 def _close(fig: Figure) -> None:
