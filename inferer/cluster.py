@@ -27,7 +27,6 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.spatial.distance import pdist, squareform
-from sklearn.metrics import silhouette_score
 
 from shared.errors import DataError
 
@@ -93,11 +92,35 @@ def _relabel_by_first_appearance(raw: np.ndarray) -> np.ndarray:
     return mapping[inverse.ravel()]
 
 
-def _silhouette(distances: np.ndarray, labels: np.ndarray) -> float | None:
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float | None:
+    """Mean silhouette coefficient from a precomputed distance matrix.
+
+    ``s(i) = (b - a) / max(a, b)`` with ``a`` the mean distance from ``i`` to
+    the other members of its cluster and ``b`` the smallest mean distance to
+    another cluster; 0 for members of singleton clusters. The definition of
+    ``sklearn.metrics.silhouette_score(metric="precomputed")``, which the tests
+    hold it to: written out because importing scikit-learn costs the cron
+    process about a second, a third of its start-up budget.
+
+    Returns None where the score is undefined (fewer than 2 clusters, or as
+    many clusters as points).
+    """
     k = int(labels.max()) + 1
     if not 2 <= k <= labels.size - 1:
         return None
-    return float(silhouette_score(distances, labels, metric="precomputed"))
+    onehot = np.zeros((labels.size, k))
+    onehot[np.arange(labels.size), labels] = 1.0
+    sizes = onehot.sum(axis=0)
+    sums = distances @ onehot  # (n, k): total distance from each point to each cluster
+    rows = np.arange(labels.size)
+    own = sizes[labels]
+    a = np.divide(sums[rows, labels], own - 1, out=np.zeros(labels.size), where=own > 1)
+    mean_other = sums / sizes
+    mean_other[rows, labels] = np.inf
+    b = mean_other.min(axis=1)
+    denom = np.maximum(a, b)
+    s = np.divide(b - a, denom, out=np.zeros(labels.size), where=(own > 1) & (denom > 0))
+    return float(s.mean())
 
 
 def cluster_embeddings(
@@ -179,7 +202,7 @@ def cluster_embeddings(
         best_score = -np.inf
         for k in range(lower, upper + 1):
             labels_k = cut(k)
-            score = _silhouette(distances, labels_k)
+            score = silhouette(distances, labels_k)
             if score is None:
                 continue
             scores[k] = score
@@ -198,6 +221,6 @@ def cluster_embeddings(
         labels=labels,
         n_clusters=int(labels.max()) + 1,
         linkage=tree,
-        silhouette=_silhouette(distances, labels),
+        silhouette=silhouette(distances, labels),
         scores=scores,
     )

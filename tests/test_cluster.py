@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.cluster.hierarchy import fcluster
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import silhouette_score
@@ -189,3 +191,25 @@ def test_bad_embeddings_raise_data_error(embeddings, match):
 def test_bad_parameters_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         cluster_embeddings(np.eye(4), **kwargs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(3, 40), k=st.integers(2, 8), seed=st.integers(0, 10_000))
+def test_silhouette_equals_sklearn(n: int, k: int, seed: int) -> None:
+    from scipy.spatial.distance import cdist
+    from sklearn.metrics import silhouette_score
+
+    from inferer.cluster import silhouette
+
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(n, 3))
+    labels = rng.integers(0, min(k, n - 1), size=n)
+    labels = np.unique(labels, return_inverse=True)[1]  # consecutive 0..k'-1
+    distances = cdist(points, points)
+    got = silhouette(distances, labels)
+    if not 2 <= labels.max() + 1 <= n - 1:
+        assert got is None
+    else:
+        assert got == pytest.approx(
+            silhouette_score(distances, labels, metric="precomputed"), abs=1e-12
+        )
