@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,8 +93,10 @@ def correlation_embeddings(returns: np.ndarray) -> np.ndarray:
     neither add nor remove correlation.
     """
     r = np.asarray(returns, dtype=np.float64).T
-    mean = np.nanmean(r, axis=1, keepdims=True)
-    std = np.nanstd(r, axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN row is handled below
+        mean = np.nanmean(r, axis=1, keepdims=True)
+        std = np.nanstd(r, axis=1, keepdims=True)
     z = (r - mean) / np.where(std > 0, std, 1.0)
     return np.nan_to_num(z, nan=0.0)
 
@@ -112,7 +115,8 @@ def _equal_weight(prices: np.ndarray, t: int) -> np.ndarray:
 
 def _hrp_all(past: pl.DataFrame, tickers: list[str], lookback: int, n: int) -> np.ndarray:
     r = trailing_returns(past, tickers, lookback)
-    complete = np.isfinite(r).all(axis=0) & (np.nanstd(r, axis=0) > 0)
+    complete = np.isfinite(r).all(axis=0)
+    complete[complete] = r[:, complete].std(axis=0) > 0
     w = np.zeros(n)
     w[np.flatnonzero(complete)] = hrp(r[:, complete])
     return w

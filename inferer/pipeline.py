@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -95,6 +96,29 @@ def trailing_returns(prices: pl.DataFrame, tickers: Sequence[str], lookback: int
         return np.asarray(block[1:] / block[:-1] - 1.0)
 
 
+def cash_like_assets(
+    returns: np.ndarray, tickers: Sequence[str], min_vol: float, ppy: float
+) -> dict[str, str]:
+    """Assets whose trailing annualised volatility is below ``min_vol``, with the reason.
+
+    T-bill funds (BIL, SHV, SGOV, ...) have near-zero volatility, so any excess
+    return over the risk-free rate, even noise, gives them a large Sharpe: they
+    win their cluster and then take almost all of HRP's inverse-variance
+    weight. They are cash, not investments to select; ``min_vol = 0`` turns
+    the rule off.
+    """
+    if min_vol <= 0:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no vol, not cash
+        vol = np.nanstd(returns, axis=0, ddof=1) * np.sqrt(ppy)
+    return {
+        t: f"cash-like: annual volatility {v:.2%} < min_vol {min_vol:.2%}"
+        for t, v in zip(tickers, vol, strict=True)
+        if v < min_vol
+    }
+
+
 def risk_free_daily(
     prices: pl.DataFrame, risk_free: float | str, lookback: int, ppy: float
 ) -> np.ndarray | float:
@@ -154,15 +178,18 @@ def decide(
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
         returns = trailing_returns(past, tickers, cfg.lookback)
         rf = risk_free_daily(past, cfg.risk_free, cfg.lookback, ppy)
+        cash_like = cash_like_assets(returns, tickers, cfg.min_vol, ppy)
+        eligible = np.array([t not in cash_like for t in tickers], dtype=bool)
         selection = select_assets(
-            returns,
-            tickers,
-            clustering.labels,
+            returns[:, eligible],
+            [t for t, ok in zip(tickers, eligible, strict=True) if ok],
+            clustering.labels[eligible],
             rf_daily=rf,
             periods_per_year=ppy,
             min_history=cfg.min_history,
             top_n=cfg.top_n,
         )
+        selection = replace(selection, skipped={**cash_like, **selection.skipped})
     with _timed(timings, "allocate"):
         idx = [list(tickers).index(t) for t in selection.tickers]
         rf_annual = float(np.nanmean(rf)) * ppy if isinstance(cfg.risk_free, str) else cfg.risk_free

@@ -163,6 +163,9 @@ class InferenceSettings(_Section):
     lookback: Annotated[int, Field(ge=20)] = 252
     #: Minimum days of returns an asset needs to be selected.
     min_history: Annotated[int, Field(ge=20)] = 126
+    #: Assets with a trailing annualised volatility below this are cash-like
+    #: (T-bill funds) and never selected; 0 turns the rule off.
+    min_vol: NonNegFloat = 0.01
     #: Annual risk-free rate (a number) or a cash proxy ticker such as "BIL".
     risk_free: float | str = 0.0
     top_n: PositiveInt = 1

@@ -141,3 +141,30 @@ def test_feature_mismatch_with_config_is_refused(sample_prices: pl.DataFrame, bu
     settings = Settings.model_validate({"features": {"rsi_period": 10}})
     with pytest.raises(BundleError, match="rsi_period"):
         allocate_asof(sample_prices, ASOF, bundle, settings)
+
+
+def test_cash_like_assets_are_never_selected() -> None:
+    from inferer.pipeline import cash_like_assets
+
+    rng = np.random.default_rng(0)
+    r = np.column_stack([rng.normal(0.0002, 0.0001, 252), rng.normal(0.0005, 0.01, 252)])
+    r[:10, 1] = np.nan
+    got = cash_like_assets(r, ["SGOV", "SPY"], 0.01, 252.0)
+    assert list(got) == ["SGOV"] and "cash-like: annual volatility 0.1" in got["SGOV"]
+    assert cash_like_assets(r, ["SGOV", "SPY"], 0.0, 252.0) == {}
+
+
+def test_cash_like_filter_in_allocation(sample_prices: pl.DataFrame, bundle) -> None:
+    # With a floor above every stock's volatility nothing qualifies: a clear error.
+    high = SETTINGS.model_copy(
+        update={"inference": SETTINGS.inference.model_copy(update={"min_vol": 5.0})}
+    )
+    with pytest.raises(DataError):
+        allocate_asof(sample_prices, ASOF, bundle, high)
+    # A floor between the stocks' volatilities removes the calm ones from selection.
+    mid = SETTINGS.model_copy(
+        update={"inference": SETTINGS.inference.model_copy(update={"min_vol": 0.2})}
+    )
+    alloc = allocate_asof(sample_prices, ASOF, bundle, mid)
+    calm = {t for t, why in alloc.skipped.items() if why.startswith("cash-like")}
+    assert calm and not calm & set(alloc.weights)
