@@ -13,6 +13,7 @@ import torch
 
 from shared.bundle import Manifest, load_bundle
 from shared.config import FeatureSettings, ModelSettings
+from shared.errors import BundleError
 from shared.features import FEATURE_NAMES
 from shared.scaling import Scaler
 from trainer import export
@@ -113,3 +114,24 @@ def test_existing_bundle_is_replaced_whole(tmp_path: Path) -> None:
     assert second.manifest.model_sha256 != first.manifest.model_sha256
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
     assert not (second.path / "stray.txt").exists()
+
+
+def test_an_empty_existing_folder_is_filled_in_place(tmp_path: Path) -> None:
+    # A container volume mounted at /models: it exists, is empty, and its parent is read-only.
+    mount = tmp_path / "models"
+    mount.mkdir()
+    tmp_path.chmod(0o555)
+    try:
+        bundle = _write(mount, _encoder())
+    finally:
+        tmp_path.chmod(0o755)
+    assert bundle.path == mount
+    assert sorted(p.name for p in mount.iterdir()) == ["manifest.json", "model.onnx"]
+
+
+def test_a_folder_of_other_things_is_never_overwritten(tmp_path: Path) -> None:
+    root = tmp_path / "wf"
+    (root / "2024-01-01").mkdir(parents=True)
+    with pytest.raises(BundleError, match="is not empty and is not a bundle"):
+        _write(root, _encoder())
+    assert [p.name for p in root.iterdir()] == ["2024-01-01"]

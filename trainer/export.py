@@ -26,7 +26,15 @@ import torch
 from torch import nn
 
 import shared
-from shared.bundle import MANIFEST_NAME, MODEL_NAME, Bundle, Manifest, load_bundle, sha256_file
+from shared.bundle import (
+    MANIFEST_NAME,
+    MODEL_NAME,
+    Bundle,
+    Manifest,
+    is_bundle,
+    load_bundle,
+    sha256_file,
+)
 from shared.config import FeatureSettings
 from shared.errors import BundleError
 from shared.features import FEATURE_NAMES, feature_params
@@ -149,10 +157,37 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Move ``tmp`` to ``target``, replacing an existing bundle folder there."""
+def _staging_dir(target: Path) -> tuple[Path, bool]:
+    """Where to build the bundle before it appears at ``target``, and whether that is inside it.
+
+    Beside ``target`` normally, so the finished folder is renamed into place.
+    Inside it when ``target`` is an existing empty folder: a container volume
+    mounted at ``/models`` cannot be renamed and its parent is not writable.
+    A non-empty folder that is not a bundle (a folder of walk-forward bundles,
+    say) is never overwritten.
+    """
     if target.exists() and not target.is_dir():
         raise BundleError(f"model bundle {target}: exists and is not a folder")
+    tag = uuid.uuid4().hex[:8]
+    if target.is_dir() and not is_bundle(target):
+        if any(not p.name.startswith(".") for p in target.iterdir()):
+            raise BundleError(
+                f"model bundle {target}: folder exists, is not empty and is not a bundle; "
+                "choose another --out"
+            )
+        return target / f".staging-{tag}", True
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.with_name(f".{target.name}.tmp-{tag}"), False
+
+
+def _publish(tmp: Path, target: Path, inside: bool) -> None:
+    """Make the staged bundle ``tmp`` appear at ``target`` whole."""
+    if inside:
+        # The manifest goes last: a folder counts as a bundle only once it has one.
+        os.replace(tmp / MODEL_NAME, target / MODEL_NAME)
+        os.replace(tmp / MANIFEST_NAME, target / MANIFEST_NAME)
+        tmp.rmdir()
+        return
     if not target.exists():
         os.replace(tmp, target)
         return
@@ -212,8 +247,7 @@ def write_bundle(
         torch and onnxruntime disagree by more than ``PARITY_ATOL``; nothing is written.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp, inside = _staging_dir(target)
     tmp.mkdir()
     try:
         n_features = len(FEATURE_NAMES)
@@ -243,7 +277,7 @@ def write_bundle(
         text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
         load_bundle(tmp, features=features)  # read back exactly what inference will read
-        _replace_dir(tmp, target)
+        _publish(tmp, target, inside)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
