@@ -131,9 +131,8 @@ def _corr_cluster(
     return _vector(chosen, index, n)
 
 
-def _cash_returns(prices: pl.DataFrame, settings: Settings, ppy: float) -> np.ndarray:
-    if settings.backtest.cash == "zero":
-        return np.zeros(prices.height)
+def _risk_free_returns(prices: pl.DataFrame, settings: Settings, ppy: float) -> np.ndarray:
+    """Daily risk-free return: the cash proxy ticker's, or the constant annual rate's."""
     rf = settings.inference.risk_free
     if isinstance(rf, str):
         if rf not in prices.columns:
@@ -246,7 +245,10 @@ def run_backtest(
     returns = asset_returns(matrix)
     ret_dates = dates[reb[0] + 1 :]
     ppy = periods_per_year(ret_dates) if ret_dates.size >= 2 else 252.0
-    cash = _cash_returns(prices, settings, ppy)
+    # Sharpe, Sortino, alpha and beta are always measured over the risk-free rate;
+    # whether idle cash earns it is a separate setting.
+    rf_all = _risk_free_returns(prices, settings, ppy)
+    cash = rf_all if settings.backtest.cash == "risk_free" else np.zeros(prices.height)
     cost_rate = (cfg.cost_bps + cfg.slippage_bps) / 1e4
     series: dict[str, np.ndarray] = {}
     turnover: dict[str, np.ndarray] = {}
@@ -266,7 +268,7 @@ def run_backtest(
 
     if frame.height < 2:
         raise DataError(f"fewer than 2 days of returns after the first rebalance {dates[reb[0]]}")
-    rf = cash[reb[0] + 1 :] if settings.backtest.cash == "risk_free" else 0.0
+    rf = rf_all[reb[0] + 1 :]
     years = frame.height / ppy
     metrics: dict[str, dict[str, float]] = {}
     for label, r in ordered.items():

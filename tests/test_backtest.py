@@ -111,3 +111,17 @@ def test_correlation_embeddings_distance_is_correlation_distance() -> None:
     rho = np.corrcoef(r, rowvar=False)
     d = np.linalg.norm(z[:, None] - z[None], axis=2)
     np.testing.assert_allclose(d, np.sqrt(np.clip(2 * (1 - rho), 0, None)), atol=1e-7)
+
+
+def test_ratios_are_measured_over_the_risk_free_rate(sample_prices, models: Path) -> None:
+    from shared.metrics import sharpe
+
+    five = SETTINGS.model_copy(
+        update={"inference": SETTINGS.inference.model_copy(update={"risk_free": 0.05})}
+    )
+    res = run_backtest(sample_prices, five, models, START, END)
+    ppy = res.periods_per_year
+    daily = 1.05 ** (1 / ppy) - 1
+    bench = res.returns["benchmark"].to_numpy()
+    assert res.metrics["benchmark"]["sharpe"] == pytest.approx(sharpe(bench, daily, ppy))
+    assert res.metrics["benchmark"]["sharpe"] < sharpe(bench, 0.0, ppy)
