@@ -22,3 +22,6 @@ $DQ backtest --config configs/experiments/seed_2025.toml --prices "$P" \
   --models "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_nocost"
 $DQ backtest --config configs/default.toml --prices "$P" \
   --models "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_10bps"
+# Ablation: without the cash-like rule (min_vol = 0), as the first real run was.
+$DQ backtest --config configs/experiments/no_cash_rule.toml --prices "$P" --models "$OUT/models/wf" \
+  --start 2017-01-01 --end 2026-07-31 --out "$OUT/backtest_2017_2026_no_cash_rule"

@@ -12,7 +12,10 @@ from shared.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["default.toml", "sample.toml", "experiments/seed_2025.toml"])
+@pytest.mark.parametrize(
+    "name",
+    ["default.toml", "sample.toml", "experiments/seed_2025.toml", "experiments/no_cash_rule.toml"],
+)
 def test_shipped_configs_load(name: str) -> None:
     settings = load_settings(ROOT / "configs" / name)
     assert settings.features.window == 30
