@@ -22,11 +22,20 @@ log = logging.getLogger("deepquant.infer")
     "--model",
     "model_dir",
     required=True,
+    envvar="DEEPQUANT_MODEL",
     type=click.Path(path_type=Path),
     help="A bundle, or a folder of bundles (the newest trained before --asof is used).",
 )
-@click.option("--asof", type=DATE, default=None, help="Decision date (default: last date).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--asof",
+    type=DATE,
+    default=None,
+    envvar="DEEPQUANT_ASOF",
+    help="Decision date (default: last date).",
+)
+@click.option(
+    "--out", "out_dir", required=True, envvar="DEEPQUANT_OUT", type=click.Path(path_type=Path)
+)
 def infer(
     config_path: Path,
     prices_path: Path | None,

@@ -88,5 +88,12 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="deepquant")
+    """Console-script entry point.
+
+    Options can also come from the environment, for containers and batch jobs:
+    ``DEEPQUANT_CONFIG``, ``DEEPQUANT_PRICES`` (every command), and for
+    ``infer`` ``DEEPQUANT_MODEL``, ``DEEPQUANT_OUT``, ``DEEPQUANT_ASOF``; any
+    other option as ``DEEPQUANT_<COMMAND>_<PARAMETER>``. A command-line option
+    wins over the environment.
+    """
+    cli(prog_name="deepquant", auto_envvar_prefix="DEEPQUANT")

@@ -17,8 +17,9 @@ def config_option(f: F) -> F:
         "--config",
         "config_path",
         required=True,
+        envvar="DEEPQUANT_CONFIG",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="TOML configuration file (see configs/).",
+        help="TOML configuration file (see configs/). Env: DEEPQUANT_CONFIG.",
     )(f)
 
 
@@ -28,6 +29,7 @@ def prices_option(f: F) -> F:
         "prices_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
+        envvar="DEEPQUANT_PRICES",
         help="Wide price panel (CSV, CSV.gz or parquet); its columns are the universe.",
     )(f)
 

@@ -60,3 +60,19 @@ def test_bad_prices_file_is_exit_2_and_one_line(tmp_path: Path) -> None:
 def test_bad_date_option_is_a_usage_error() -> None:
     proc = _run("data", "--config", SAMPLE, "--asof", "2024-99-01")
     assert proc.returncode == 2 and "is not a date" in proc.stderr
+
+
+def test_options_can_come_from_the_environment(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "DEEPQUANT_CONFIG": SAMPLE, "DEEPQUANT_DATA_ASOF": "2019-06-14"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "shared", "data"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "as of 2019-06-14" in proc.stdout
