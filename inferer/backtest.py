@@ -36,7 +36,13 @@ import polars as pl
 
 from inferer.embed import Embedder
 from inferer.hrp import hrp
-from inferer.pipeline import Allocation, allocate_asof, decide, trailing_returns
+from inferer.pipeline import (
+    Allocation,
+    allocate_asof,
+    decide,
+    risk_free_daily,
+    trailing_returns,
+)
 from inferer.simulate import asset_returns, rebalance_indices, simulate
 from shared.bundle import find_bundle
 from shared.config import Settings
@@ -132,13 +138,11 @@ def _corr_cluster(
 
 
 def _risk_free_returns(prices: pl.DataFrame, settings: Settings, ppy: float) -> np.ndarray:
-    """Daily risk-free return: the cash proxy ticker's, or the constant annual rate's."""
-    rf = settings.inference.risk_free
-    if isinstance(rf, str):
-        if rf not in prices.columns:
-            raise DataError(f"risk-free ticker {rf!r} is not in the price data")
-        return asset_returns(prices[rf].to_numpy()[:, None])[:, 0]
-    return np.full(prices.height, (1.0 + rf) ** (1.0 / ppy) - 1.0)
+    """Daily risk-free return on every date: the cash proxy's (0 where unknown) or a constant."""
+    rf = risk_free_daily(prices, settings.inference.risk_free, prices.height - 1, ppy)
+    if isinstance(rf, np.ndarray):
+        return np.r_[0.0, np.nan_to_num(rf, nan=0.0)]
+    return np.full(prices.height, rf)
 
 
 def run_backtest(
