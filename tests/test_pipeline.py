@@ -168,3 +168,26 @@ def test_cash_like_filter_in_allocation(sample_prices: pl.DataFrame, bundle) -> 
     alloc = allocate_asof(sample_prices, ASOF, bundle, mid)
     calm = {t for t, why in alloc.skipped.items() if why.startswith("cash-like")}
     assert calm and not calm & set(alloc.weights)
+
+
+def test_a_killed_writer_leaves_no_partial_csv(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "weights_2024-01-02.csv"
+    code = (
+        "import sys, time; from shared.atomic import atomic_open\n"
+        "with atomic_open(sys.argv[1]) as fh:\n"
+        "    fh.write('asof,ticker,weight\\n' * 1000); fh.flush()\n"
+        "    print('writing', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(0.1)
+    assert not target.exists()
+    # Only the hidden temporary file is left; nothing named like an output.
+    assert all(p.name.startswith(".") for p in tmp_path.iterdir())
