@@ -213,7 +213,7 @@ def run_backtest(
             embedder = embedders[bundle.path] = Embedder(bundle, settings.inference.onnx_threads)
         past = prices.head(int(t) + 1)
         try:
-            alloc = allocate_asof(prices, day, bundle, settings, embedder=embedder, features=cube)
+            alloc = allocate_asof(past, day, bundle, settings, embedder=embedder, features=cube)
         except DataError as err:
             if not targets["strategy"]:
                 raise

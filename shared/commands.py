@@ -18,13 +18,12 @@ from shared.options import DATE, config_option, prices_option
 def fetch(config_path: Path) -> None:
     """Download the configured universe from Yahoo Finance into the parquet cache."""
     from shared.prices.yahoo import fetch_prices
-    from shared.universe import load_universe, load_universe_csv
+    from shared.universe import read_universe
 
     settings = load_settings(config_path)
     if settings.data.source != "yahoo" or settings.data.universe is None:
         raise click.UsageError(f'{config_path}: fetch needs [data] source = "yahoo"')
-    path = settings.data.universe
-    universe = load_universe_csv(path) if path.suffix == ".csv" else load_universe(path)
+    universe = read_universe(settings.data.universe)
     frame, report = fetch_prices(universe.tickers, settings.data)
     click.echo(report.summary())
     click.echo(

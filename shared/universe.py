@@ -201,3 +201,9 @@ def load_universe_csv(path: str | Path) -> Universe:
             ((row["ticker"] or "").strip(), (row["asset_class"] or "").strip()) for row in reader
         ]
     return _build(path, pairs)
+
+
+def read_universe(path: str | Path) -> Universe:
+    """A universe from a TOML file (:func:`load_universe`) or a CSV (:func:`load_universe_csv`)."""
+    path = Path(path)
+    return load_universe_csv(path) if path.suffix.lower() == ".csv" else load_universe(path)

@@ -17,7 +17,7 @@ from shared.config import DataSettings
 from shared.prices.clean import clean_prices
 from shared.prices.panel import read_panel
 from shared.prices.sample import SAMPLE_CLASSES, load_sample, sample_path
-from shared.universe import Universe, load_universe, load_universe_csv
+from shared.universe import Universe, read_universe
 
 log = logging.getLogger("deepquant.prices")
 
@@ -36,17 +36,13 @@ class PriceData:
         return tuple(c for c in self.prices.columns if c != "date")
 
 
-def _read_universe(path: Path) -> Universe:
-    return load_universe_csv(path) if path.suffix.lower() == ".csv" else load_universe(path)
-
-
 def _panel_universe(panel: Path, settings: DataSettings, tickers: list[str]) -> Universe:
     # Asset classes for a panel: the configured universe file, else a universe.csv
     # lying beside the panel (as in the shared data folder), else "unknown".
     candidates = [settings.universe] if settings.universe else [panel.parent / "universe.csv"]
     for path in candidates:
         if path is not None and path.is_file():
-            known = _read_universe(path).asset_class
+            known = read_universe(path).asset_class
             return Universe(tuple(tickers), {t: known[t] for t in tickers if t in known})
     return Universe(tuple(tickers), {})
 
@@ -77,7 +73,7 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
         from shared.prices.yahoo import fetch_prices  # yfinance is slow to import
 
         assert settings.universe is not None  # guaranteed by DataSettings validation
-        universe = _read_universe(settings.universe)
+        universe = read_universe(settings.universe)
         raw, report = fetch_prices(universe.tickers, settings)
         source = "yahoo"
         log.info(report.summary())
