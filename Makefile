@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/sample.toml
 PRICES ?=
-MODELS ?= models
+MODEL ?= models
 OUT ?= outputs
 DEMO_DIR ?= runs/demo
 START ?= 2017-01-01
@@ -35,7 +35,7 @@ demo: setup
 		--retrain-every 12 --out $(DEMO_DIR)/models
 	$(BIN)/deepquant infer --config configs/sample.toml --model $(DEMO_DIR)/models \
 		--out $(DEMO_DIR)/weights
-	$(BIN)/deepquant backtest --config configs/sample.toml --models $(DEMO_DIR)/models \
+	$(BIN)/deepquant backtest --config configs/sample.toml --model $(DEMO_DIR)/models \
 		--start 2017-01-01 --end 2022-12-28 --out $(DEMO_DIR)/backtest
 	@echo "demo outputs in $(DEMO_DIR)/: models/, weights/, backtest/report.html"
 
@@ -53,16 +53,16 @@ format: setup
 	$(BIN)/ruff format .
 
 train: setup
-	$(BIN)/deepquant train --config $(CONFIG) $(PRICES_OPT) --out $(MODELS)
+	$(BIN)/deepquant train --config $(CONFIG) $(PRICES_OPT) --out $(MODEL)
 
 backtest: setup
-	$(BIN)/deepquant backtest --config $(CONFIG) $(PRICES_OPT) --models $(MODELS) \
+	$(BIN)/deepquant backtest --config $(CONFIG) $(PRICES_OPT) --model $(MODEL) \
 		--start $(START) --end $(END) --out $(OUT)/backtest
 
 infer: setup
-	$(BIN)/deepquant infer --config $(CONFIG) $(PRICES_OPT) --model $(MODELS) --out $(OUT)
+	$(BIN)/deepquant infer --config $(CONFIG) $(PRICES_OPT) --model $(MODEL) --out $(OUT)
 
-# benchmarks/infer.py and benchmarks/backtest.py take --model / --models: see README.
+# benchmarks/infer.py and benchmarks/backtest.py take --model (a folder of bundles): see README.
 bench: setup
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/frontier.py
@@ -73,16 +73,16 @@ clean:
 
 # Containers (scripts/docker.sh; see deploy/README.md). Uses the Docker engine
 # `docker` reaches, else starts a private one. CONFIG must lie under configs/
-# (baked into the images at /app/configs); MODELS and OUT are host folders
+# (baked into the images at /app/configs); MODEL and OUT are host folders
 # mounted at /models and /outputs.
 docker-build:
 	scripts/docker.sh build
 
 docker-train:
-	DQ_MODELS=$(MODELS) DQ_OUTPUTS=$(OUT) scripts/docker.sh train --config /app/$(CONFIG) --out /models
+	MODEL=$(MODEL) OUT=$(OUT) scripts/docker.sh train --config /app/$(CONFIG) --out /models
 
 docker-infer:
-	DQ_MODELS=$(MODELS) DQ_OUTPUTS=$(OUT) scripts/docker.sh infer --config /app/$(CONFIG) --model /models --out /outputs
+	MODEL=$(MODEL) OUT=$(OUT) scripts/docker.sh infer --config /app/$(CONFIG) --model /models --out /outputs
 
 docker-test:
 	scripts/docker.sh test

@@ -5,7 +5,7 @@ monthly rebalance and runs three baselines besides; skfolio's
 ``cross_val_predict(HierarchicalRiskParity(), X, cv=WalkForward(21, 252))``
 only fits HRP per fold. Target: ratio ours / skfolio <= 1.0.
 
-    .venv/bin/python benchmarks/backtest.py --models models/wf [--repeat 3]
+    .venv/bin/python benchmarks/backtest.py --model models/wf [--repeat 3]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, required=True)
-    parser.add_argument("--panel", type=Path, default=PANEL)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--prices", type=Path, default=PANEL)
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "default.toml")
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2017, 1, 1))
     parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2026, 7, 31))
@@ -38,17 +38,17 @@ def main() -> None:
     from skfolio.model_selection import WalkForward, cross_val_predict
     from skfolio.optimization import HierarchicalRiskParity
 
-    from inferer.backtest import run_backtest
+    from backtest.engine import run_backtest
     from shared.config import load_settings
     from shared.prices import load_prices
 
     settings = load_settings(args.config)
-    data = load_prices(settings.data, args.panel)
+    data = load_prices(settings.data, args.prices)
 
     ours, result = [], None
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        result = run_backtest(data.prices, settings, args.models, args.start, args.end)
+        result = run_backtest(data.prices, settings, args.model, args.start, args.end)
         ours.append(time.perf_counter() - t0)
     assert result is not None
     n_reb = len(result.turnover["strategy"])
@@ -72,7 +72,7 @@ def main() -> None:
         theirs.append(time.perf_counter() - t0)
 
     a, b = statistics.median(ours), statistics.median(theirs)
-    print(f"period {args.start} .. {args.end}, {len(data.tickers)} assets, models {args.models}")
+    print(f"period {args.start} .. {args.end}, {len(data.tickers)} assets, models {args.model}")
     print(f"median of {args.repeat} runs:")
     print(f"  deepquant backtest: {n_reb} rebalances, strategy + 3 baselines   {a:7.1f} s")
     print(

@@ -4,7 +4,7 @@ Prints medians over several runs. Targets (2-core CPU): all windows for one
 date (features included) under 0.5 s; all windows for all ~2,500 dates of
 2016-2025 under 15 s.
 
-    .venv/bin/python benchmarks/features.py [--repeat 5] [--panel PATH]
+    .venv/bin/python benchmarks/features.py [--repeat 5] [--prices PATH]
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from shared.windows import training_windows, windows_asof
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--panel", type=Path, default=PANEL)
+    parser.add_argument("--prices", type=Path, default=PANEL)
     args = parser.parse_args()
     spec = FeatureSettings()
-    settings = DataSettings(source="panel", path=args.panel)
+    settings = DataSettings(source="panel", path=args.prices)
 
     t_load, data = timed(lambda: load_prices(settings), args.repeat)
     t_feat, cube = timed(lambda: compute_features(data.prices, spec), args.repeat)
@@ -43,7 +43,7 @@ def main() -> None:
     n_dates = int(((cube.dates >= np.datetime64(start)) & (cube.dates <= np.datetime64(end))).sum())
     t_all, every = timed(lambda: training_windows(cube, 30, start, end, scaler=scaler), args.repeat)
 
-    print(f"panel: {len(data.tickers)} assets x {data.prices.height} dates ({args.panel.name})")
+    print(f"panel: {len(data.tickers)} assets x {data.prices.height} dates ({args.prices.name})")
     print(f"median of {args.repeat} runs:")
     print(f"  load + clean panel              {t_load:8.3f} s")
     print(f"  features, all assets and days   {t_feat:8.3f} s")

@@ -8,7 +8,7 @@ Moments are annualised from the last three years of daily returns of the first
 300 complete assets of the shared panel, or synthetic one-factor moments when
 the panel is absent.
 
-    .venv/bin/python benchmarks/frontier.py [--repeat 7] [--curve-repeat 3] [--panel PATH]
+    .venv/bin/python benchmarks/frontier.py [--repeat 7] [--curve-repeat 3] [--prices PATH]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from common import PANEL, timed
 from threadpoolctl import threadpool_limits
 
-from inferer.frontier import analytical_frontier, portfolio_stats, random_portfolios
+from backtest.frontier import analytical_frontier, portfolio_stats, random_portfolios
 
 N_ASSETS = 300
 N_PORTFOLIOS = 10_000
@@ -51,10 +51,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--curve-repeat", type=int, default=3)
     parser.add_argument("--points", type=int, default=50)
-    parser.add_argument("--panel", type=Path, default=PANEL)
+    parser.add_argument("--prices", type=Path, default=PANEL)
     args = parser.parse_args()
 
-    mu, cov, source = panel_moments(args.panel) if args.panel.is_file() else synthetic_moments()
+    mu, cov, source = panel_moments(args.prices) if args.prices.is_file() else synthetic_moments()
     n = mu.size
     rng = np.random.default_rng(0)
 

@@ -29,7 +29,7 @@ CONFIG = ROOT / "configs" / "default.toml"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--panel", type=Path, default=PANEL)
+    parser.add_argument("--prices", type=Path, default=PANEL)
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
@@ -45,7 +45,7 @@ def main() -> None:
     from shared.windows import windows_asof
 
     settings = load_settings(args.config)
-    data = load_prices(settings.data, args.panel)
+    data = load_prices(settings.data, args.prices)
     asof = data.prices["date"][-1]
     model = args.model
     if model is None:
@@ -70,7 +70,7 @@ def main() -> None:
             "--config",
             str(args.config),
             "--prices",
-            str(args.panel),
+            str(args.prices),
             "--model",
             str(model),
             "--out",
@@ -92,13 +92,13 @@ def main() -> None:
         embed_times.append(time.perf_counter() - t0)
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        load_prices(settings.data, args.panel)
+        load_prices(settings.data, args.prices)
         steps.setdefault("load prices", []).append(time.perf_counter() - t0)
         alloc = allocate_asof(data.prices, asof, bundle, settings, embedder=embedder)
         for name, sec in alloc.timings.items():
             steps.setdefault(name, []).append(sec)
 
-    print(f"panel {args.panel.name}: {len(data.tickers)} assets, as of {asof}; model {model}")
+    print(f"panel {args.prices.name}: {len(data.tickers)} assets, as of {asof}; model {model}")
     print(f"median of {args.repeat} runs (embedding: of {len(embed_times)}):")
     print(f"  whole process, deepquant infer   {statistics.median(whole):7.2f} s    target < 3 s")
     for name, values in steps.items():

@@ -6,7 +6,7 @@ budget is 5 minutes on a 2-core CPU; timings on a shared machine vary by +-50%.
 
 Usage::
 
-    .venv/bin/python benchmarks/train.py [--panel PATH] [--start 2023-01-01] [--end 2024-12-31]
+    .venv/bin/python benchmarks/train.py [--prices PATH] [--start 2023-01-01] [--end 2024-12-31]
                                          [--device auto] [--check]
 
 ``--check`` exits with status 1 when the run takes over 5 minutes or the
@@ -43,15 +43,15 @@ BUDGET_S = 300.0
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panel", type=Path, default=PANEL)
+    parser.add_argument("--prices", type=Path, default=PANEL)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2023, 1, 1))
     parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2024, 12, 31))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--check", action="store_true", help="exit 1 if over budget or weak")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    if not args.panel.is_file():
-        print(f"panel not found: {args.panel}", file=sys.stderr)
+    if not args.prices.is_file():
+        print(f"panel not found: {args.prices}", file=sys.stderr)
         return 2
 
     base = Settings()
@@ -60,7 +60,9 @@ def main() -> int:
     )
     t0 = time.perf_counter()
     # A year of prices before the period covers every indicator's warm-up.
-    data = load_prices(DataSettings(start=args.start.replace(year=args.start.year - 1)), args.panel)
+    data = load_prices(
+        DataSettings(start=args.start.replace(year=args.start.year - 1)), args.prices
+    )
     prices = data.prices.filter(data.prices["date"] <= args.end)
     t1 = time.perf_counter()
     cube = compute_features(prices, settings.features)
@@ -85,7 +87,9 @@ def main() -> int:
     total = t4 - t0
 
     ts, ms = settings.train, settings.model
-    print(f"panel        {args.panel.name}: {len(cube.tickers)} assets, {args.start} .. {args.end}")
+    print(
+        f"panel        {args.prices.name}: {len(cube.tickers)} assets, {args.start} .. {args.end}"
+    )
     print(
         f"config       d_model {ms.d_model}, {ms.n_layers} layers, {ms.n_heads} heads, "
         f"d_ff {ms.d_ff}, latent {ms.latent}, {ms.decoder} decoder, dropout {ms.dropout}; "

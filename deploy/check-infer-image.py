@@ -47,7 +47,6 @@ MODULES = (
     "inferer.cli",
     "inferer.pipeline",
     "inferer.allocate",
-    "inferer.frontier",
     "shared.prices.yahoo",
     "numpy",
     "scipy.cluster.hierarchy",

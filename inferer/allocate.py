@@ -10,19 +10,18 @@ Methods
     ``HierarchicalRiskParity`` (``optimal_ordering=False``) within 1e-10 and
     that is ~20x faster at 300 assets.
 ``"max_sharpe"``, ``"min_vol"``
-    PyPortfolioOpt ``EfficientFrontier`` on the Ledoit-Wolf shrunk covariance
-    (constant-variance target) and the geometric mean historical return, both
-    annualised, solved with CLARABEL (OSQP, PyPortfolioOpt's default, fails at
-    1,000 assets). The weight cap is a bound inside the optimiser.
+    PyPortfolioOpt ``EfficientFrontier`` on the moments of
+    :mod:`inferer.moments` (geometric mean return, Ledoit-Wolf covariance,
+    CLARABEL), the same the backtest's frontier chart uses. The weight cap is
+    a bound inside the optimiser.
 ``"inverse_vol"``
     Weights proportional to 1 / volatility of each asset's own returns.
 ``"equal"``
     1 / n each.
 
 Missing data: covariance-based methods use only the days on which every asset
-has a return (rows with any NaN are dropped), because PyPortfolioOpt's
-Ledoit-Wolf turns NaN into 0 and pandas' pairwise covariance need not be
-positive semi-definite. Inverse-vol uses each asset's own history.
+has a return (:func:`inferer.moments.complete_rows`). Inverse-vol uses each
+asset's own history.
 
 When a method raises (solver failure, infeasible problem, no asset with an
 expected return above the risk-free rate, too little data), :func:`allocate`
@@ -46,12 +45,15 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
 from inferer.hrp import hrp
+from inferer.moments import complete_rows, moments, optimizer
+from shared.choices import Fallback, Method
 from shared.errors import DataError
+from shared.metrics import TRADING_DAYS, ZERO_VOL
 
 if TYPE_CHECKING:
     from pypfopt import EfficientFrontier
@@ -70,12 +72,9 @@ __all__ = [
     "validate_weights",
 ]
 
-METHODS: tuple[str, ...] = ("hrp", "max_sharpe", "min_vol", "inverse_vol", "equal")
-#: Methods allowed as a fallback: they cannot be infeasible.
-FALLBACKS: tuple[str, ...] = ("hrp", "inverse_vol", "equal")
+METHODS: tuple[str, ...] = get_args(Method)
+FALLBACKS: tuple[str, ...] = get_args(Fallback)
 
-#: Per-period volatility at or below which an asset counts as constant.
-_ZERO_VOL = 1e-10
 #: Solver output more negative than this is a failed solve, not rounding.
 _SOLVER_NEG_TOL = 1e-6
 
@@ -133,15 +132,6 @@ def _as_returns(returns: np.ndarray) -> np.ndarray:
     return r
 
 
-def _complete_rows(r: np.ndarray, min_rows: int = 2) -> np.ndarray:
-    full = r[~np.isnan(r).any(axis=1)]
-    if full.shape[0] < min_rows:
-        raise ValueError(
-            f"only {full.shape[0]} days where every asset has a return, need {min_rows}"
-        )
-    return full
-
-
 def _check_max_weight(max_weight: float, n: int | None = None) -> None:
     if not 0 < max_weight <= 1:
         raise ValueError(f"max_weight must be in (0, 1], got {max_weight}")
@@ -170,7 +160,7 @@ def inverse_vol_weights(returns: np.ndarray) -> np.ndarray:
         # A column with < 2 values warns; the NaN it yields is handled below.
         warnings.simplefilter("ignore", RuntimeWarning)
         vol = np.nanstd(r, axis=0, ddof=1)
-    bad = ~(vol > _ZERO_VOL)
+    bad = ~(vol > ZERO_VOL)
     if bad.any():
         raise ValueError(f"zero or undefined volatility for asset column(s) {np.flatnonzero(bad)}")
     inv = 1.0 / vol
@@ -191,24 +181,14 @@ def hrp_weights(returns: np.ndarray) -> np.ndarray:
     r = _as_returns(returns)
     if r.shape[1] == 1:
         return np.ones(1)
-    return hrp(_complete_rows(r))
+    return hrp(complete_rows(r))
 
 
 def _frontier(
     returns: np.ndarray, max_weight: float, periods_per_year: float
 ) -> tuple[EfficientFrontier, int]:
-    import pandas as pd
-    from pypfopt import EfficientFrontier
-    from pypfopt.expected_returns import mean_historical_return
-    from pypfopt.risk_models import CovarianceShrinkage
-
-    df = pd.DataFrame(_complete_rows(returns))
-    mu = mean_historical_return(df, returns_data=True, frequency=periods_per_year)
-    cov = CovarianceShrinkage(df, returns_data=True, frequency=periods_per_year).ledoit_wolf()
-    if not (np.isfinite(mu.to_numpy()).all() and np.isfinite(cov.to_numpy()).all()):
-        raise ValueError("expected returns or covariance are not finite")
-    ef = EfficientFrontier(mu, cov, weight_bounds=(0, max_weight), solver="CLARABEL")
-    return ef, df.shape[1]
+    mu, cov = moments(returns, periods_per_year)
+    return optimizer(mu, cov, max_weight), mu.size
 
 
 def _solver_weights(ef: EfficientFrontier, n: int, max_weight: float) -> np.ndarray:
@@ -244,7 +224,7 @@ def max_sharpe_weights(
     *,
     max_weight: float = 1.0,
     risk_free_rate: float = 0.0,
-    periods_per_year: float = 252.0,
+    periods_per_year: float = TRADING_DAYS,
 ) -> np.ndarray:
     """Long-only maximum-Sharpe weights with each weight ``<= max_weight``.
 
@@ -275,7 +255,7 @@ def max_sharpe_weights(
 
 
 def min_vol_weights(
-    returns: np.ndarray, *, max_weight: float = 1.0, periods_per_year: float = 252.0
+    returns: np.ndarray, *, max_weight: float = 1.0, periods_per_year: float = TRADING_DAYS
 ) -> np.ndarray:
     """Long-only minimum-volatility weights with each weight ``<= max_weight``.
 
@@ -373,7 +353,7 @@ def allocate(
     *,
     max_weight: float = 1.0,
     fallback: str = "inverse_vol",
-    periods_per_year: float = 252.0,
+    periods_per_year: float = TRADING_DAYS,
     risk_free_rate: float = 0.0,
 ) -> AllocationResult:
     """Weights for the columns of ``returns`` by ``method``, falling back on failure.

@@ -21,19 +21,20 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.spatial.distance import pdist, squareform
 
+from shared.choices import MIN_CLUSTERS, Linkage
 from shared.errors import DataError
 
 __all__ = ["LINKAGES", "Clustering", "cluster_embeddings"]
 
 #: Linkage criteria accepted by :func:`cluster_embeddings`.
-LINKAGES: tuple[str, ...] = ("ward", "average", "complete", "single")
+LINKAGES: tuple[str, ...] = get_args(Linkage)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,50 @@ def silhouette(distances: np.ndarray, labels: np.ndarray) -> float | None:
     return float(s.mean())
 
 
+def _requested_clusters(
+    n_clusters: int | str, linkage: str, min_clusters: int, max_clusters: int
+) -> int | None:
+    """Check the parameters; the fixed number of clusters, or None for "auto"."""
+    if linkage not in LINKAGES:
+        raise ValueError(f"linkage must be one of {LINKAGES}, got {linkage!r}")
+    if min_clusters < MIN_CLUSTERS:
+        raise ValueError(f"min_clusters must be >= {MIN_CLUSTERS}, got {min_clusters}")
+    if max_clusters < min_clusters:
+        raise ValueError(f"max_clusters ({max_clusters}) must be >= min_clusters ({min_clusters})")
+    if n_clusters == "auto":
+        return None
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
+        raise ValueError(f"n_clusters must be an int or 'auto', got {n_clusters!r}")
+    if n_clusters < MIN_CLUSTERS:
+        raise ValueError(f"n_clusters must be >= {MIN_CLUSTERS}, got {n_clusters}")
+    return int(n_clusters)
+
+
+def _cut(tree: np.ndarray, k: int) -> np.ndarray:
+    return _relabel_by_first_appearance(fcluster(tree, t=k, criterion="maxclust"))
+
+
+def _best_cut(
+    tree: np.ndarray, distances: np.ndarray, min_clusters: int, max_clusters: int
+) -> tuple[np.ndarray | None, dict[int, float]]:
+    """The cut with the best silhouette in the range (smallest k on ties), and every score."""
+    n = distances.shape[0]
+    upper = min(max_clusters, n - 1)
+    lower = max(MIN_CLUSTERS, min(min_clusters, upper))
+    best_labels: np.ndarray | None = None
+    best_score = -np.inf
+    scores: dict[int, float] = {}
+    for k in range(lower, upper + 1):
+        labels_k = _cut(tree, k)
+        score = silhouette(distances, labels_k)
+        if score is None:
+            continue
+        scores[k] = score
+        if score > best_score:
+            best_score, best_labels = score, labels_k
+    return best_labels, scores
+
+
 def cluster_embeddings(
     embeddings: np.ndarray,
     n_clusters: int | Literal["auto"],
@@ -139,7 +184,7 @@ def cluster_embeddings(
     embeddings : numpy.ndarray
         Shape ``(n_assets, n_features)``, finite.
     n_clusters : int or "auto"
-        Number of clusters (``>= 1``; capped at the number of assets), or
+        Number of clusters (``>= 2``; capped at the number of assets), or
         ``"auto"`` for the number in ``[min_clusters, max_clusters]`` with the
         best silhouette score (the smallest such number on ties).
     linkage : {"ward", "average", "complete", "single"}
@@ -164,23 +209,7 @@ def cluster_embeddings(
     ValueError
         A parameter is invalid.
     """
-    if linkage not in LINKAGES:
-        raise ValueError(f"linkage must be one of {LINKAGES}, got {linkage!r}")
-    requested: int | None = None
-    if isinstance(n_clusters, str):
-        if n_clusters != "auto":
-            raise ValueError(f"n_clusters must be an int or 'auto', got {n_clusters!r}")
-    elif isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
-        raise ValueError(f"n_clusters must be an int or 'auto', got {n_clusters!r}")
-    elif n_clusters < 1:
-        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
-    else:
-        requested = int(n_clusters)
-    if min_clusters < 2:
-        raise ValueError(f"min_clusters must be >= 2, got {min_clusters}")
-    if max_clusters < min_clusters:
-        raise ValueError(f"max_clusters ({max_clusters}) must be >= min_clusters ({min_clusters})")
-
+    requested = _requested_clusters(n_clusters, linkage, min_clusters, max_clusters)
     x = _validate_embeddings(embeddings)
     n = x.shape[0]
     if normalize:
@@ -190,32 +219,16 @@ def cluster_embeddings(
     tree = scipy_linkage(x, method=linkage, metric="euclidean")
     # One distance matrix serves every silhouette evaluation.
     distances = squareform(pdist(x, metric="euclidean"))
-
-    def cut(k: int) -> np.ndarray:
-        return _relabel_by_first_appearance(fcluster(tree, t=k, criterion="maxclust"))
-
     scores: dict[int, float] = {}
     if requested is None:
-        upper = min(max_clusters, n - 1)
-        lower = max(2, min(min_clusters, upper))
-        best_labels: np.ndarray | None = None
-        best_score = -np.inf
-        for k in range(lower, upper + 1):
-            labels_k = cut(k)
-            score = silhouette(distances, labels_k)
-            if score is None:
-                continue
-            scores[k] = score
-            if score > best_score:
-                best_score, best_labels = score, labels_k
-        if best_labels is None:
+        labels, scores = _best_cut(tree, distances, min_clusters, max_clusters)
+        if labels is None:
             # Nothing could be scored (2 assets, or all embeddings identical):
             # one cluster per distinct embedding keeps different assets apart
             # without splitting identical ones.
-            best_labels = cut(int(np.unique(x, axis=0).shape[0]))
-        labels = best_labels
+            labels = _cut(tree, int(np.unique(x, axis=0).shape[0]))
     else:
-        labels = cut(min(requested, n))
+        labels = _cut(tree, min(requested, n))
 
     return Clustering(
         labels=labels,

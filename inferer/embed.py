@@ -1,10 +1,14 @@
 """Embeddings from an ONNX encoder with onnxruntime (no torch).
 
-The session is built once per bundle and reused: in a backtest the same
-encoder embeds every month's windows.
+The one place an onnxruntime session is made (:func:`open_session`): the cron
+job, the backtest and the exporter's parity check all embed through
+:class:`Embedder`. The session is built once per bundle and reused: in a
+backtest the same encoder embeds every month's windows.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -13,8 +17,28 @@ from shared.bundle import Bundle
 from shared.errors import BundleError, DataError
 
 #: Windows per onnxruntime call: one 18,000-window batch peaked at 7.4 GB,
-#: chunks of 2,000 at about 1 GB (DESIGN.md), for the same speed.
+#: chunks of 2,000 at about 1 GB (docs/design.md), for the same speed.
 CHUNK = 2048
+
+
+def open_session(model_path: Path, threads: int = 1) -> ort.InferenceSession:
+    """A CPU onnxruntime session for ``model_path``.
+
+    Raises
+    ------
+    BundleError
+        onnxruntime cannot load the file.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Spinning idle threads slow down whatever runs next (clustering, solvers).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own untyped errors
+        raise BundleError(f"{model_path}: onnxruntime cannot load it ({err})") from None
 
 
 class Embedder:
@@ -30,21 +54,19 @@ class Embedder:
 
     def __init__(self, bundle: Bundle, threads: int = 1) -> None:
         self.bundle = bundle
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Spinning idle threads slow down whatever runs next (clustering, solvers).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(
-                str(bundle.model_path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises its own untyped errors
-            raise BundleError(f"{bundle.model_path}: onnxruntime cannot load it ({err})") from None
+        self.session = open_session(bundle.model_path, threads)
         manifest = bundle.manifest
         self.input_name = manifest.input_name
         self.output_name = manifest.output_name
+        graph = (
+            [i.name for i in self.session.get_inputs()],
+            [o.name for o in self.session.get_outputs()],
+        )
+        if graph != ([self.input_name], [self.output_name]):
+            raise BundleError(
+                f"model bundle {bundle.path}: the manifest names input {self.input_name!r} and "
+                f"output {self.output_name!r}, the ONNX graph has {graph[0]} and {graph[1]}"
+            )
         self.shape = (manifest.window, len(manifest.feature_names))
         self.latent = manifest.latent
 

@@ -15,8 +15,7 @@ import numpy as np
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-#: Per-period volatility at or below which a return series counts as constant.
-ZERO_VOL = 1e-10
+from shared.metrics import ZERO_VOL
 
 
 def _cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:

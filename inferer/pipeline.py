@@ -27,6 +27,7 @@ from shared.config import Settings
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
 from shared.metrics import periods_per_year
+from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.scaling import Scaler
 from shared.windows import windows_asof
 
@@ -89,13 +90,6 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = time.perf_counter() - t0
 
 
-def trailing_returns(prices: pl.DataFrame, tickers: Sequence[str], lookback: int) -> np.ndarray:
-    """Simple daily returns of ``tickers`` over the last ``lookback`` days, NaN where missing."""
-    block = prices.select(tickers).tail(lookback + 1).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(block[1:] / block[:-1] - 1.0)
-
-
 def cash_like_assets(
     returns: np.ndarray, tickers: Sequence[str], min_vol: float, ppy: float
 ) -> dict[str, str]:
@@ -117,17 +111,6 @@ def cash_like_assets(
         for t, v in zip(tickers, vol, strict=True)
         if v < min_vol
     }
-
-
-def risk_free_daily(
-    prices: pl.DataFrame, risk_free: float | str, lookback: int, ppy: float
-) -> np.ndarray | float:
-    """Per-day risk-free return: a constant from an annual rate, or a cash proxy's returns."""
-    if isinstance(risk_free, str):
-        if risk_free not in prices.columns:
-            raise DataError(f"risk-free ticker {risk_free!r} is not in the price data")
-        return trailing_returns(prices, [risk_free], lookback)[:, 0]
-    return float((1.0 + risk_free) ** (1.0 / ppy) - 1.0)
 
 
 @dataclass(frozen=True)
@@ -177,7 +160,7 @@ def decide(
     with _timed(timings, "select"):
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
         returns = trailing_returns(past, tickers, cfg.lookback)
-        rf = risk_free_daily(past, cfg.risk_free, cfg.lookback, ppy)
+        rf = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback)
         cash_like = cash_like_assets(returns, tickers, cfg.min_vol, ppy)
         eligible = np.array([t not in cash_like for t in tickers], dtype=bool)
         selection = select_assets(
@@ -192,14 +175,13 @@ def decide(
         selection = replace(selection, skipped={**cash_like, **selection.skipped})
     with _timed(timings, "allocate"):
         idx = [list(tickers).index(t) for t in selection.tickers]
-        rf_annual = float(np.nanmean(rf)) * ppy if isinstance(cfg.risk_free, str) else cfg.risk_free
         result = allocate(
             returns[:, idx],
             cfg.method,
             max_weight=cfg.max_weight,
             fallback=cfg.fallback,
             periods_per_year=ppy,
-            risk_free_rate=rf_annual if np.isfinite(rf_annual) else 0.0,
+            risk_free_rate=annual_risk_free(rf, ppy),
         )
     return Decision(clustering, selection, result, ppy)
 

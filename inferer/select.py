@@ -25,13 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shared.errors import DataError
+from shared.metrics import TRADING_DAYS, sharpe_ratio
 
-__all__ = ["ZERO_VOL", "AssetStats", "Selection", "excess_sharpe", "select_assets"]
-
-#: Per-period volatility at or below which a series counts as constant: the
-#: mean of a constant series is not exact in floating point, so its standard
-#: deviation comes out as rounding noise (~1e-19) instead of 0.
-ZERO_VOL = 1e-10
+__all__ = ["AssetStats", "Selection", "excess_sharpe", "select_assets"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,8 @@ def excess_sharpe(
     numpy.ndarray
         Shape ``(n,)`` (or a 0-d array for 1-D input): ``mean / std * sqrt(periods_per_year)``
         of ``returns - rf_daily`` over the days where both are present; NaN
-        with fewer than 2 such days or a volatility at or below :data:`ZERO_VOL`.
+        with fewer than 2 such days or a volatility at or below
+        :data:`shared.metrics.ZERO_VOL` (:func:`shared.metrics.sharpe_ratio`).
     """
     if not periods_per_year > 0:
         raise ValueError(f"periods_per_year must be > 0, got {periods_per_year}")
@@ -142,9 +139,30 @@ def excess_sharpe(
     r = _validate_returns(r[:, None] if one_d else r)
     excess = r - _validate_rf(rf_daily, r.shape[0])
     mean, std, _ = _mean_std(excess)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(std > ZERO_VOL, mean / std * np.sqrt(periods_per_year), np.nan)
+    sharpe = sharpe_ratio(mean, std, periods_per_year)
     return sharpe[0] if one_d else sharpe
+
+
+def _check_inputs(
+    names: list[str], lab: np.ndarray, n_assets: int, min_history: int, top_n: int
+) -> np.ndarray:
+    """Check tickers, labels and parameters against ``n_assets`` columns; return the labels."""
+    if len(names) != n_assets:
+        raise ValueError(f"tickers has {len(names)} entries but returns has {n_assets} columns")
+    if len(set(names)) != n_assets:
+        dupes = sorted({t for t in names if names.count(t) > 1})
+        raise ValueError(f"tickers must be distinct, repeated: {', '.join(dupes)}")
+    if lab.shape != (n_assets,):
+        raise ValueError(f"labels must have shape ({n_assets},), got {lab.shape}")
+    if lab.size and not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
+    if min_history < 2:
+        raise ValueError(f"min_history must be >= 2, got {min_history}")
+    if top_n < 1:
+        raise ValueError(f"top_n must be >= 1, got {top_n}")
+    if n_assets == 0:
+        raise DataError("no assets to select from")
+    return lab
 
 
 def select_assets(
@@ -153,7 +171,7 @@ def select_assets(
     labels: np.ndarray,
     *,
     rf_daily: np.ndarray | float = 0.0,
-    periods_per_year: float = 252.0,
+    periods_per_year: float = TRADING_DAYS,
     min_history: int = 126,
     top_n: int = 1,
 ) -> Selection:
@@ -196,22 +214,7 @@ def select_assets(
     r = _validate_returns(returns)
     n_days, n_assets = r.shape
     names = [str(t) for t in tickers]
-    if len(names) != n_assets:
-        raise ValueError(f"tickers has {len(names)} entries but returns has {n_assets} columns")
-    if len(set(names)) != n_assets:
-        dupes = sorted({t for t in names if names.count(t) > 1})
-        raise ValueError(f"tickers must be distinct, repeated: {', '.join(dupes)}")
-    lab = np.asarray(labels)
-    if lab.shape != (n_assets,):
-        raise ValueError(f"labels must have shape ({n_assets},), got {lab.shape}")
-    if lab.size and not np.issubdtype(lab.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
-    if min_history < 2:
-        raise ValueError(f"min_history must be >= 2, got {min_history}")
-    if top_n < 1:
-        raise ValueError(f"top_n must be >= 1, got {top_n}")
-    if n_assets == 0:
-        raise DataError("no assets to select from")
+    lab = _check_inputs(names, np.asarray(labels), n_assets, min_history, top_n)
 
     sharpe = excess_sharpe(r, rf_daily, periods_per_year)
     rf = _validate_rf(rf_daily, n_days)

@@ -12,16 +12,16 @@ DQ=.venv/bin/deepquant
 
 $DQ train --config configs/default.toml --prices "$P" --start 2017-01-01 --end 2026-07-31 \
   --retrain-every 12 --out "$OUT/models/wf"
-$DQ backtest --config configs/default.toml --prices "$P" --models "$OUT/models/wf" \
+$DQ backtest --config configs/default.toml --prices "$P" --model "$OUT/models/wf" \
   --start 2017-01-01 --end 2026-07-31 --out "$OUT/backtest_2017_2026"
 # Trained to 2024-12-27 so that it is strictly older than the first rebalance,
 # 2024-12-31, whose weights earn the first 2025 returns.
 $DQ train --config configs/experiments/seed_2025.toml --prices "$P" \
   --start 2023-01-01 --end 2024-12-27 --retrain-every 0 --out "$OUT/models/seed_2023_2024"
 $DQ backtest --config configs/experiments/seed_2025.toml --prices "$P" \
-  --models "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_nocost"
+  --model "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_nocost"
 $DQ backtest --config configs/default.toml --prices "$P" \
-  --models "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_10bps"
+  --model "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_10bps"
 # Ablation: without the cash-like rule (min_vol = 0), as the first real run was.
-$DQ backtest --config configs/experiments/no_cash_rule.toml --prices "$P" --models "$OUT/models/wf" \
+$DQ backtest --config configs/experiments/no_cash_rule.toml --prices "$P" --model "$OUT/models/wf" \
   --start 2017-01-01 --end 2026-07-31 --out "$OUT/backtest_2017_2026_no_cash_rule"

@@ -27,6 +27,10 @@ from shared.errors import BundleError
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.onnx"
+#: Names of the encoder graph's input and output, written by the exporter and
+#: recorded in every manifest.
+INPUT_NAME = "windows"
+OUTPUT_NAME = "latent"
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,8 @@ class Manifest:
     universe: tuple[str, ...]
     losses: dict[str, Any]
     model_sha256: str
-    input_name: str = "windows"
-    output_name: str = "latent"
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
     opset: int = 17
     versions: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)

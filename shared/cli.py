@@ -10,46 +10,86 @@ bug and exits with status 1 and a traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from shared.errors import DeepQuantError
+from shared.options import ENV_PREFIX
 
 EXIT_BAD_INPUT = 2
 
-#: name -> (dotted path, one-line help shown by --help without importing the command).
-COMMANDS: dict[str, tuple[str, str]] = {
-    "fetch": ("shared.commands:fetch", "Download the universe from Yahoo into the cache."),
-    "data": ("shared.commands:data", "Load prices, build features and windows, summarise."),
-    "train": ("trainer.cli:train", "Train the autoencoder and export ONNX bundles."),
-    "infer": ("inferer.cli:infer", "Embed, cluster, select, allocate; write weight CSVs."),
-    "backtest": ("inferer.cli:backtest", "Walk-forward backtest against SPY and baselines."),
+
+class Command(NamedTuple):
+    """A subcommand: where it lives, its one-line help, and what it needs installed."""
+
+    path: str
+    help: str
+    needs: tuple[str, ...]
+
+
+#: Subcommands, named by dotted path; an image lists only those whose packages it holds.
+COMMANDS: dict[str, Command] = {
+    "fetch": Command(
+        "shared.commands:fetch", "Download the universe from Yahoo into the cache.", ()
+    ),
+    "data": Command(
+        "shared.commands:data", "Load prices, build features and windows, summarise.", ()
+    ),
+    "train": Command(
+        "trainer.cli:train", "Train the autoencoder and export ONNX bundles.", ("trainer", "torch")
+    ),
+    "infer": Command(
+        "inferer.cli:infer",
+        "Embed, cluster, select, allocate; write weight CSVs.",
+        ("inferer", "onnxruntime"),
+    ),
+    "backtest": Command(
+        "backtest.cli:backtest",
+        "Walk-forward backtest against SPY and baselines.",
+        ("backtest", "inferer", "onnxruntime", "matplotlib"),
+    ),
 }
+
+
+def _missing(command: Command) -> list[str]:
+    # find_spec locates a top-level package without importing it: --help stays fast.
+    return [name for name in command.needs if importlib.util.find_spec(name) is None]
 
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def __init__(
-        self, *args: Any, lazy_subcommands: dict[str, tuple[str, str]] | None = None, **kwargs: Any
+        self, *args: Any, lazy_subcommands: dict[str, Command] | None = None, **kwargs: Any
     ):
         super().__init__(*args, **kwargs)
         self.lazy_subcommands = lazy_subcommands or {}
 
+    def _available(self) -> list[str]:
+        return sorted(n for n, c in self.lazy_subcommands.items() if not _missing(c))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+        return sorted({*super().list_commands(ctx), *self._available()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.lazy_subcommands:
             return super().get_command(ctx, cmd_name)
-        module_name, attr = self.lazy_subcommands[cmd_name][0].split(":")
+        spec = self.lazy_subcommands[cmd_name]
+        missing = _missing(spec)
+        if missing:
+            # e.g. `train` in the inference image, which has neither trainer nor torch.
+            raise click.ClickException(
+                f"command {cmd_name!r} is not available in this installation "
+                f"(missing: {', '.join(missing)})"
+            )
+        module_name, attr = spec.path.split(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
-            # e.g. `train` in the inference image, which has no torch.
             raise click.ClickException(
                 f"command {cmd_name!r} is not available in this installation ({err})"
             ) from None
@@ -60,7 +100,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Static help text: listing commands must not import torch or onnxruntime.
-        rows = [(name, self.lazy_subcommands[name][1]) for name in sorted(self.lazy_subcommands)]
+        rows = [(name, self.lazy_subcommands[name].help) for name in self._available()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -90,10 +130,11 @@ def cli(verbose: int, quiet: bool) -> None:
 def main() -> None:
     """Console-script entry point.
 
-    Options can also come from the environment, for containers and batch jobs:
-    ``DEEPQUANT_CONFIG``, ``DEEPQUANT_PRICES`` (every command), and for
-    ``infer`` ``DEEPQUANT_MODEL``, ``DEEPQUANT_OUT``, ``DEEPQUANT_ASOF``; any
-    other option as ``DEEPQUANT_<COMMAND>_<PARAMETER>``. A command-line option
-    wins over the environment.
+    Options can also come from the environment, for containers and batch jobs
+    (:mod:`shared.options`): ``DEEPQUANT_CONFIG``, ``DEEPQUANT_PRICES``,
+    ``DEEPQUANT_MODEL``, ``DEEPQUANT_OUT`` and ``DEEPQUANT_ASOF`` in every
+    command that has the option, any other option as
+    ``DEEPQUANT_<COMMAND>_<OPTION>``. A command-line option wins over the
+    environment.
     """
-    cli(prog_name="deepquant", auto_envvar_prefix="DEEPQUANT")
+    cli(prog_name="deepquant", auto_envvar_prefix=ENV_PREFIX)

@@ -19,10 +19,22 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.choices import (
+    MIN_CLUSTERS,
+    Baseline,
+    Cash,
+    Decoder,
+    Device,
+    Fallback,
+    Linkage,
+    Method,
+    Rebalance,
+    Source,
+)
 from shared.errors import ConfigError
 
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -39,7 +51,7 @@ class _Section(BaseModel):
 class DataSettings(_Section):
     """Where prices come from and how they are cleaned."""
 
-    source: Literal["yahoo", "panel", "sample"] = "sample"
+    source: Source = "sample"
     #: Panel file (CSV, CSV.gz or parquet) for ``source = "panel"``.
     path: Path | None = None
     #: Universe file (TOML) for ``source = "yahoo"``; a panel's universe is its columns.
@@ -103,7 +115,7 @@ class ModelSettings(_Section):
     d_ff: PositiveInt = 128
     latent: PositiveInt = 64
     dropout: Fraction = 0.0
-    decoder: Literal["mlp", "transformer"] = "mlp"
+    decoder: Decoder = "mlp"
     #: Denoising: std of Gaussian noise added to scaled inputs during training.
     noise_std: NonNegFloat = 0.0
     #: Denoising: probability of zeroing each input time step during training.
@@ -141,7 +153,7 @@ class TrainSettings(_Section):
     threads: NonNegInt = 1
     #: Cap on wall time; training stops after the epoch that crosses it (0: no cap).
     max_minutes: NonNegFloat = 4.5
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
 
     @model_validator(mode="after")
     def _check(self) -> TrainSettings:
@@ -157,9 +169,9 @@ class InferenceSettings(_Section):
     onnx_threads: PositiveInt = 2
     #: Number of clusters, or "auto" for the best silhouette in [min_clusters, max_clusters].
     n_clusters: int | Literal["auto"] = "auto"
-    min_clusters: Annotated[int, Field(ge=2)] = 4
-    max_clusters: Annotated[int, Field(ge=2)] = 20
-    linkage: Literal["ward", "average", "complete", "single"] = "ward"
+    min_clusters: Annotated[int, Field(ge=MIN_CLUSTERS)] = 4
+    max_clusters: Annotated[int, Field(ge=MIN_CLUSTERS)] = 20
+    linkage: Linkage = "ward"
     #: Trailing days of returns for selection Sharpe and covariance.
     lookback: Annotated[int, Field(ge=20)] = 252
     #: Minimum days of returns an asset needs to be selected.
@@ -170,16 +182,18 @@ class InferenceSettings(_Section):
     #: Annual risk-free rate (a number) or a cash proxy ticker such as "BIL".
     risk_free: float | str = 0.0
     top_n: PositiveInt = 1
-    method: Literal["hrp", "max_sharpe", "min_vol", "inverse_vol", "equal"] = "hrp"
+    method: Method = "hrp"
     #: Largest weight of one asset (1.0: no cap).
     max_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
     #: Method used when the optimiser fails.
-    fallback: Literal["hrp", "inverse_vol", "equal"] = "inverse_vol"
+    fallback: Fallback = "inverse_vol"
 
     @model_validator(mode="after")
     def _check(self) -> InferenceSettings:
-        if isinstance(self.n_clusters, int) and self.n_clusters < 2:
-            raise ValueError(f"n_clusters must be >= 2 or 'auto', got {self.n_clusters}")
+        if isinstance(self.n_clusters, int) and self.n_clusters < MIN_CLUSTERS:
+            raise ValueError(
+                f"n_clusters must be >= {MIN_CLUSTERS} or 'auto', got {self.n_clusters}"
+            )
         if self.min_clusters > self.max_clusters:
             raise ValueError(
                 f"min_clusters ({self.min_clusters}) > max_clusters ({self.max_clusters})"
@@ -190,16 +204,12 @@ class InferenceSettings(_Section):
 class BacktestSettings(_Section):
     """Walk-forward backtest."""
 
-    rebalance: Literal["weekly", "monthly", "quarterly"] = "monthly"
+    rebalance: Rebalance = "monthly"
     cost_bps: NonNegFloat = 10.0
     slippage_bps: NonNegFloat = 0.0
     #: Uninvested cash earns the risk-free rate ("risk_free") or nothing ("zero").
-    cash: Literal["risk_free", "zero"] = "zero"
-    baselines: tuple[Literal["equal_weight", "hrp_all", "corr_cluster"], ...] = (
-        "equal_weight",
-        "hrp_all",
-        "corr_cluster",
-    )
+    cash: Cash = "zero"
+    baselines: tuple[Baseline, ...] = get_args(Baseline)
     frontier_portfolios: PositiveInt = 10_000
     seed: int = 0
 

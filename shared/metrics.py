@@ -12,9 +12,11 @@ Conventions, shared by the whole module:
 * Maximum drawdown is a negative fraction (``-0.2`` is a 20 % fall) of the
   compounded wealth curve that starts at 1 before the first return.
 * VaR and CVaR are positive loss fractions for one period.
-* A ratio whose denominator is exactly zero (Sharpe of a constant series,
-  Sortino without a single period below the risk-free rate, Calmar without a
-  drawdown) is ``nan``: there is no finite number that is right for it.
+* A ratio whose denominator is zero, meaning at or below :data:`ZERO_VOL`
+  (Sharpe of a constant series, Sortino without a single period below the
+  risk-free rate, Calmar without a drawdown) is ``nan``: there is no finite
+  number that is right for it. :func:`sharpe_ratio` is the one Sharpe formula
+  of the project: selection, metrics, charts and the frontier all use it.
 
 Input that is not finite, or shorter than two observations, raises
 :class:`~shared.errors.DataError`.
@@ -47,6 +49,7 @@ __all__ = [
     "max_drawdown",
     "periods_per_year",
     "sharpe",
+    "sharpe_ratio",
     "sortino",
     "summary",
     "total_return",
@@ -61,7 +64,14 @@ FloatArray = npt.NDArray[np.float64]
 RiskFree = float | npt.ArrayLike
 
 DAYS_PER_YEAR = 365.25
-_DEFAULT_PPY = 252.0
+#: Periods per year where the calendar cannot be measured: US exchange days.
+TRADING_DAYS = 252.0
+#: A standard deviation at or below this counts as zero. The mean of a constant
+#: series is not exact in floating point, so its standard deviation comes out
+#: as rounding noise (~1e-19) instead of 0, which would turn an undefined ratio
+#: into a huge finite one.
+ZERO_VOL = 1e-10
+_DEFAULT_PPY = TRADING_DAYS
 
 
 # --------------------------------------------------------------------------- validation
@@ -108,16 +118,23 @@ def _check_alpha(alpha: float) -> None:
 
 
 def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den != 0.0 else math.nan
+    return float(num / den) if den > ZERO_VOL else math.nan
 
 
-def _spread(x: FloatArray, ddof: int = 1) -> float:
-    """Standard deviation, exactly 0 for a constant series.
+def sharpe_ratio(mean: npt.ArrayLike, std: npt.ArrayLike, periods_per_year: float) -> FloatArray:
+    r"""Annualised Sharpe ratio from per-period moments of excess returns.
 
-    ``np.std`` of a constant array is only ~1e-19 (its mean is rounded), which
-    would turn an undefined ratio into a huge finite one.
+    .. math:: S = \frac{\bar e}{\sigma_e} \sqrt{P}
+
+    Vectorised over arrays of moments (a 0-d array for scalars); ``nan`` where
+    :math:`\sigma_e` is at or below :data:`ZERO_VOL` (or undefined). Pass
+    annual moments with ``periods_per_year = 1``.
     """
-    return 0.0 if np.ptp(x) == 0.0 else float(x.std(ddof=ddof))
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(std, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: FloatArray = np.where(s > ZERO_VOL, m / s * math.sqrt(periods_per_year), math.nan)
+    return out
 
 
 # --------------------------------------------------------------------------- returns
@@ -181,7 +198,7 @@ def sharpe(returns: ArrayLike, rf: RiskFree = 0.0, periods_per_year: float = _DE
     return). :math:`\sigma_e` uses ``ddof=1``. ``nan`` when :math:`\sigma_e = 0`.
     """
     e = _excess(_returns(returns), rf)
-    return _ratio(float(e.mean()), _spread(e)) * math.sqrt(periods_per_year)
+    return float(sharpe_ratio(e.mean(), e.std(ddof=1), periods_per_year))
 
 
 def sortino(
@@ -309,8 +326,8 @@ def var_cornish_fisher(returns: ArrayLike, alpha: float = 0.95) -> float:
     """
     _check_alpha(alpha)
     r = _returns(returns)
-    sd = _spread(r)
-    if sd == 0.0:
+    sd = float(r.std(ddof=1))
+    if sd <= ZERO_VOL:
         return float(-r.mean())
     from scipy import stats  # lazily: scipy.stats takes ~0.5 s to import
 
@@ -350,7 +367,8 @@ def beta(returns: ArrayLike, benchmark: ArrayLike, rf: RiskFree = 0.0) -> float:
     r, b = _paired(returns, benchmark)
     e, eb = _excess(r, rf), _excess(b, rf)
     cov = float(np.mean((e - e.mean()) * (eb - eb.mean())))
-    return _ratio(cov, _spread(eb, ddof=0) ** 2)
+    sd = float(eb.std())
+    return cov / sd**2 if sd > ZERO_VOL else math.nan
 
 
 def alpha(
@@ -393,7 +411,7 @@ def information_ratio(
     """
     r, b = _paired(returns, benchmark)
     active = r - b
-    return _ratio(float(active.mean()), _spread(active)) * math.sqrt(periods_per_year)
+    return float(sharpe_ratio(active.mean(), active.std(ddof=1), periods_per_year))
 
 
 # --------------------------------------------------------------------------- calendar, turnover

@@ -1,4 +1,12 @@
-"""Click options and helpers shared by the commands of both containers."""
+"""Click options shared by the commands, and the environment variables they read.
+
+One option, one name everywhere: ``--config``, ``--prices``, ``--model`` (a
+bundle or a folder of bundles, for every command that reads bundles),
+``--out`` and ``--asof`` read the same environment variable whatever the
+command (:data:`ENV`). Every other option reads
+``DEEPQUANT_<COMMAND>_<OPTION>`` (click's ``auto_envvar_prefix``, with the
+parameter named as its flag), e.g. ``DEEPQUANT_TRAIN_RETRAIN_EVERY``.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +19,16 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-def config_option(f: F) -> F:
-    return click.option(
-        "--config",
-        "config_path",
-        required=True,
-        envvar="DEEPQUANT_CONFIG",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="TOML configuration file (see configs/). Env: DEEPQUANT_CONFIG.",
-    )(f)
-
-
-def prices_option(f: F) -> F:
-    return click.option(
-        "--prices",
-        "prices_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        envvar="DEEPQUANT_PRICES",
-        help="Wide price panel (CSV, CSV.gz or parquet); its columns are the universe.",
-    )(f)
+#: Option -> the environment variable it reads in every command.
+ENV = {
+    "config": "DEEPQUANT_CONFIG",
+    "prices": "DEEPQUANT_PRICES",
+    "model": "DEEPQUANT_MODEL",
+    "out": "DEEPQUANT_OUT",
+    "asof": "DEEPQUANT_ASOF",
+}
+#: Prefix of every other option's environment variable.
+ENV_PREFIX = "DEEPQUANT"
 
 
 class DateType(click.ParamType):
@@ -49,3 +46,54 @@ class DateType(click.ParamType):
 
 
 DATE = DateType()
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        required=True,
+        envvar=ENV["config"],
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"TOML configuration file (see configs/). Env: {ENV['config']}.",
+    )(f)
+
+
+def prices_option(f: F) -> F:
+    return click.option(
+        "--prices",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar=ENV["prices"],
+        help="Wide price panel (CSV, CSV.gz or parquet); its columns are the universe. "
+        f"Env: {ENV['prices']}.",
+    )(f)
+
+
+def model_option(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--model",
+        required=True,
+        envvar=ENV["model"],
+        type=click.Path(path_type=Path),
+        help=f"{help} Env: {ENV['model']}.",
+    )
+
+
+def out_option(help: str, *, file_okay: bool = True) -> Callable[[F], F]:
+    return click.option(
+        "--out",
+        required=True,
+        envvar=ENV["out"],
+        type=click.Path(file_okay=file_okay, path_type=Path),
+        help=f"{help} Env: {ENV['out']}.",
+    )
+
+
+def asof_option(f: F) -> F:
+    return click.option(
+        "--asof",
+        type=DATE,
+        default=None,
+        envvar=ENV["asof"],
+        help=f"Decision date (default: the last date with prices). Env: {ENV['asof']}.",
+    )(f)

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("DEEPQUANT_SHARED_DATA", ROOT.parent / "shared" / "data"))
-SHARED_PANEL = SHARED_DATA / "prices_2015_2026.csv.gz"
+from tests.paths import SHARED_PANEL
+
+_MISSING_PANEL = f"shared price panel not found at {SHARED_PANEL}"
+#: Node ids of the tests skipped because the shared panel is missing.
+_NEED_PANEL: list[str] = []
+
+
+def skip_without_shared_panel() -> Path:
+    """The shared panel's path; skips the test (named in the summary) when it is missing."""
+    if not SHARED_PANEL.is_file():
+        pytest.skip(_MISSING_PANEL)
+    return SHARED_PANEL
 
 
 @pytest.fixture(scope="session")
 def shared_panel_path() -> Path:
-    if not SHARED_PANEL.is_file():
-        pytest.skip(f"shared price panel not found at {SHARED_PANEL}")
-    return SHARED_PANEL
+    return skip_without_shared_panel()
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +32,20 @@ def sample_prices() -> pl.DataFrame:
     from shared.prices.sample import load_sample
 
     return clean_prices(load_sample()).prices
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and _MISSING_PANEL in str(report.longrepr):
+        _NEED_PANEL.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # A missing panel must not vanish into a skip count: these tests check real data.
+    if _NEED_PANEL:
+        terminalreporter.section("shared price panel missing", sep="!", red=True, bold=True)
+        terminalreporter.line(
+            f"{len(_NEED_PANEL)} tests need {SHARED_PANEL} and did not run; check out the "
+            "shared folder beside the repository or set DEEPQUANT_SHARED_DATA:"
+        )
+        for node in _NEED_PANEL:
+            terminalreporter.line(f"  {node}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from shared.config import load_settings
-from shared.options import DATE, config_option, prices_option
+from shared.options import DATE, config_option, out_option, prices_option
 
 log = logging.getLogger("deepquant.train")
 
@@ -28,20 +28,16 @@ log = logging.getLogger("deepquant.train")
     default=None,
     help="Walk-forward: months between retrain dates in [start, end] (0: one bundle).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Bundle folder; in walk-forward mode, the folder of <YYYY-MM-DD>/ bundles.",
+@out_option(
+    "Bundle folder; in walk-forward mode, the folder of <YYYY-MM-DD>/ bundles.", file_okay=False
 )
 def train(
-    config_path: Path,
-    prices_path: Path | None,
+    config: Path,
+    prices: Path | None,
     start: dt.date | None,
     end: dt.date | None,
     retrain_every: int | None,
-    out_dir: Path,
+    out: Path,
 ) -> None:
     """Train the autoencoder and write its bundle (model.onnx + manifest.json).
 
@@ -56,7 +52,7 @@ def train(
     from shared.prices import load_prices
     from trainer.walkforward import add_months, train_bundle, train_walk_forward, years_before
 
-    settings = load_settings(config_path)
+    settings = load_settings(config)
     ts = settings.train
     start = start or ts.start
     end = end or ts.end
@@ -64,17 +60,17 @@ def train(
     if start and end and end <= start:
         raise click.BadParameter(f"end {end} is not after start {start}", param_hint="--end")
 
-    data = load_prices(settings.data, prices_path)
+    data = load_prices(settings.data, prices)
     dates = data.prices["date"]
     first, last = dates[0], dates[-1]
     if every:
         wf_start = start or add_months(first, round(12 * ts.train_years))
-        paths = train_walk_forward(data.prices, settings, wf_start, end or last, every, out_dir)
-        click.echo(f"wrote {len(paths)} bundles to {out_dir}")
+        paths = train_walk_forward(data.prices, settings, wf_start, end or last, every, out)
+        click.echo(f"wrote {len(paths)} bundles to {out}")
         for path in paths:
             click.echo(f"  {path}")
         return
     end = end or last
     start = start or years_before(end, ts.train_years)
-    path = train_bundle(data.prices, settings, start, end, out_dir, universe=data.universe)
+    path = train_bundle(data.prices, settings, start, end, out, universe=data.universe)
     click.echo(f"wrote {path}")

@@ -8,6 +8,7 @@ place, so a failed export never leaves a partial bundle behind.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -26,9 +27,12 @@ import torch
 from torch import nn
 
 import shared
+from inferer.embed import Embedder
 from shared.bundle import (
+    INPUT_NAME,
     MANIFEST_NAME,
     MODEL_NAME,
+    OUTPUT_NAME,
     Bundle,
     Manifest,
     is_bundle,
@@ -41,8 +45,6 @@ from shared.features import FEATURE_NAMES, feature_params
 from shared.scaling import Scaler
 
 OPSET = 17
-INPUT_NAME = "windows"
-OUTPUT_NAME = "latent"
 #: Largest torch/onnxruntime difference accepted, in latent units.
 PARITY_ATOL = 1e-4
 PARITY_BATCHES = (1, 7, 300)
@@ -85,15 +87,6 @@ def export_onnx(encoder: nn.Module, path: Path, window: int, n_features: int) ->
     onnx.checker.check_model(str(path))
 
 
-def ort_session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    """A CPU onnxruntime session that does not spin idle threads."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
 def parity_inputs(
     sample: np.ndarray | None, window: int, n_features: int, sizes: Iterable[int], seed: int = 0
 ) -> list[np.ndarray]:
@@ -110,11 +103,13 @@ def parity_inputs(
 
 def check_parity(
     encoder: nn.Module,
-    onnx_path: Path,
+    bundle: Bundle,
     batches: Sequence[np.ndarray],
     atol: float = PARITY_ATOL,
 ) -> float:
-    """Run ``batches`` through torch and onnxruntime; return the largest absolute difference.
+    """Run ``batches`` through torch and the production :class:`~inferer.embed.Embedder`.
+
+    Returns the largest absolute difference.
 
     Raises
     ------
@@ -122,12 +117,12 @@ def check_parity(
         Some output differs by more than ``atol`` (or has a different shape).
     """
     encoder = copy.deepcopy(encoder).cpu().eval()
-    session = ort_session(onnx_path)
+    embedder = Embedder(bundle, threads=1)
     worst = 0.0
     for x in batches:
         with torch.inference_mode():
             want = encoder(torch.from_numpy(x)).numpy()
-        got = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        got = embedder.embed(x)
         if got.shape != want.shape:
             raise ParityError(
                 f"ONNX output shape {got.shape} != torch {want.shape} at batch {len(x)}"
@@ -253,8 +248,6 @@ def write_bundle(
         n_features = len(FEATURE_NAMES)
         model_path = tmp / MODEL_NAME
         export_onnx(encoder, model_path, features.window, n_features)
-        batches = parity_inputs(sample, features.window, n_features, PARITY_BATCHES)
-        worst = check_parity(encoder, model_path, batches)
         manifest = Manifest(
             feature_names=tuple(FEATURE_NAMES),
             feature_params=feature_params(features),
@@ -271,8 +264,13 @@ def write_bundle(
             opset=OPSET,
             versions=library_versions(),
             settings=settings or {},
-            extra={**(extra or {}), "parity_max_abs_diff": worst},
+            extra=dict(extra or {}),
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        batches = parity_inputs(sample, features.window, n_features, PARITY_BATCHES)
+        worst = check_parity(encoder, Bundle(tmp, manifest), batches)
+        manifest = dataclasses.replace(
+            manifest, extra={**manifest.extra, "parity_max_abs_diff": worst}
         )
         text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")

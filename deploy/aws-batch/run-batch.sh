@@ -1,13 +1,13 @@
 #!/bin/sh
 # AWS Batch entrypoint: config and bundles from S3, `deepquant infer`, outputs to S3.
-#   DEEPQUANT_MODELS_URI   s3://bucket/prefix/models   (required; bundles as `deepquant train` wrote them)
-#   DEEPQUANT_OUTPUTS_URI  s3://bucket/prefix/outputs  (required; weights_<date>.csv, run_<date>.json)
+#   DEEPQUANT_MODEL_URI    s3://bucket/prefix/models   (required; bundles as `deepquant train` wrote them)
+#   DEEPQUANT_OUT_URI      s3://bucket/prefix/outputs  (required; weights_<date>.csv, run_<date>.json)
 #   DEEPQUANT_CONFIG_URI   s3://.../deepquant.toml     (optional; else DEEPQUANT_CONFIG, default the baked-in configs/default.toml)
 #   AWS_ENDPOINT_URL       for S3-compatible stores other than AWS
 # Extra arguments go to `deepquant infer` (e.g. --asof 2026-07-31).
 set -eu
-: "${DEEPQUANT_MODELS_URI:?set DEEPQUANT_MODELS_URI (s3://...)}"
-: "${DEEPQUANT_OUTPUTS_URI:?set DEEPQUANT_OUTPUTS_URI (s3://...)}"
+: "${DEEPQUANT_MODEL_URI:?set DEEPQUANT_MODEL_URI (s3://...)}"
+: "${DEEPQUANT_OUT_URI:?set DEEPQUANT_OUT_URI (s3://...)}"
 work=${TMPDIR:-/tmp}/deepquant
 mkdir -p "$work/models" "$work/outputs"
 config=${DEEPQUANT_CONFIG:-/app/configs/default.toml}
@@ -15,7 +15,7 @@ if [ -n "${DEEPQUANT_CONFIG_URI:-}" ]; then
   aws s3 cp --only-show-errors "$DEEPQUANT_CONFIG_URI" "$work/deepquant.toml"
   config=$work/deepquant.toml
 fi
-aws s3 sync --only-show-errors "$DEEPQUANT_MODELS_URI" "$work/models"
+aws s3 sync --only-show-errors "$DEEPQUANT_MODEL_URI" "$work/models"
 deepquant infer --config "$config" --model "$work/models" --out "$work/outputs" "$@"
-aws s3 sync --only-show-errors "$work/outputs" "$DEEPQUANT_OUTPUTS_URI"
-echo "deepquant-batch: outputs synced to $DEEPQUANT_OUTPUTS_URI"
+aws s3 sync --only-show-errors "$work/outputs" "$DEEPQUANT_OUT_URI"
+echo "deepquant-batch: outputs synced to $DEEPQUANT_OUT_URI"

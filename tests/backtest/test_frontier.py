@@ -1,4 +1,4 @@
-"""inferer.frontier: Dirichlet sampling, vectorised stats, analytical curve and markers."""
+"""backtest.frontier: Dirichlet sampling, vectorised stats, analytical curve and markers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inferer.frontier import (
+from backtest.frontier import (
     Frontier,
     analytical_frontier,
     efficient_frontier,

@@ -25,6 +25,7 @@ from shared.bundle import (
 from shared.config import FeatureSettings
 from shared.errors import BundleError
 from shared.features import FEATURE_NAMES, feature_params
+from tests.paths import ROOT
 
 FEATURES = FeatureSettings()
 
@@ -166,6 +167,6 @@ def test_bundle_module_imports_no_torch() -> None:
         "bad = {'torch', 'onnx', 'onnxruntime'} & sys.modules.keys(); "
         "sys.exit(f'imported {bad}' if bad else 0)"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

@@ -11,7 +11,8 @@ import onnx
 import pytest
 import torch
 
-from shared.bundle import Manifest, load_bundle
+from inferer.embed import Embedder
+from shared.bundle import MODEL_NAME, Bundle, Manifest, load_bundle, sha256_file
 from shared.config import FeatureSettings, ModelSettings
 from shared.errors import BundleError
 from shared.features import FEATURE_NAMES
@@ -21,7 +22,6 @@ from trainer.export import (
     ParityError,
     check_parity,
     export_onnx,
-    ort_session,
     parity_inputs,
     write_bundle,
 )
@@ -53,20 +53,38 @@ def _write(target: Path, encoder: torch.nn.Module, latent: int = TINY.latent):
     )
 
 
+def _unwritten_bundle(folder: Path, latent: int) -> Bundle:
+    """A bundle whose manifest lives in memory only, around an exported model."""
+    manifest = Manifest(
+        feature_names=FEATURE_NAMES,
+        feature_params={},
+        window=WINDOW,
+        latent=latent,
+        scaler=SCALER.to_dict(),
+        train_start="2023-01-03",
+        train_end="2024-12-31",
+        universe=("SPY",),
+        losses={},
+        model_sha256=sha256_file(folder / MODEL_NAME),
+    )
+    return Bundle(folder, manifest)
+
+
 @pytest.mark.parametrize("settings", [TINY, ModelSettings()], ids=["tiny", "default"])
 def test_parity_across_batch_sizes(settings: ModelSettings, tmp_path: Path) -> None:
     encoder = _encoder(settings)
-    path = tmp_path / "m.onnx"
+    path = tmp_path / MODEL_NAME
     export_onnx(encoder, path, WINDOW, NF)
     batches = parity_inputs(None, WINDOW, NF, (1, 7, 300))
     assert [len(b) for b in batches] == [1, 7, 300]
-    assert check_parity(encoder, path, batches) < 1e-4
+    bundle = _unwritten_bundle(tmp_path, settings.latent)
+    assert check_parity(encoder, bundle, batches) < 1e-4
     model = onnx.load(str(path))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
     (inp,), (out,) = model.graph.input, model.graph.output
     assert (inp.name, out.name) == ("windows", "latent")
     assert inp.type.tensor_type.shape.dim[0].dim_param  # symbolic batch axis
-    got = ort_session(path).run(None, {"windows": batches[2]})[0]
+    got = Embedder(bundle).embed(batches[2])
     assert got.shape == (300, settings.latent) and got.dtype == np.float32
 
 
@@ -94,7 +112,7 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
     x = np.random.default_rng(1).standard_normal((4, WINDOW, NF)).astype(np.float32)
     with torch.inference_mode():
         want = encoder(torch.from_numpy(x)).numpy()
-    got = ort_session(bundle.model_path).run(None, {m.input_name: x})[0]
+    got = Embedder(bundle).embed(x)
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 

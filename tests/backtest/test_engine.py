@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from inferer.backtest import correlation_embeddings, run_backtest
+from backtest.engine import run_backtest
 from shared.config import Settings
 from shared.errors import BundleError, DataError
 from tests.bundles import make_bundle
@@ -101,16 +101,6 @@ def test_missing_benchmark_and_empty_period(sample_prices, models: Path) -> None
         run_backtest(sample_prices, spy, models, START, END)
     with pytest.raises(DataError, match="no monthly rebalance date"):
         run_backtest(sample_prices, SETTINGS, models, dt.date(2030, 1, 1), dt.date(2030, 6, 1))
-
-
-def test_correlation_embeddings_distance_is_correlation_distance() -> None:
-    rng = np.random.default_rng(0)
-    r = rng.normal(size=(250, 4)) @ rng.normal(size=(4, 4))
-    z = correlation_embeddings(r)
-    z /= np.linalg.norm(z, axis=1, keepdims=True)
-    rho = np.corrcoef(r, rowvar=False)
-    d = np.linalg.norm(z[:, None] - z[None], axis=2)
-    np.testing.assert_allclose(d, np.sqrt(np.clip(2 * (1 - rho), 0, None)), atol=1e-7)
 
 
 def test_ratios_are_measured_over_the_risk_free_rate(sample_prices, models: Path) -> None:

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from shared.cli import cli
 from tests.bundles import make_bundle
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Path) -> None:
@@ -32,7 +31,7 @@ def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Pat
             "backtest",
             "--config",
             str(ROOT / "configs" / "sample.toml"),
-            "--models",
+            "--model",
             str(models),
             "--start",
             "2018-01-01",
@@ -82,7 +81,7 @@ def test_end_before_start_is_a_clear_error(tmp_path: Path) -> None:
             "backtest",
             "--config",
             str(ROOT / "configs" / "sample.toml"),
-            "--models",
+            "--model",
             str(tmp_path),
             "--start",
             "2019-01-01",

@@ -1,9 +1,11 @@
 """Monte Carlo efficient frontier: random long-only portfolios plus the exact curve.
 
 Inputs are **annualised**: ``mu`` is the vector of expected annual returns
-(fractions) and ``cov`` the annual covariance matrix of the same assets, e.g.
-daily sample moments times 252. Every return, volatility and Sharpe ratio in a
-:class:`Frontier` is then annual too, and ``rf`` is an annual rate.
+(fractions) and ``cov`` the annual covariance matrix of the same assets; the
+backtest passes :func:`inferer.moments.moments`, the estimates ``max_sharpe``
+and ``min_vol`` allocate with, so the optimum marked here is the strategy's.
+Every return, volatility and Sharpe ratio in a :class:`Frontier` is then
+annual too, and ``rf`` is an annual rate.
 
 Random portfolios are drawn from Dirichlet(1, ..., 1), the uniform distribution
 on the simplex. Normalising independent uniform draws, a common shortcut, is
@@ -23,7 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from inferer.moments import optimizer
 from shared.errors import DataError
+from shared.metrics import sharpe_ratio
 
 __all__ = [
     "Frontier",
@@ -36,7 +40,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-SOLVER = "CLARABEL"
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,7 @@ def portfolio_stats(
     # Rounding can make a near-singular quadratic form a hair negative.
     var = np.maximum(np.einsum("ij,ij->i", w @ c, w), 0.0)
     vol = np.sqrt(var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sr = np.where(vol > 0.0, (ret - rf) / vol, np.nan)
-    return ret, vol, sr
+    return ret, vol, sharpe_ratio(ret - rf, vol, 1.0)
 
 
 def _solve(make: Callable[[], Mapping[Any, float]]) -> FloatArray | None:
@@ -156,19 +157,12 @@ def _solve(make: Callable[[], Mapping[Any, float]]) -> FloatArray | None:
     return w if np.isfinite(w).all() else None
 
 
-def _ef(mu: FloatArray, cov: FloatArray) -> Any:
-    # Imported late: cvxpy and its solvers take ~1 s to import, and only this needs them.
-    from pypfopt import EfficientFrontier
-
-    return EfficientFrontier(mu, cov, weight_bounds=(0.0, 1.0), solver=SOLVER)
-
-
-def _min_vol_weights(mu: FloatArray, cov: FloatArray) -> FloatArray | None:
-    return _solve(_ef(mu, cov).min_volatility)
+def _min_vol_weights(mu: FloatArray, cov: FloatArray, max_weight: float) -> FloatArray | None:
+    return _solve(optimizer(mu, cov, max_weight).min_volatility)
 
 
 def analytical_frontier(
-    mu: npt.ArrayLike, cov: npt.ArrayLike, n_points: int = 50
+    mu: npt.ArrayLike, cov: npt.ArrayLike, n_points: int = 50, max_weight: float = 1.0
 ) -> tuple[FloatArray, FloatArray]:
     r"""Long-only efficient frontier by minimum variance at target returns.
 
@@ -176,7 +170,7 @@ def analytical_frontier(
     portfolio's return to :math:`\max_i \mu_i`, solve
 
     .. math:: \min_w w^\top \Sigma w \quad \text{s.t.}\quad
-        \mu^\top w \ge t_k,\; \mathbf{1}^\top w = 1,\; 0 \le w \le 1
+        \mu^\top w \ge t_k,\; \mathbf{1}^\top w = 1,\; 0 \le w \le w_{max}
 
     with PyPortfolioOpt's ``EfficientFrontier.efficient_return`` and the
     CLARABEL solver. One problem is built and only its target parameter
@@ -190,11 +184,11 @@ def analytical_frontier(
         Annual volatility and return of each solved point, by increasing target.
     """
     m, c = _moments(mu, cov)
-    return _curve(m, c, n_points, _min_vol_weights(m, c))
+    return _curve(m, c, n_points, _min_vol_weights(m, c, max_weight), max_weight)
 
 
 def _curve(
-    m: FloatArray, c: FloatArray, n_points: int, w_min: FloatArray | None
+    m: FloatArray, c: FloatArray, n_points: int, w_min: FloatArray | None, max_weight: float
 ) -> tuple[FloatArray, FloatArray]:
     if n_points < 1:
         raise ValueError("n_points must be positive")
@@ -204,7 +198,7 @@ def _curve(
     # sits ~1e-10 below max(mu); stop a millionth of the range short of it.
     hi -= 1e-6 * max(hi - lo, 1e-9)
     targets = np.linspace(lo, hi, n_points) if hi > lo else np.array([lo])
-    ef = _ef(m, c)
+    ef = optimizer(m, c, max_weight)
     solved: list[FloatArray] = []
     for t in targets:
         w = _solve(partial(ef.efficient_return, float(t)))
@@ -224,6 +218,7 @@ def efficient_frontier(
     n_portfolios: int = 10_000,
     seed: int = 0,
     rf: float = 0.0,
+    max_weight: float = 1.0,
     extra_markers: Mapping[str, npt.ArrayLike] | None = None,
     n_points: int = 50,
 ) -> Frontier:
@@ -239,6 +234,9 @@ def efficient_frontier(
         Seed of the random generator, for reproducible plots.
     rf : float
         Annual risk-free rate for the Sharpe ratios and the max-Sharpe marker.
+    max_weight : float
+        Cap on each weight of the curve and the optimised markers, the
+        strategy's ``max_weight`` (random portfolios are uncapped).
     extra_markers : dict[str, array_like], optional
         Name -> weight vector (e.g. ``"hrp"``, ``"strategy"``) to mark on the plot.
     n_points : int
@@ -259,44 +257,60 @@ def efficient_frontier(
     rng = np.random.default_rng(seed)
     w = random_portfolios(n_portfolios, m.size, rng=rng)
     ret, vol, sr = portfolio_stats(w, m, c, rf)
-    w_min = _min_vol_weights(m, c)
-    curve_vols, curve_rets = _curve(m, c, n_points, w_min)
-
-    markers: dict[str, tuple[float, float]] = {}
-
-    def mark(name: str, weights: npt.ArrayLike) -> None:
-        r_, v_, _ = portfolio_stats(weights, m, c, rf)
-        markers[name] = (float(v_[0]), float(r_[0]))
-
-    if w_min is not None:
-        mark("min_vol", w_min)
-    elif curve_vols.size:
-        i = int(np.argmin(curve_vols))
-        markers["min_vol"] = (float(curve_vols[i]), float(curve_rets[i]))
-
-    w_ms = _solve(lambda: _ef(m, c).max_sharpe(risk_free_rate=rf))
-    if w_ms is not None:
-        mark("max_sharpe", w_ms)
-    else:
-        log.info("max_sharpe failed; marking the best curve point instead")
-        if curve_vols.size:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                curve_sr = np.where(curve_vols > 0, (curve_rets - rf) / curve_vols, -math.inf)
-            i = int(np.argmax(curve_sr))
-            markers["max_sharpe"] = (float(curve_vols[i]), float(curve_rets[i]))
-        elif np.isfinite(sr).any():
-            i = int(np.nanargmax(sr))
-            markers["max_sharpe"] = (float(vol[i]), float(ret[i]))
-
-    for name, weights in (extra_markers or {}).items():
-        mark(name, weights)
-
+    w_min = _min_vol_weights(m, c, max_weight)
+    curve = _curve(m, c, n_points, w_min, max_weight)
+    w_ms = _solve(lambda: optimizer(m, c, max_weight).max_sharpe(risk_free_rate=rf))
+    markers = {
+        "min_vol": _point(w_min, m, c, curve, np.argmin(curve[0]) if curve[0].size else None),
+        "max_sharpe": _max_sharpe_point(w_ms, m, c, rf, curve, (vol, ret, sr)),
+    }
+    markers.update(
+        {name: _point(wt, m, c, curve, None) for name, wt in (extra_markers or {}).items()}
+    )
     return Frontier(
         weights=w,
         returns=ret,
         vols=vol,
         sharpes=sr,
-        curve_vols=curve_vols,
-        curve_returns=curve_rets,
-        markers=markers,
+        curve_vols=curve[0],
+        curve_returns=curve[1],
+        markers={k: v for k, v in markers.items() if v is not None},
     )
+
+
+def _point(
+    weights: npt.ArrayLike | None,
+    m: FloatArray,
+    c: FloatArray,
+    curve: tuple[FloatArray, FloatArray],
+    fallback: Any,
+) -> tuple[float, float] | None:
+    """(vol, return) of ``weights``; else of curve point ``fallback``; else None."""
+    if weights is not None:
+        r_, v_, _ = portfolio_stats(weights, m, c)
+        return float(v_[0]), float(r_[0])
+    if fallback is None:
+        return None
+    return float(curve[0][fallback]), float(curve[1][fallback])
+
+
+def _max_sharpe_point(
+    w_ms: FloatArray | None,
+    m: FloatArray,
+    c: FloatArray,
+    rf: float,
+    curve: tuple[FloatArray, FloatArray],
+    cloud: tuple[FloatArray, FloatArray, FloatArray],
+) -> tuple[float, float] | None:
+    """The max-Sharpe marker: the solved optimum, else the best curve point, else the best draw."""
+    if w_ms is not None:
+        return _point(w_ms, m, c, curve, None)
+    log.info("max_sharpe failed; marking the best curve point instead")
+    if curve[0].size:
+        curve_sr = np.nan_to_num(sharpe_ratio(curve[1] - rf, curve[0], 1.0), nan=-math.inf)
+        return _point(None, m, c, curve, int(np.argmax(curve_sr)))
+    vol, ret, sr = cloud
+    if np.isfinite(sr).any():
+        i = int(np.nanargmax(sr))
+        return float(vol[i]), float(ret[i])
+    return None

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from shared.cli import cli
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = str(ROOT / "configs" / "sample.toml")
 
 

@@ -30,9 +30,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from inferer.frontier import Frontier
+from backtest.frontier import Frontier
 from shared.atomic import atomic_open
-from shared.metrics import drawdown_series
+from shared.metrics import TRADING_DAYS, drawdown_series, sharpe_ratio
 
 __all__ = [
     "DPI",
@@ -42,6 +42,7 @@ __all__ = [
     "frontier",
     "rolling_sharpe",
     "save",
+    "title_of",
     "weights_through_time",
 ]
 
@@ -245,9 +246,12 @@ def drawdowns(returns: pl.DataFrame) -> Figure:
 
 
 def rolling_sharpe(
-    returns: pl.DataFrame, window: int = 252, periods_per_year: float = 252.0
+    returns: pl.DataFrame,
+    window: int = int(TRADING_DAYS),
+    periods_per_year: float = TRADING_DAYS,
+    rf: npt.ArrayLike = 0.0,
 ) -> Figure:
-    """Rolling annualised Sharpe ratio (risk-free rate 0) of each series.
+    """Rolling annualised Sharpe ratio over the risk-free rate of each series.
 
     Parameters
     ----------
@@ -258,12 +262,16 @@ def rolling_sharpe(
         is shorter, and the title says so.
     periods_per_year : float
         Annualisation factor, the calendar's trading days per year.
+    rf : float or array_like
+        Risk-free return per day (one per row of ``returns``), as in the
+        metrics table.
 
     Returns
     -------
     matplotlib.figure.Figure
-        :math:`\\sqrt{P}\\,\\bar r / s` over each trailing window (sample
-        standard deviation); undefined until a window is full.
+        :func:`shared.metrics.sharpe_ratio` of excess returns over each
+        trailing window (sample standard deviation); undefined until a window
+        is full.
     """
     if window < 2:
         raise ValueError(f"window must be at least 2, got {window}")
@@ -271,17 +279,16 @@ def rolling_sharpe(
     n = dates.size
     w = min(window, n)
     fig, ax = _new_figure(_WIDE)
+    rf_days = np.broadcast_to(np.asarray(rf, dtype=np.float64), (n,))
     for i, (name, r) in enumerate(cols.items()):
-        s = pl.Series(name, r, dtype=pl.Float64).fill_nan(None)
+        s = pl.Series(name, r - rf_days, dtype=pl.Float64).fill_nan(None)
         mean = s.rolling_mean(w, min_samples=w).to_numpy()
         std = s.rolling_std(w, min_samples=w).to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sr = np.where(std > 0.0, mean / std * math.sqrt(periods_per_year), np.nan)
-        ax.plot(dates, sr, label=name, **_style(i))
+        ax.plot(dates, sharpe_ratio(mean, std, periods_per_year), label=name, **_style(i))
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=1)
     days = f"{w}-day" if w == window else f"{w}-day (whole sample, shorter than {window})"
     ax.set_title(f"Rolling {days} Sharpe ratio")
-    ax.set_ylabel("Sharpe ratio (annualised, rf = 0)")
+    ax.set_ylabel("Sharpe ratio (annualised, over the risk-free rate)")
     ax.set_xlabel("Date (end of window)")
     ax.grid(True, alpha=0.3)
     _date_axis(ax)
@@ -458,6 +465,27 @@ def dendrogram(
         ax.set_ylabel("Linkage distance")
         tick_labels = ax.get_xticklabels()
 
+    _mark_leaves(tick_labels, leaves, chosen, asset_class, class_colors)
+    sel_pos = [p for p, t in zip(pos, leaves, strict=True) if t in chosen]
+    if sel_pos:
+        zeros = np.zeros(len(sel_pos))
+        xy = (zeros, sel_pos) if horizontal else (sel_pos, zeros)
+        ax.scatter(*xy, s=18, color=_SELECTED_COLOR, zorder=5, clip_on=False)
+    _dendrogram_legend(ax, len(chosen), class_colors)
+    ax.set_title(f"Asset clustering: {n} assets, {len(chosen)} selected")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def _mark_leaves(
+    tick_labels: Sequence[Any],
+    leaves: Sequence[str],
+    chosen: set[str],
+    asset_class: Mapping[str, str] | None,
+    class_colors: Mapping[str, Any],
+) -> None:
+    """Colour leaf labels by asset class and make the selected ones stand out."""
     for label, ticker_name in zip(tick_labels, leaves, strict=True):
         if asset_class is not None:
             label.set_color(class_colors[asset_class.get(ticker_name, "unknown")])
@@ -469,12 +497,8 @@ def dendrogram(
                 # Colour already says the class; a light box says "selected".
                 label.set_bbox({"boxstyle": "round,pad=0.15", "fc": "#ffe08a", "ec": "none"})
 
-    sel_pos = [p for p, t in zip(pos, leaves, strict=True) if t in chosen]
-    if sel_pos:
-        zeros = np.zeros(len(sel_pos))
-        xy = (zeros, sel_pos) if horizontal else (sel_pos, zeros)
-        ax.scatter(*xy, s=18, color=_SELECTED_COLOR, zorder=5, clip_on=False)
 
+def _dendrogram_legend(ax: Any, n_chosen: int, class_colors: Mapping[str, Any]) -> None:
     handles: list[Any] = [
         Line2D(
             [],
@@ -482,22 +506,18 @@ def dendrogram(
             marker="o",
             linestyle="",
             color=_SELECTED_COLOR,
-            label=f"selected ({len(chosen)})",
+            label=f"selected ({n_chosen})",
         )
     ]
-    handles += [Patch(color=class_colors[c], label=c) for c in classes]
+    handles += [Patch(color=color, label=c) for c, color in class_colors.items()]
     ax.legend(
         handles=handles,
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         frameon=False,
         fontsize=9,
-        title="asset class" if classes else None,
+        title="asset class" if class_colors else None,
     )
-    ax.set_title(f"Asset clustering: {n} assets, {len(chosen)} selected")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    return fig
 
 
 # --------------------------------------------------------------------------- frontier
@@ -510,7 +530,7 @@ def frontier(front: Frontier) -> Figure:
 
     Parameters
     ----------
-    front : inferer.frontier.Frontier
+    front : backtest.frontier.Frontier
         Annualised random portfolios, curve and markers.
 
     Returns
@@ -572,6 +592,11 @@ def frontier(front: Frontier) -> Figure:
 
 
 # --------------------------------------------------------------------------- output
+
+
+def title_of(fig: Figure) -> str:
+    """The chart's own title: the report's heading for it, so the two never disagree."""
+    return str(fig.axes[0].get_title()) if fig.axes else ""
 
 
 def save(fig: Figure, path: str | Path) -> Path:

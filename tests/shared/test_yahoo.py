@@ -17,8 +17,9 @@ from shared.config import DataSettings
 from shared.errors import DataError
 from shared.prices import yahoo
 from shared.prices.yahoo import FetchReport, cache_path, closes_from_response, fetch_prices
+from tests.paths import FIXTURES as FIXTURE_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures" / "yahoo"
+FIXTURES = FIXTURE_DIR / "yahoo"
 TODAY = dt.date(2024, 6, 3)
 D = dt.date
 

@@ -1,4 +1,4 @@
-"""inferer.plots: every chart builds from realistic data, reads right and saves as a PNG."""
+"""backtest.plots: every chart builds from realistic data, reads right and saves as a PNG."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import linkage
 
-from inferer import plots
-from inferer.frontier import Frontier, efficient_frontier
+from backtest import plots
+from backtest.frontier import Frontier, efficient_frontier
 from shared import metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

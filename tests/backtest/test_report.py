@@ -1,4 +1,4 @@
-"""inferer.report: self-contained HTML, Markdown twin, formats and atomic writes."""
+"""backtest.report: self-contained HTML, Markdown twin, formats and atomic writes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from matplotlib.figure import Figure
 
-from inferer import plots, report
-from inferer.report import format_metric, metrics_markdown, write_report
+from backtest import plots, report
+from backtest.report import format_metric, metrics_markdown, write_report
 
 IMG = '<img src="data:image/png;base64,'
 
@@ -47,11 +47,11 @@ def pngs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 @pytest.fixture
 def charts(tmp_path: Path, pngs: dict[str, bytes]) -> dict[str, Path]:
-    """Three charts in the report folder, one of them in a subfolder."""
+    """Three charts in the report folder, one of them in a subfolder, keyed by title."""
     paths = {
-        "equity_curves": tmp_path / "out" / "equity_curves.png",
-        "drawdowns": tmp_path / "out" / "drawdowns.png",
-        "frontier": tmp_path / "out" / "charts" / "frontier.png",
+        "Growth of 1 invested (log scale)": tmp_path / "out" / "equity_curves.png",
+        "Drawdown from running peak": tmp_path / "out" / "drawdowns.png",
+        "Efficient frontier | latest": tmp_path / "out" / "charts" / "frontier.png",
     }
     for path, data in zip(paths.values(), pngs.values(), strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,13 +135,13 @@ def test_html_is_self_contained(tmp_path: Path, charts: dict[str, Path]) -> None
     assert html.count(IMG) == len(charts)
     first = re.search(r'src="data:image/png;base64,([^"]+)"', html)
     assert first is not None
-    assert base64.b64decode(first.group(1)) == charts["equity_curves"].read_bytes()
+    assert base64.b64decode(first.group(1)) == next(iter(charts.values())).read_bytes()
     for external in ('src="http', "href=", "<link", "<script", "url("):
         assert external not in html
     assert html.isascii()
     # Charts follow the given order, each under its own heading.
-    heads = re.findall(r'<h2 id="(\w+)">', html)
-    assert heads == list(charts)
+    heads = re.findall(r'<h2 id="(\w+)">([^<]+)</h2>', html)
+    assert heads == [(p.stem, t) for t, p in charts.items()]
 
 
 def test_html_tables_notes_and_escaping(tmp_path: Path, charts: dict[str, Path]) -> None:
@@ -164,8 +164,9 @@ def test_markdown_report_links_relative(tmp_path: Path, charts: dict[str, Path])
     _, md = render(tmp_path / "out", charts)
     assert md.startswith("# Walk-forward <backtest>\n")
     assert "| Metric | strategy | benchmark | equal_weight |" in md
-    assert "![Equity curves](equity_curves.png)" in md
-    assert "![Efficient frontier](charts/frontier.png)" in md
+    assert "### Growth of 1 invested (log scale)" in md
+    assert "![Growth of 1 invested (log scale)](equity_curves.png)" in md
+    assert "![Efficient frontier \\| latest](charts/frontier.png)" in md
     assert "- Costs are 10 bps per unit of one-way turnover." in md
     assert "| Universe size | 338 |" in md
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
+from shared.choices import Rebalance
 from shared.errors import DataError
+from shared.returns import simple_returns
 
-FREQUENCIES = ("weekly", "monthly", "quarterly")
+FREQUENCIES: tuple[str, ...] = get_args(Rebalance)
 
 
 def rebalance_indices(
@@ -55,14 +58,23 @@ def rebalance_indices(
     return last_of_period[inside]
 
 
-def asset_returns(prices: np.ndarray) -> np.ndarray:
-    """Simple daily returns ``(T, N)``; row 0 and missing prices give 0."""
-    p = np.asarray(prices, dtype=np.float64)
-    out = np.zeros_like(p)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[1:] = p[1:] / p[:-1] - 1.0
-    out[~np.isfinite(out)] = 0.0
+def held_returns(returns: np.ndarray) -> np.ndarray:
+    """Returns ``(T - 1, ...)`` -> ``(T, ...)`` as accounting reads them.
+
+    Row 0 (no previous price) and a missing return count as 0: the position
+    is held at its last price.
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    # zeros_like keeps the input's memory layout (polars hands over column-major
+    # arrays), and with it the exact rounding of the products in :func:`simulate`.
+    out = np.zeros_like(r, shape=(r.shape[0] + 1, *r.shape[1:]))
+    out[1:] = np.where(np.isfinite(r), r, 0.0)
     return out
+
+
+def asset_returns(prices: np.ndarray) -> np.ndarray:
+    """Simple daily returns ``(T, N)`` of a price matrix, as :func:`held_returns` reads them."""
+    return held_returns(simple_returns(prices))
 
 
 @dataclass(frozen=True)

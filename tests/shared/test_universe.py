@@ -9,8 +9,8 @@ import pytest
 
 from shared.errors import ConfigError, DeepQuantError
 from shared.universe import ASSET_CLASSES, Universe, load_universe, load_universe_csv
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "configs" / "universe.toml"
 SHARED_CSV = ROOT.parent / "shared" / "data" / "universe.csv"
 

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from tests.bundles import make_bundle
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = str(ROOT / "configs" / "sample.toml")
 
 NO_TORCH_RUN = """
@@ -23,7 +23,7 @@ sys.argv = ["deepquant"] + sys.argv[1:]
 try:
     main()
 except SystemExit as exit:
-    heavy = [m for m in ("torch", "trainer") if m in sys.modules]
+    heavy = [m for m in ("torch", "trainer", "backtest", "matplotlib") if m in sys.modules]
     assert not heavy, f"imported {heavy}"
     raise
 """

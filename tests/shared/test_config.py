@@ -8,8 +8,7 @@ import pytest
 
 from shared.config import Settings, load_settings
 from shared.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 @pytest.mark.parametrize(

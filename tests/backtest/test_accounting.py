@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inferer.simulate import asset_returns, rebalance_indices, simulate
+from backtest.accounting import asset_returns, rebalance_indices, simulate
 
 
 def test_two_assets_three_rebalances_by_hand() -> None:

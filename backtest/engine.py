@@ -1,0 +1,276 @@
+"""Walk-forward backtest: the inference job replayed at every past rebalance date.
+
+At each rebalance date D (the last trading day of each week, month or
+quarter) the strategy calls :func:`inferer.pipeline.allocate_asof` with the
+newest bundle trained strictly before D and prices up to D. The baselines
+(:mod:`backtest.baselines`) are decided on the same dates from the same
+prices, pay the same costs, and show what the autoencoder adds.
+
+The benchmark (SPY by default) is held, not traded. Holding, drift and cost
+rules are in :mod:`backtest.accounting`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from backtest.accounting import asset_returns, held_returns, rebalance_indices, simulate
+from backtest.baselines import BASELINES, Context, weight_vector
+from inferer.embed import Embedder
+from inferer.pipeline import Allocation, allocate_asof
+from shared.bundle import Bundle, find_bundle
+from shared.config import Settings
+from shared.errors import DataError
+from shared.features import FeatureCube, compute_features
+from shared.metrics import annual_turnover, periods_per_year, summary
+from shared.returns import risk_free_returns
+
+log = logging.getLogger("deepquant.backtest")
+
+Progress = Callable[[int, int, dt.date], None]
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a backtest produced.
+
+    Attributes
+    ----------
+    returns : polars.DataFrame
+        ``date``, ``strategy``, ``benchmark``, then one column per baseline:
+        net daily simple returns from the first trading day after the first
+        rebalance.
+    weights : polars.DataFrame
+        ``date`` (rebalance), ``ticker``, ``weight``, ``cluster`` of the strategy.
+    metrics : dict
+        Series name -> :func:`shared.metrics.summary`.
+    allocations : tuple of Allocation
+        The strategy's decision at each rebalance.
+    turnover, costs : dict
+        Series name -> per-rebalance turnover and cost (fraction of wealth).
+    periods_per_year : float
+        Calendar of the returns, used to annualise.
+    risk_free : numpy.ndarray
+        Per-day risk-free return on the dates of ``returns``: what every
+        Sharpe ratio of the run is measured over.
+    notes : list of str
+        Dates where a decision failed and the previous weights were kept.
+    timings : dict
+        Seconds per phase.
+    """
+
+    returns: pl.DataFrame
+    weights: pl.DataFrame
+    metrics: dict[str, dict[str, float]]
+    allocations: tuple[Allocation, ...]
+    turnover: dict[str, np.ndarray]
+    costs: dict[str, np.ndarray]
+    periods_per_year: float
+    risk_free: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Decisions:
+    """Target weights of every portfolio at each rebalance, and the strategy's records."""
+
+    targets: dict[str, list[np.ndarray]]
+    allocations: list[Allocation] = field(default_factory=list)
+    rows: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def keep_previous(self, name: str, day: dt.date, err: Exception) -> None:
+        """A failed decision keeps the previous weights; the first one cannot."""
+        if not self.targets[name]:
+            raise DataError(f"{name} baseline failed on {day}: {err}") from None
+        self.notes.append(f"{day}: {name} kept its previous weights ({err})")
+        self.targets[name].append(self.targets[name][-1])
+
+
+def _bundle_for(model: str | Path, day: dt.date, settings: Settings) -> Bundle:
+    bundle = find_bundle(model, day, features=settings.features)
+    if bundle.manifest.train_end_date >= day:
+        raise DataError(
+            f"model {bundle.path} was trained on data up to {bundle.manifest.train_end}, "
+            f"not before rebalance date {day}: train earlier or use --retrain-every"
+        )
+    return bundle
+
+
+def _decide_strategy(
+    out: _Decisions,
+    past: pl.DataFrame,
+    day: dt.date,
+    embedder: Embedder,
+    cube: FeatureCube,
+    settings: Settings,
+    tickers: list[str],
+) -> None:
+    try:
+        alloc = allocate_asof(
+            past, day, embedder.bundle, settings, embedder=embedder, features=cube
+        )
+    except DataError as err:
+        if not out.targets["strategy"]:
+            raise
+        out.keep_previous("strategy", day, err)
+        return
+    out.allocations.append(alloc)
+    out.targets["strategy"].append(weight_vector(alloc.weights, tickers))
+    out.rows.extend(
+        {"date": day, "ticker": tk, "weight": w, "cluster": alloc.clusters[tk]}
+        for tk, w in alloc.weights.items()
+    )
+
+
+def _decide_all(
+    prices: pl.DataFrame,
+    reb: np.ndarray,
+    model: str | Path,
+    settings: Settings,
+    progress: Progress | None,
+) -> _Decisions:
+    """Every portfolio's targets at every rebalance, from prices up to that date only."""
+    tickers = [c for c in prices.columns if c != "date"]
+    cube = compute_features(prices, settings.features)  # trailing: equal to per-date features
+    out = _Decisions({name: [] for name in ("strategy", *settings.backtest.baselines)})
+    embedders: dict[Path, Embedder] = {}
+    dates = prices["date"]
+    for k, t in enumerate(reb):
+        day: dt.date = dates[int(t)]
+        bundle = _bundle_for(model, day, settings)
+        if bundle.path not in embedders:
+            embedders[bundle.path] = Embedder(bundle, settings.inference.onnx_threads)
+        past = prices.head(int(t) + 1)
+        _decide_strategy(out, past, day, embedders[bundle.path], cube, settings, tickers)
+        candidates = list(out.allocations[-1].clusters) if out.allocations else tickers
+        ctx = Context(past, tickers, candidates, settings)
+        for name in settings.backtest.baselines:
+            try:
+                out.targets[name].append(BASELINES[name](ctx))
+            except (DataError, ValueError) as err:
+                out.keep_previous(name, day, err)
+        if progress is not None:
+            progress(k + 1, reb.size, day)
+    return out
+
+
+def _metrics(
+    series: dict[str, np.ndarray],
+    turnover: dict[str, np.ndarray],
+    costs: dict[str, np.ndarray],
+    rf: np.ndarray,
+    ppy: float,
+) -> dict[str, dict[str, float]]:
+    """:func:`shared.metrics.summary` of each series, against the benchmark."""
+    bench = series["benchmark"]
+    years = bench.size / ppy
+    metrics: dict[str, dict[str, float]] = {}
+    for label, r in series.items():
+        traded = label in turnover
+        metrics[label] = summary(
+            r,
+            benchmark=None if label == "benchmark" else bench,
+            rf=rf,
+            periods_per_year=ppy,
+            turnover=annual_turnover(turnover[label], years) if traded else None,
+            cost_drag=float(costs[label].sum() / years) if traded else None,
+        )
+    return metrics
+
+
+def run_backtest(
+    prices: pl.DataFrame,
+    settings: Settings,
+    model: str | Path,
+    start: dt.date,
+    end: dt.date,
+    *,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Walk forward from ``start`` to ``end``; see the module docstring.
+
+    Parameters
+    ----------
+    prices : polars.DataFrame
+        Cleaned wide prices covering the lookback before ``start``.
+    settings : Settings
+    model : path
+        A folder of bundles (walk-forward training), or one bundle trained
+        before ``start``.
+    start, end : datetime.date
+        First and last possible rebalance dates; returns run to the last
+        date of ``prices`` on or before ``end``.
+    progress : callable, optional
+        Called as ``progress(i, n, date)`` after each rebalance.
+
+    Raises
+    ------
+    DataError
+        Benchmark missing, no rebalance date, or a model trained on data
+        from on or after a rebalance date.
+    """
+    t_start = time.perf_counter()
+    cfg, bench = settings.backtest, settings.data.benchmark
+    prices = prices.filter(pl.col("date") <= end)
+    tickers = [c for c in prices.columns if c != "date"]
+    if bench not in tickers:
+        raise DataError(f"benchmark {bench!r} is not in the price data")
+    dates = prices["date"].to_numpy()
+    reb = rebalance_indices(dates, start, end, cfg.rebalance)
+    if reb.size == 0:
+        raise DataError(f"no {cfg.rebalance} rebalance date between {start} and {end}")
+    decisions = _decide_all(prices, reb, model, settings, progress)
+    t_sim = time.perf_counter()
+
+    returns = asset_returns(prices.select(tickers).to_numpy())
+    ret_dates = dates[reb[0] + 1 :]
+    if ret_dates.size < 2:
+        raise DataError(f"fewer than 2 days of returns after the first rebalance {dates[reb[0]]}")
+    ppy = periods_per_year(ret_dates)
+    # Sharpe, Sortino, alpha and beta are always measured over the risk-free rate;
+    # whether idle cash earns it is a separate setting. A day without a proxy price earns 0.
+    rf_all = held_returns(
+        risk_free_returns(prices, settings.inference.risk_free, ppy, prices.height)
+    )
+    cash = rf_all if cfg.cash == "risk_free" else np.zeros(prices.height)
+    cost_rate = (cfg.cost_bps + cfg.slippage_bps) / 1e4
+    series: dict[str, np.ndarray] = {"strategy": np.empty(0), "benchmark": np.empty(0)}
+    turnover: dict[str, np.ndarray] = {}
+    costs: dict[str, np.ndarray] = {}
+    for name, rows_w in decisions.targets.items():
+        sim = simulate(returns, reb, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash)
+        series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
+    series["benchmark"] = returns[reb[0] + 1 :, tickers.index(bench)]
+    rf = rf_all[reb[0] + 1 :]
+    frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **series})
+    weights = pl.DataFrame(
+        decisions.rows,
+        schema={"date": pl.Date, "ticker": pl.String, "weight": pl.Float64, "cluster": pl.Int64},
+    )
+    t_end = time.perf_counter()
+    return BacktestResult(
+        returns=frame,
+        weights=weights,
+        metrics=_metrics(series, turnover, costs, rf, ppy),
+        allocations=tuple(decisions.allocations),
+        turnover=turnover,
+        costs=costs,
+        periods_per_year=ppy,
+        risk_free=rf,
+        notes=decisions.notes,
+        timings={
+            "rebalances": t_sim - t_start,
+            "simulate": t_end - t_sim,
+            "total": t_end - t_start,
+        },
+    )

@@ -1,0 +1,82 @@
+"""Expected returns and covariance for mean-variance, and the one optimiser constructor.
+
+``max_sharpe`` and ``min_vol`` (:mod:`inferer.allocate`) and the backtest's
+efficient frontier read their inputs from here, so the optimum a chart marks
+is the portfolio the strategy would hold:
+
+* expected returns: PyPortfolioOpt's geometric mean historical return
+  (compounded, annualised with the calendar's periods per year);
+* covariance: Ledoit-Wolf shrinkage towards constant variance, annualised;
+* both on the days where every asset has a return, since PyPortfolioOpt's
+  Ledoit-Wolf turns NaN into 0 and a pairwise covariance need not be positive
+  semi-definite;
+* the optimiser: ``EfficientFrontier`` long-only with a per-asset cap, solved
+  with CLARABEL (OSQP, PyPortfolioOpt's default, fails at 1,000 assets).
+
+PyPortfolioOpt, pandas and cvxpy take ~1.5 s to import, so they are imported
+here only when called: the HRP cron path never pays for them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from pypfopt import EfficientFrontier
+
+__all__ = ["SOLVER", "complete_rows", "moments", "optimizer"]
+
+SOLVER = "CLARABEL"
+FloatArray = npt.NDArray[np.float64]
+
+
+def complete_rows(returns: npt.ArrayLike, min_rows: int = 2) -> FloatArray:
+    """The days on which every asset has a return.
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``min_rows`` such days (a method failure that the
+        allocation's fallback handles).
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    full = r[~np.isnan(r).any(axis=1)]
+    if full.shape[0] < min_rows:
+        raise ValueError(
+            f"only {full.shape[0]} days where every asset has a return, need {min_rows}"
+        )
+    return full
+
+
+def moments(returns: npt.ArrayLike, periods_per_year: float) -> tuple[FloatArray, FloatArray]:
+    """Annual expected returns ``(n,)`` and Ledoit-Wolf covariance ``(n, n)``.
+
+    Raises
+    ------
+    ValueError
+        Too few complete days, or moments that are not finite.
+    """
+    import pandas as pd
+    from pypfopt.expected_returns import mean_historical_return
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    df = pd.DataFrame(complete_rows(returns))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pypfopt warns about short or odd histories
+        mu = mean_historical_return(df, returns_data=True, frequency=periods_per_year)
+        cov = CovarianceShrinkage(df, returns_data=True, frequency=periods_per_year).ledoit_wolf()
+    m, c = mu.to_numpy(dtype=np.float64), cov.to_numpy(dtype=np.float64)
+    if not (np.isfinite(m).all() and np.isfinite(c).all()):
+        raise ValueError("expected returns or covariance are not finite")
+    return m, c
+
+
+def optimizer(mu: FloatArray, cov: FloatArray, max_weight: float = 1.0) -> EfficientFrontier:
+    """A long-only PyPortfolioOpt ``EfficientFrontier`` with weights in ``[0, max_weight]``."""
+    from pypfopt import EfficientFrontier
+
+    return EfficientFrontier(mu, cov, weight_bounds=(0.0, max_weight), solver=SOLVER)

@@ -1,0 +1,34 @@
+"""Every set of option values, defined once.
+
+The config (:mod:`shared.config`) types its fields with these ``Literal``
+aliases, and each module that implements a set reads its values with
+:func:`typing.get_args`, so the settings a user may write and the ones the
+code can run are the same list by construction; ``tests/shared/test_choices.py``
+checks every implementation covers its set exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+#: Price sources (:mod:`shared.prices`).
+Source = Literal["yahoo", "panel", "sample"]
+#: Autoencoder decoders (``trainer.model``).
+Decoder = Literal["mlp", "transformer"]
+#: Training devices (``trainer.train.pick_device``).
+Device = Literal["auto", "cpu", "cuda"]
+#: Agglomerative linkage criteria (``inferer.cluster``).
+Linkage = Literal["ward", "average", "complete", "single"]
+#: Allocation methods (``inferer.allocate``).
+Method = Literal["hrp", "max_sharpe", "min_vol", "inverse_vol", "equal"]
+#: Methods allowed as a fallback: they cannot be infeasible.
+Fallback = Literal["hrp", "inverse_vol", "equal"]
+#: Rebalance schedules (``backtest.accounting.rebalance_indices``).
+Rebalance = Literal["weekly", "monthly", "quarterly"]
+#: What uninvested cash earns in a backtest.
+Cash = Literal["risk_free", "zero"]
+#: Backtest baselines (``backtest.baselines.BASELINES``).
+Baseline = Literal["equal_weight", "hrp_all", "corr_cluster"]
+
+#: Fewest clusters a clustering may have: one cluster selects nothing.
+MIN_CLUSTERS = 2
