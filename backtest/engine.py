@@ -188,6 +188,34 @@ def _metrics(
     return metrics
 
 
+def _simulate_all(
+    prices: pl.DataFrame,
+    reb: np.ndarray,
+    targets: dict[str, list[np.ndarray]],
+    settings: Settings,
+    ppy: float,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """Daily net returns, turnover and costs of every portfolio, the benchmark, and the rf."""
+    cfg, bench = settings.backtest, settings.data.benchmark
+    tickers = [c for c in prices.columns if c != "date"]
+    returns = asset_returns(prices.select(tickers).to_numpy())
+    # Sharpe, Sortino, alpha and beta are always measured over the risk-free rate;
+    # whether idle cash earns it is a separate setting. A day without a proxy price earns 0.
+    rf_all = held_returns(
+        risk_free_returns(prices, settings.inference.risk_free, ppy, prices.height)
+    )
+    cash = rf_all if cfg.cash == "risk_free" else np.zeros(prices.height)
+    cost_rate = (cfg.cost_bps + cfg.slippage_bps) / 1e4
+    series: dict[str, np.ndarray] = {"strategy": np.empty(0), "benchmark": np.empty(0)}
+    turnover: dict[str, np.ndarray] = {}
+    costs: dict[str, np.ndarray] = {}
+    for name, rows_w in targets.items():
+        sim = simulate(returns, reb, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash)
+        series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
+    series["benchmark"] = returns[reb[0] + 1 :, tickers.index(bench)]
+    return series, turnover, costs, rf_all[reb[0] + 1 :]
+
+
 def run_backtest(
     prices: pl.DataFrame,
     settings: Settings,
@@ -232,26 +260,11 @@ def run_backtest(
     decisions = _decide_all(prices, reb, model, settings, progress)
     t_sim = time.perf_counter()
 
-    returns = asset_returns(prices.select(tickers).to_numpy())
     ret_dates = dates[reb[0] + 1 :]
     if ret_dates.size < 2:
         raise DataError(f"fewer than 2 days of returns after the first rebalance {dates[reb[0]]}")
     ppy = periods_per_year(ret_dates)
-    # Sharpe, Sortino, alpha and beta are always measured over the risk-free rate;
-    # whether idle cash earns it is a separate setting. A day without a proxy price earns 0.
-    rf_all = held_returns(
-        risk_free_returns(prices, settings.inference.risk_free, ppy, prices.height)
-    )
-    cash = rf_all if cfg.cash == "risk_free" else np.zeros(prices.height)
-    cost_rate = (cfg.cost_bps + cfg.slippage_bps) / 1e4
-    series: dict[str, np.ndarray] = {"strategy": np.empty(0), "benchmark": np.empty(0)}
-    turnover: dict[str, np.ndarray] = {}
-    costs: dict[str, np.ndarray] = {}
-    for name, rows_w in decisions.targets.items():
-        sim = simulate(returns, reb, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash)
-        series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
-    series["benchmark"] = returns[reb[0] + 1 :, tickers.index(bench)]
-    rf = rf_all[reb[0] + 1 :]
+    series, turnover, costs, rf = _simulate_all(prices, reb, decisions.targets, settings, ppy)
     frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **series})
     weights = pl.DataFrame(
         decisions.rows,

@@ -82,7 +82,7 @@ class LazyGroup(click.Group):
         missing = _missing(spec)
         if missing:
             # e.g. `train` in the inference image, which has neither trainer nor torch.
-            raise click.ClickException(
+            raise DeepQuantError(
                 f"command {cmd_name!r} is not available in this installation "
                 f"(missing: {', '.join(missing)})"
             )

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -177,6 +177,136 @@ class _Progress:
         self.stream.flush()
 
 
+@dataclass
+class _Loop:
+    """What one training run works on: the model, its optimiser and the data on the device."""
+
+    model: Autoencoder
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    x_train: Tensor
+    x_val: Tensor
+    batch: int
+    steps_per_epoch: int
+    rng: np.random.Generator
+    noise_std: float
+    mask_prob: float
+
+    @property
+    def denoise(self) -> bool:
+        return self.noise_std > 0 or self.mask_prob > 0
+
+
+def _setup(
+    train_windows: np.ndarray,
+    val_windows: np.ndarray,
+    model_settings: ModelSettings,
+    ts: TrainSettings,
+    device: torch.device,
+) -> _Loop:
+    # Seeds first: the model's initial weights and the batch order follow from them.
+    torch.manual_seed(ts.seed)
+    rng = np.random.default_rng(ts.seed)
+    _, window, n_features = train_windows.shape
+    model = Autoencoder(model_settings, window, n_features).to(device)
+    # The whole set fits in memory (150k windows = 90 MB); one copy avoids per-batch copies.
+    x_train = torch.as_tensor(np.ascontiguousarray(train_windows, dtype=np.float32)).to(device)
+    x_val = torch.as_tensor(np.ascontiguousarray(val_windows, dtype=np.float32)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=ts.lr, weight_decay=ts.weight_decay)
+    batch = min(ts.batch_size, len(x_train))
+    steps_per_epoch = math.ceil(len(x_train) / batch)
+    total_steps = steps_per_epoch * ts.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
+    return _Loop(
+        model, opt, sched, x_train, x_val, batch, steps_per_epoch, rng,
+        model_settings.noise_std, model_settings.mask_prob,
+    )  # fmt: skip
+
+
+def _train_epoch(loop: _Loop, epoch: int, show: bool) -> tuple[float, float]:
+    """One pass over the shuffled training windows; (mean train loss, seconds of steps)."""
+    t0 = time.perf_counter()
+    model, x_train, batch = loop.model, loop.x_train, loop.batch
+    model.train()
+    order = torch.as_tensor(loop.rng.permutation(len(x_train))).to(x_train.device)
+    bar = _Progress(sys.stderr if show else None, loop.steps_per_epoch, f"epoch {epoch}")
+    running = torch.zeros((), device=x_train.device)
+    for step in range(loop.steps_per_epoch):
+        x = x_train[order[step * batch : (step + 1) * batch]]
+        inp = corrupt(x, loop.noise_std, loop.mask_prob) if loop.denoise else x
+        loss = torch.nn.functional.mse_loss(model(inp), x)
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        loop.opt.step()
+        loop.sched.step()
+        # Summing on-device avoids a GPU sync per step; weight by batch length.
+        running += loss.detach() * len(x)
+        if show:
+            bar.update(step + 1, float(loss.detach()))
+    return float(running) / len(x_train), time.perf_counter() - t0
+
+
+@dataclass
+class _Epochs:
+    """The loop's record: history, the best weights so far, and why it stopped."""
+
+    history: list[dict[str, float]]
+    best_val: float
+    best_epoch: int
+    best_state: dict[str, Any]
+    stopped: str = "epochs"
+    train_seconds: float = 0.0
+
+
+def _run_epochs(
+    loop: _Loop, ts: TrainSettings, naive_val: float, show: bool, start: float
+) -> _Epochs:
+    """Epochs with early stopping on validation loss and a wall-time cap."""
+    run = _Epochs([], math.inf, 0, copy.deepcopy(loop.model.state_dict()))
+    stale = 0
+    for epoch in range(1, ts.epochs + 1):
+        t0 = time.perf_counter()
+        train_loss, step_seconds = _train_epoch(loop, epoch, show)
+        run.train_seconds += step_seconds
+        val_loss = evaluate(loop.model, loop.x_val)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "lr": loop.opt.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - t0,
+            "windows_per_s": len(loop.x_train) / step_seconds,
+        }
+        run.history.append(row)
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch} (train {train_loss}, val {val_loss}); "
+                "lower [train] lr"
+            )
+        improved = val_loss < run.best_val
+        log.info(
+            "epoch %d/%d train %.4f val %.4f (naive %.4f)%s lr %.1e %.1fs %.0f windows/s",
+            epoch, ts.epochs, train_loss, val_loss, naive_val, " *" if improved else "",
+            row["lr"], row["seconds"], row["windows_per_s"],
+        )  # fmt: skip
+        if improved:
+            run.best_val, run.best_epoch, stale = val_loss, epoch, 0
+            run.best_state = copy.deepcopy(loop.model.state_dict())
+        else:
+            stale += 1
+        if stale >= ts.patience:
+            run.stopped = "early_stopping"
+            break
+        if ts.max_minutes and time.perf_counter() - start > 60 * ts.max_minutes:
+            run.stopped = "max_minutes"
+            log.warning(
+                "stopping after epoch %d: [train] max_minutes = %g reached", epoch, ts.max_minutes
+            )
+            break
+    return run
+
+
 def fit(
     train_windows: np.ndarray,
     val_windows: np.ndarray,
@@ -212,122 +342,29 @@ def fit(
     show = sys.stderr.isatty() if progress is None else progress
 
     with _torch_state(ts.threads, deterministic=device.type == "cpu"):
-        torch.manual_seed(ts.seed)
-        rng = np.random.default_rng(ts.seed)
-        _, window, n_features = train_windows.shape
-        model = Autoencoder(model_settings, window, n_features).to(device)
-        # The whole set fits in memory (150k windows = 90 MB); one copy avoids per-batch copies.
-        x_train = torch.as_tensor(np.ascontiguousarray(train_windows, dtype=np.float32)).to(device)
-        x_val = torch.as_tensor(np.ascontiguousarray(val_windows, dtype=np.float32)).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=ts.lr, weight_decay=ts.weight_decay)
-        batch = min(ts.batch_size, len(x_train))
-        steps_per_epoch = math.ceil(len(x_train) / batch)
-        total_steps = steps_per_epoch * ts.epochs
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
-        denoise = model_settings.noise_std > 0 or model_settings.mask_prob > 0
-
-        history: list[dict[str, float]] = []
-        best_val, best_epoch, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
-        stale, stopped, train_seconds = 0, "epochs", 0.0
-        for epoch in range(1, ts.epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            order = torch.as_tensor(rng.permutation(len(x_train))).to(device)
-            bar = _Progress(sys.stderr if show else None, steps_per_epoch, f"epoch {epoch}")
-            running = torch.zeros((), device=device)
-            for step in range(steps_per_epoch):
-                x = x_train[order[step * batch : (step + 1) * batch]]
-                inp = (
-                    corrupt(x, model_settings.noise_std, model_settings.mask_prob) if denoise else x
-                )
-                loss = torch.nn.functional.mse_loss(model(inp), x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                # Summing on-device avoids a GPU sync per step; weight by batch length.
-                running += loss.detach() * len(x)
-                if show:
-                    bar.update(step + 1, float(loss.detach()))
-            step_seconds = time.perf_counter() - t0
-            train_seconds += step_seconds
-            train_loss = float(running) / len(x_train)
-            val_loss = evaluate(model, x_val)
-            seconds = time.perf_counter() - t0
-            row = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "lr": opt.param_groups[0]["lr"],
-                "seconds": seconds,
-                "windows_per_s": len(x_train) / step_seconds,
-            }
-            history.append(row)
-            if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-                raise FloatingPointError(
-                    f"training diverged at epoch {epoch} (train {train_loss}, val {val_loss}); "
-                    "lower [train] lr"
-                )
-            improved = val_loss < best_val
-            log.info(
-                "epoch %d/%d train %.4f val %.4f (naive %.4f)%s lr %.1e %.1fs %.0f windows/s",
-                epoch,
-                ts.epochs,
-                train_loss,
-                val_loss,
-                naive_val,
-                " *" if improved else "",
-                row["lr"],
-                seconds,
-                row["windows_per_s"],
-            )
-            if improved:
-                best_val, best_epoch, stale = val_loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-            if stale >= ts.patience:
-                stopped = "early_stopping"
-                break
-            if ts.max_minutes and time.perf_counter() - start > 60 * ts.max_minutes:
-                stopped = "max_minutes"
-                log.warning(
-                    "stopping after epoch %d: [train] max_minutes = %g reached",
-                    epoch,
-                    ts.max_minutes,
-                )
-                break
-
-        model.load_state_dict(best_state)
-        final_train = evaluate(model, x_train)
-        model = model.cpu().eval()
-
+        loop = _setup(train_windows, val_windows, model_settings, ts, device)
+        run = _run_epochs(loop, ts, naive_val, show, start)
+        loop.model.load_state_dict(run.best_state)
+        final_train = evaluate(loop.model, loop.x_train)
+        model = loop.model.cpu().eval()
     wall = time.perf_counter() - start
-    epochs_run = len(history)
     log.info(
         "best epoch %d: train %.4f val %.4f vs naive %.4f/%.4f; %d epochs in %.1fs (%s)",
-        best_epoch,
-        final_train,
-        best_val,
-        naive_train,
-        naive_val,
-        epochs_run,
-        wall,
-        stopped,
-    )
+        run.best_epoch, final_train, run.best_val, naive_train, naive_val,
+        len(run.history), wall, run.stopped,
+    )  # fmt: skip
     return FitResult(
         model=model,
-        history=history,
+        history=run.history,
         naive_train=naive_train,
         naive_val=naive_val,
         train_loss=final_train,
-        val_loss=best_val,
-        best_epoch=best_epoch,
-        windows_per_s=len(x_train) * epochs_run / max(train_seconds, 1e-9),
+        val_loss=run.best_val,
+        best_epoch=run.best_epoch,
+        windows_per_s=len(train_windows) * len(run.history) / max(run.train_seconds, 1e-9),
         wall_s=wall,
         device=device.type,
-        stopped=stopped,
+        stopped=run.stopped,
         n_train=len(train_windows),
         n_val=len(val_windows),
     )

@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+import pytest
 from click.testing import CliRunner
 
-from shared.cli import cli
+from shared.cli import COMMANDS, cli
+from shared.options import ENV, ENV_PREFIX
 from tests.paths import ROOT
 
 SAMPLE = str(ROOT / "configs" / "sample.toml")
@@ -65,7 +68,7 @@ def test_bad_date_option_is_a_usage_error() -> None:
 def test_options_can_come_from_the_environment(tmp_path: Path) -> None:
     import os
 
-    env = {**os.environ, "DEEPQUANT_CONFIG": SAMPLE, "DEEPQUANT_DATA_ASOF": "2019-06-14"}
+    env = {**os.environ, "DEEPQUANT_CONFIG": SAMPLE, "DEEPQUANT_ASOF": "2019-06-14"}
     proc = subprocess.run(
         [sys.executable, "-m", "shared", "data"],
         capture_output=True,
@@ -76,3 +79,56 @@ def test_options_can_come_from_the_environment(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "as of 2019-06-14" in proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_option_reads_the_documented_environment_variable(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group_ctx = click.Context(cli, info_name="deepquant", auto_envvar_prefix=ENV_PREFIX)
+    command = cli.get_command(group_ctx, name)
+    assert command is not None
+    ctx = click.Context(
+        command, parent=group_ctx, info_name=name, auto_envvar_prefix=f"{ENV_PREFIX}_{name.upper()}"
+    )
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in ("help",):
+            continue
+        # The parameter is named as its flag, so the automatic name reads as documented.
+        assert param.opts[0] == "--" + str(param.name).replace("_", "-")
+        expected = ENV.get(str(param.name), f"DEEPQUANT_{name.upper()}_{str(param.name).upper()}")
+        monkeypatch.setenv(expected, "sentinel")
+        assert param.resolve_envvar_value(ctx) == "sentinel", (name, param.name, expected)
+        monkeypatch.delenv(expected)
+
+
+def test_readme_documents_the_shared_environment_variables() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for variable in ENV.values():
+        assert f"`{variable}`" in readme, variable
+
+
+def test_an_image_lists_and_runs_only_the_commands_it_holds() -> None:
+    # As in the inference image: no backtest package, no torch.
+    code = (
+        "import importlib.util, sys\n"
+        "real = importlib.util.find_spec\n"
+        "gone = ('backtest', 'torch', 'trainer', 'matplotlib')\n"
+        "importlib.util.find_spec = lambda n, *a: None if n in gone else real(n, *a)\n"
+        "from shared.cli import main\n"
+        "sys.argv = ['deepquant'] + sys.argv[1:]\n"
+        "main()\n"
+    )
+    helped = subprocess.run(
+        [sys.executable, "-c", code, "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    listed = {line.split()[0] for line in helped.stdout.split("Commands:")[1].splitlines() if line}
+    assert listed == {"data", "fetch", "infer"}
+    refused = subprocess.run(
+        [sys.executable, "-c", code, "backtest", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "deepquant: error: command 'backtest' is not available in this installation "
+        "(missing: backtest, matplotlib)"
+    )
