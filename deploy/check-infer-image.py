@@ -74,11 +74,18 @@ def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+#: Never in the cron image: research code, the trainer, and what only they need.
+ABSENT = ("backtest", "trainer", "torch", "matplotlib")
+
+
 def check_imports() -> None:
     t0 = time.perf_counter()
     for name in MODULES:
         importlib.import_module(name)
-    print(f"imports ok ({len(MODULES)} modules, {time.perf_counter() - t0:.1f} s)")
+    present = [name for name in ABSENT if importlib.util.find_spec(name) is not None]
+    assert not present, f"the inference image holds {present}"
+    took = time.perf_counter() - t0
+    print(f"imports ok ({len(MODULES)} modules, {took:.1f} s; none of {', '.join(ABSENT)})")
 
 
 def _varint(n: int) -> bytes:

@@ -16,7 +16,8 @@ a seed project did, lets the latent carry nothing.)
 Two decoders, both latent-only:
 
 - ``"mlp"`` (default): latent -> d_ff -> d_ff -> T*F. About twice as fast as
-  the transformer decoder on CPU for the same reconstruction (DESIGN.md).
+  the transformer decoder on CPU for the same reconstruction (docs/design.md,
+  measured points).
 - ``"transformer"``: latent -> d_model, broadcast to T positions + position
   code -> n_layers encoder layers -> Linear(d_model, F).
 

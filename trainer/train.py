@@ -17,8 +17,8 @@ share 29 of 30 days, so a stride of 4 drops little information while cutting
 work 4x; at fixed cost, small batches give more optimiser steps, which mattered
 more than unique windows (stride 4/batch 64/6 epochs: val 0.150 vs stride
 2/batch 512/8 epochs: 0.197 in 3x the time). Dropout masks cost a third of a
-CPU step and a transformer decoder halves throughput (DESIGN.md); one thread
-beats two under contention. ``max_minutes = 4.5`` is only a safety net.
+CPU step and a transformer decoder halves throughput (docs/design.md, measured
+points); one thread beats two under contention. ``max_minutes = 4.5`` is only a safety net.
 """
 
 from __future__ import annotations
