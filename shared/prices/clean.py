@@ -78,8 +78,11 @@ def validate_prices(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     tickers = [c for c in frame.columns if c != "date"]
     if not tickers:
         raise DataError(f"{source}: no ticker columns beside 'date'")
+    # The schema is read once: each `frame.schema` builds it anew, so reading it
+    # per column made validation quadratic in the number of assets.
+    schema = frame.schema
     for ticker in tickers:
-        if not frame.schema[ticker].is_numeric():
+        if not schema[ticker].is_numeric():
             raise DataError(f"{source}: column {ticker!r} is not numeric")
     dates = frame["date"]
     dup = dates.filter(dates.is_duplicated())
