@@ -91,9 +91,10 @@ def _charts(
         _chart(charts, plots.weights_through_time(result.weights), out / "weights.png")
     if result.allocations:
         last = result.allocations[-1]
+        tickers = list(last.clusters)
         tree = plots.dendrogram(
             last.clustering.linkage,
-            list(last.clusters),
+            [tickers[i] for i in last.clustering.tree_rows],
             selected=list(last.weights),
             asset_class=universe.asset_class,
         )

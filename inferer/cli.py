@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -43,6 +44,7 @@ def infer(config: Path, prices: Path | None, model: Path, asof: dt.date | None, 
             day,
         )
     alloc = allocate_asof(data.prices, day, bundle, settings)
+    alloc = replace(alloc, timings={**data.timings, **alloc.timings})
     csv_path, run_path = write_outputs(
         alloc,
         out,

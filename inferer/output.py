@@ -76,6 +76,8 @@ def run_record(
         "n_clusters": alloc.clustering.n_clusters,
         "silhouette": alloc.clustering.silhouette,
         "silhouette_by_k": {str(k): v for k, v in alloc.clustering.scores.items()},
+        "tree_assets": int(alloc.clustering.tree_rows.size),
+        "silhouette_assets": alloc.clustering.silhouette_assets,
         "candidates": [
             {
                 "ticker": s.ticker,

@@ -156,6 +156,8 @@ def decide(
             linkage=cfg.linkage,
             min_clusters=cfg.min_clusters,
             max_clusters=cfg.max_clusters,
+            tree_sample=cfg.tree_sample,
+            silhouette_sample=cfg.silhouette_sample,
         )
     with _timed(timings, "select"):
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
@@ -232,7 +234,10 @@ def allocate_asof(
         raise DataError(f"no prices on or before {asof}")
 
     with _timed(timings, "features"):
-        cube = features if features is not None else compute_features(past, settings.features)
+        if features is None:
+            # One window is all inference reads; the averages still see the whole history.
+            features = compute_features(past, settings.features, last=manifest.window)
+        cube = features
     with _timed(timings, "windows"):
         win = windows_asof(cube, asof, manifest.window, Scaler.from_dict(manifest.scaler))
         keep = np.array([candidates is None or t in candidates for t in win.tickers], dtype=bool)

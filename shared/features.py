@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy.ndimage import maximum_filter1d
 
 from shared.config import FeatureSettings
 
@@ -61,45 +62,82 @@ class FeatureCube:
         return FEATURE_NAMES
 
 
-def _ema(expr: pl.Expr, *, span: int | None = None, alpha: float | None = None) -> pl.Expr:
-    # min_samples = span (or 1/alpha) keeps the first, poorly seeded values out.
-    warmup = span if span is not None else round(1 / alpha) if alpha else 1
-    return expr.ewm_mean(span=span, alpha=alpha, adjust=False, min_samples=warmup)
+def ewm_mean(
+    x: np.ndarray, alpha: np.ndarray | float, min_samples: int, last: int | None = None
+) -> np.ndarray:
+    """Exponential moving average of each column of ``x``, NaN meaning "no price".
 
-
-def feature_exprs(column: str, spec: FeatureSettings) -> list[pl.Expr]:
-    """Polars expressions for the five features of one price column.
+    ``polars.Expr.ewm_mean(alpha, adjust=False, ignore_nulls=False)`` step for
+    step, vectorised across columns: the first value seeds the average; each
+    later day the previous weight decays by ``1 - alpha`` (missing days too, so
+    a gap counts as time passing) and a present value moves the average by
+    ``(x - m) * alpha / (w + alpha)``. The result is NaN where ``x`` is missing
+    or fewer than ``min_samples`` values have been seen. Looping over days
+    instead of over columns keeps the cost per asset constant as the universe
+    grows (polars evaluates one expression per column).
 
     Parameters
     ----------
-    column : str
-        Name of the price column.
-    spec : FeatureSettings
-        Periods of each indicator.
-
-    Returns
-    -------
-    list of polars.Expr
-        One expression per name in :data:`FEATURE_NAMES`, in that order.
+    x : numpy.ndarray
+        ``(T, N)`` float64.
+    alpha : float or numpy.ndarray
+        Smoothing factor, one for all columns or one per column.
+    min_samples : int
+    last : int, optional
+        Return only the last ``last`` rows (the average still runs over all of them).
     """
-    price = pl.col(column)
-    log_ret = price.log().diff()
-    change = price.diff()
-    gain = _ema(change.clip(lower_bound=0.0), alpha=1.0 / spec.rsi_period)
-    loss = _ema((-change).clip(lower_bound=0.0), alpha=1.0 / spec.rsi_period)
-    macd = _ema(price, span=spec.macd_fast) - _ema(price, span=spec.macd_slow)
-    hist = macd - _ema(macd, span=spec.macd_signal)
-    return [
-        log_ret,
-        100.0 * gain / (gain + loss),
-        hist / price,
-        log_ret.rolling_std(spec.vol_window, ddof=1),
-        price / price.rolling_max(spec.drawdown_window) - 1.0,
-    ]
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), x.shape[1:])
+    decay = 1.0 - alpha
+    present = ~np.isnan(x)
+    first = 0 if last is None else max(0, x.shape[0] - last)
+    out = np.empty_like(x[first:])
+    # Starting from mean 0 and weight 0, the general step gives the seed exactly:
+    # 0 + (v - 0) * (alpha / (0 + alpha)) == v.
+    mean, weight, gain = np.zeros(x.shape[1]), np.zeros(x.shape[1]), np.empty(x.shape[1])
+    for t in range(x.shape[0]):
+        np.multiply(weight, decay, out=weight)
+        np.divide(alpha, weight + alpha, out=gain)
+        step = x[t] - mean
+        step *= gain
+        step += mean
+        np.copyto(mean, step, where=present[t])
+        np.copyto(weight, 1.0, where=present[t])
+        if t >= first:
+            out[t - first] = mean
+    seen = np.cumsum(present, axis=0, dtype=np.int32)[first:]
+    out[~present[first:] | (seen < min_samples)] = np.nan
+    return out
 
 
-def compute_features(prices: pl.DataFrame, spec: FeatureSettings) -> FeatureCube:
+def _diff(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    out[0] = np.nan
+    np.subtract(x[1:], x[:-1], out=out[1:])
+    return out
+
+
+def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing ``window``-day maximum of each column; NaN unless all those days have prices."""
+    missing = np.isnan(x)
+    out = maximum_filter1d(
+        np.where(missing, -np.inf, x), size=window, axis=0, origin=(window - 1) // 2
+    )
+    gaps = np.cumsum(missing, axis=0, dtype=np.int32)
+    gaps[window:] -= gaps[:-window].copy()
+    out[gaps > 0] = np.nan
+    out[: window - 1] = np.nan
+    return out
+
+
+def compute_features(
+    prices: pl.DataFrame, spec: FeatureSettings, *, last: int | None = None
+) -> FeatureCube:
     """Compute all features for every asset and day of a cleaned price frame.
+
+    Whole-panel operations, one per step of a formula, so the cost grows with
+    the number of prices and not with the number of expressions; the results
+    equal, to the last float32 bit, polars' per-column expressions of the same
+    formulas (``tests/shared/test_features.py``).
 
     Parameters
     ----------
@@ -108,23 +146,57 @@ def compute_features(prices: pl.DataFrame, spec: FeatureSettings) -> FeatureCube
         per ticker, as returned by :func:`shared.prices.load_prices`.
     spec : FeatureSettings
         Indicator periods.
+    last : int, optional
+        Only the last ``last`` dates (inference needs one window). The
+        averages still run over the whole history and the rolling features
+        read the same days, so these rows equal those of the full cube bit
+        for bit.
 
     Returns
     -------
     FeatureCube
     """
-    tickers = tuple(c for c in prices.columns if c != "date")
-    exprs = [
-        expr.alias(f"{i}:{j}")
-        for i, ticker in enumerate(tickers)
-        for j, expr in enumerate(feature_exprs(ticker, spec))
-    ]
-    flat = prices.select(exprs).to_numpy().astype(np.float32, copy=False)
-    values = flat.reshape(prices.height, len(tickers), len(FEATURE_NAMES))
+    closes = prices.drop("date")
+    height = prices.height
+    keep = height if last is None else min(last, height)
+    # Rows before the kept ones that the rolling features read.
+    lo = max(0, height - keep - max(spec.vol_window + 1, spec.drawdown_window))
+    # polars' rolling standard deviation is kept (numpy has none); its running
+    # sums carry rounding from earlier rows, so it always sees the whole history.
+    log_frame = closes.select(pl.all().log().diff())
+    vol = log_frame.select(pl.all().rolling_std(spec.vol_window, ddof=1)).to_numpy()[lo:]
+    log_ret = log_frame.slice(lo).to_numpy()
+    p_all = closes.to_numpy().astype(np.float64, copy=False)
+    p, n, rows = p_all[lo:], p_all.shape[1], height - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = _diff(p_all)
+        rsi_alpha = 1.0 / spec.rsi_period
+        wilder = ewm_mean(
+            np.hstack([np.maximum(change, 0.0), np.maximum(-change, 0.0)]),
+            rsi_alpha,
+            round(1 / rsi_alpha),
+            rows,
+        )
+        gain, loss = wilder[:, :n], wilder[:, n:]
+        fast = ewm_mean(p_all, 2.0 / (spec.macd_fast + 1.0), spec.macd_fast)
+        slow = ewm_mean(p_all, 2.0 / (spec.macd_slow + 1.0), spec.macd_slow)
+        macd = fast - slow
+        signal = ewm_mean(macd, 2.0 / (spec.macd_signal + 1.0), spec.macd_signal, rows)
+        hist = macd[lo:] - signal
+        columns = (
+            log_ret,
+            gain * 100.0 / (gain + loss),
+            hist / p,
+            vol,
+            p / rolling_max(p, spec.drawdown_window) - 1.0,
+        )
+    values = np.empty((keep, n, len(FEATURE_NAMES)), dtype=np.float32)
+    for j, column in enumerate(columns):
+        values[:, :, j] = column[rows - keep :]
     # 0/0 in the RSI (a flat stretch) and similar give NaN, never inf; keep it that way.
     values[~np.isfinite(values)] = np.nan
-    dates = prices["date"].to_numpy().astype("datetime64[D]")
-    return FeatureCube(dates=dates, tickers=tickers, values=values)
+    dates = prices["date"].to_numpy().astype("datetime64[D]")[height - keep :]
+    return FeatureCube(dates=dates, tickers=tuple(closes.columns), values=values)
 
 
 def warmup_days(spec: FeatureSettings) -> int:

@@ -90,6 +90,17 @@ def window_end_indices(
     return idx[::-1][::stride][::-1]
 
 
+def _complete(cube: FeatureCube, window: int) -> np.ndarray:
+    """``(T, N)``: whether the window ending on each day is fully finite."""
+    bad_day = ~np.isfinite(cube.values).all(axis=2)
+    bad = np.cumsum(bad_day, axis=0, dtype=np.int32)
+    ok = np.zeros(bad.shape, dtype=bool)
+    if bad.shape[0] >= window:
+        before = np.vstack([np.zeros((1, bad.shape[1]), np.int32), bad[:-window]])
+        ok[window - 1 :] = bad[window - 1 :] == before
+    return ok
+
+
 def training_windows(
     cube: FeatureCube,
     window: int,
@@ -98,8 +109,10 @@ def training_windows(
     *,
     stride: int = 1,
     scaler: Scaler | None = None,
+    limit: int | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
-    """All complete windows whose last day lies in ``[start, end]``.
+    """All complete windows whose last day lies in ``[start, end]``, or a sample of them.
 
     Parameters
     ----------
@@ -110,6 +123,11 @@ def training_windows(
     stride : int
         Days between the end days of consecutive windows of one asset.
     scaler : Scaler, optional
+    limit : int, optional
+        At most this many windows, drawn uniformly without replacement
+        (seeded), so memory stays bounded however many assets there are.
+    seed : int
+        Seed of that draw.
 
     Returns
     -------
@@ -117,11 +135,15 @@ def training_windows(
         ``(n, window, F)`` float32, ordered by end day, then by asset.
     """
     ends = window_end_indices(cube, window, start, end, stride)
+    n_features = cube.values.shape[2]
     if ends.size == 0:
-        return np.empty((0, window, cube.values.shape[2]), np.float32)
-    # A strided view: (T - window + 1, N, F, window) without copying.
+        return np.empty((0, window, n_features), np.float32)
+    day, asset = np.nonzero(_complete(cube, window)[ends])
+    if limit is not None and day.size > limit:
+        pick = np.sort(np.random.default_rng(seed).choice(day.size, size=limit, replace=False))
+        day, asset = day[pick], asset[pick]
+    # A strided view: (T - window + 1, N, F, window) without copying; only the
+    # chosen windows are gathered.
     view = np.lib.stride_tricks.sliding_window_view(cube.values, window, axis=0)
-    picked = view[ends - window + 1].transpose(0, 1, 3, 2)  # (k, N, window, F)
-    flat = picked.reshape(-1, window, cube.values.shape[2])
-    flat = flat[np.isfinite(flat).all(axis=(1, 2))]
-    return scaler.transform(flat) if scaler is not None else np.ascontiguousarray(flat)
+    picked = view[ends[day] - window + 1, asset].transpose(0, 2, 1)
+    return scaler.transform(picked) if scaler is not None else np.ascontiguousarray(picked)

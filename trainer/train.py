@@ -186,6 +186,8 @@ class _Loop:
     sched: torch.optim.lr_scheduler.LRScheduler
     x_train: Tensor
     x_val: Tensor
+    #: Windows per epoch: all of ``x_train``, or a fresh sample of this many.
+    per_epoch: int
     batch: int
     steps_per_epoch: int
     rng: np.random.Generator
@@ -213,12 +215,13 @@ def _setup(
     x_train = torch.as_tensor(np.ascontiguousarray(train_windows, dtype=np.float32)).to(device)
     x_val = torch.as_tensor(np.ascontiguousarray(val_windows, dtype=np.float32)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=ts.lr, weight_decay=ts.weight_decay)
-    batch = min(ts.batch_size, len(x_train))
-    steps_per_epoch = math.ceil(len(x_train) / batch)
+    per_epoch = min(len(x_train), ts.max_windows or len(x_train))
+    batch = min(ts.batch_size, per_epoch)
+    steps_per_epoch = math.ceil(per_epoch / batch)
     total_steps = steps_per_epoch * ts.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
     return _Loop(
-        model, opt, sched, x_train, x_val, batch, steps_per_epoch, rng,
+        model, opt, sched, x_train, x_val, per_epoch, batch, steps_per_epoch, rng,
         model_settings.noise_std, model_settings.mask_prob,
     )  # fmt: skip
 
@@ -228,7 +231,8 @@ def _train_epoch(loop: _Loop, epoch: int, show: bool) -> tuple[float, float]:
     t0 = time.perf_counter()
     model, x_train, batch = loop.model, loop.x_train, loop.batch
     model.train()
-    order = torch.as_tensor(loop.rng.permutation(len(x_train))).to(x_train.device)
+    drawn = loop.rng.permutation(len(x_train))[: loop.per_epoch]
+    order = torch.as_tensor(drawn).to(x_train.device)
     bar = _Progress(sys.stderr if show else None, loop.steps_per_epoch, f"epoch {epoch}")
     running = torch.zeros((), device=x_train.device)
     for step in range(loop.steps_per_epoch):
@@ -244,7 +248,7 @@ def _train_epoch(loop: _Loop, epoch: int, show: bool) -> tuple[float, float]:
         running += loss.detach() * len(x)
         if show:
             bar.update(step + 1, float(loss.detach()))
-    return float(running) / len(x_train), time.perf_counter() - t0
+    return float(running) / loop.per_epoch, time.perf_counter() - t0
 
 
 @dataclass
@@ -276,7 +280,7 @@ def _run_epochs(
             "val_loss": val_loss,
             "lr": loop.opt.param_groups[0]["lr"],
             "seconds": time.perf_counter() - t0,
-            "windows_per_s": len(loop.x_train) / step_seconds,
+            "windows_per_s": loop.per_epoch / step_seconds,
         }
         run.history.append(row)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
@@ -345,7 +349,9 @@ def fit(
         loop = _setup(train_windows, val_windows, model_settings, ts, device)
         run = _run_epochs(loop, ts, naive_val, show, start)
         loop.model.load_state_dict(run.best_state)
-        final_train = evaluate(loop.model, loop.x_train)
+        # Every step-th training window: all of them unless an epoch samples a subset.
+        step = math.ceil(len(loop.x_train) / loop.per_epoch)
+        final_train = evaluate(loop.model, loop.x_train[::step])
         model = loop.model.cpu().eval()
     wall = time.perf_counter() - start
     log.info(
@@ -361,7 +367,7 @@ def fit(
         train_loss=final_train,
         val_loss=run.best_val,
         best_epoch=run.best_epoch,
-        windows_per_s=len(train_windows) * len(run.history) / max(run.train_seconds, 1e-9),
+        windows_per_s=loop.per_epoch * len(run.history) / max(run.train_seconds, 1e-9),
         wall_s=wall,
         device=device.type,
         stopped=run.stopped,

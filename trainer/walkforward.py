@@ -109,8 +109,14 @@ def split_windows(
     p_start, p_end = _day(days[0]), _day(days[-1])
     train_end, val_start = _day(days[split - 1]), _day(days[val_first])
     scaler = Scaler.fit(cube, p_start, train_end, settings.features.clip)
-    train = training_windows(cube, window, p_start, train_end, stride=ts.stride, scaler=scaler)
-    val = training_windows(cube, window, val_start, p_end, stride=ts.stride, scaler=scaler)
+    cap = ts.max_windows or None
+    train = training_windows(
+        cube, window, p_start, train_end, stride=ts.stride, scaler=scaler,
+        limit=cap and cap * ts.epochs, seed=ts.seed,
+    )  # fmt: skip
+    val = training_windows(
+        cube, window, val_start, p_end, stride=ts.stride, scaler=scaler, limit=cap, seed=ts.seed
+    )
     if len(train) < MIN_TRAIN_WINDOWS or len(val) == 0:
         raise DataError(
             f"training period {p_start} .. {p_end}: {len(train)} training and {len(val)} "

@@ -8,6 +8,7 @@ the settings, restricts it to ``[start, end]`` and cleans it.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class PriceData:
     universe: Universe
     source: str
     dropped: dict[str, str] = field(default_factory=dict)
+    #: Seconds spent reading ("read") and validating and cleaning ("clean").
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -62,6 +65,7 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
     DataError
         Unreadable or malformed data, or too little of it.
     """
+    t0 = time.perf_counter()
     if panel is not None or settings.source == "panel":
         path = Path(panel if panel is not None else settings.path)  # type: ignore[arg-type]
         raw, source = read_panel(path), str(path)
@@ -77,6 +81,7 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
         raw, report = fetch_prices(universe.tickers, settings)
         source = "yahoo"
         log.info(report.summary())
+    t1 = time.perf_counter()
     cleaned = clean_prices(
         raw,
         start=settings.start,
@@ -86,6 +91,8 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
         min_history=settings.min_history,
         source=source,
     )
-    kept = [t for t in universe.tickers if t in cleaned.tickers]
-    universe = Universe(tuple(kept), {t: c for t, c in universe.asset_class.items() if t in kept})
-    return PriceData(cleaned.prices, universe, source, cleaned.dropped)
+    present = set(cleaned.tickers)
+    kept = tuple(t for t in universe.tickers if t in present)
+    universe = Universe(kept, {t: c for t, c in universe.asset_class.items() if t in present})
+    timings = {"read": t1 - t0, "clean": time.perf_counter() - t1}
+    return PriceData(cleaned.prices, universe, source, cleaned.dropped, timings)

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from shared.errors import DataError
@@ -63,23 +64,56 @@ def _parse_dates(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     return frame.with_columns(parsed.alias("date"))
 
 
-def validate_prices(frame: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Check structure and values; return the frame with Date dates and Float64 prices.
+@dataclass(frozen=True)
+class _Panel:
+    """Prices as one ``(dates, tickers)`` float64 matrix, NaN for no price.
 
-    Raises
-    ------
-    DataError
-        Missing/unparseable dates, duplicate or unsorted dates, no tickers,
-        a non-numeric column, or a non-positive price.
+    Cleaning works on this matrix with whole-panel numpy operations, so each
+    step touches every price once whatever the number of columns; polars
+    evaluates one expression per column, which made cleaning grow with the
+    number of expressions as much as with the data.
     """
+
+    dates: pl.Series
+    tickers: list[str]
+    values: np.ndarray
+
+    def rows(self, keep: np.ndarray) -> _Panel:
+        return _Panel(self.dates.filter(pl.Series(keep)), self.tickers, self.values[keep])
+
+    def frame(self) -> pl.DataFrame:
+        body = pl.DataFrame(self.values, schema=self.tickers, orient="row", nan_to_null=True)
+        return body.insert_column(0, self.dates)
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> _Panel:
+        tickers = [c for c in frame.columns if c != "date"]
+        values = frame.select(tickers).to_numpy().astype(np.float64, copy=False)
+        return cls(frame["date"], tickers, values)
+
+
+def _check_values(panel: _Panel, source: str) -> None:
+    # NaN compares false, so missing prices never count as non-positive.
+    with np.errstate(invalid="ignore"):
+        bad = panel.values <= 0
+    columns = np.flatnonzero(bad.any(axis=0))
+    if columns.size:
+        col = int(columns[0])
+        row = int(np.argmax(bad[:, col]))
+        raise DataError(
+            f"{source}: non-positive price {float(panel.values[row, col])} for "
+            f"{panel.tickers[col]} on {panel.dates[row]}"
+        )
+
+
+def _validated(frame: pl.DataFrame, source: str) -> _Panel:
     frame = _parse_dates(frame, source)
     if frame.height == 0:
         raise DataError(f"{source}: no rows")
     tickers = [c for c in frame.columns if c != "date"]
     if not tickers:
         raise DataError(f"{source}: no ticker columns beside 'date'")
-    # The schema is read once: each `frame.schema` builds it anew, so reading it
-    # per column made validation quadratic in the number of assets.
+    # The schema is read once: each `frame.schema` builds it anew.
     schema = frame.schema
     for ticker in tickers:
         if not schema[ticker].is_numeric():
@@ -92,24 +126,53 @@ def validate_prices(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     if backwards.any():
         first = dates.filter(backwards)[0]
         raise DataError(f"{source}: dates are not sorted (first out of order: {first})")
-    # NaN in a file means "no price", like an empty cell.
-    frame = frame.with_columns(pl.col(tickers).cast(pl.Float64).fill_nan(None))
-    # One vectorised pass; only a failing column is looked at again for the message.
-    bad_cols = frame.select((pl.col(tickers) <= 0).any()).row(0, named=True)
-    for ticker in (t for t, bad in bad_cols.items() if bad):
-        row = frame.filter(pl.col(ticker) <= 0).row(0, named=True)
-        raise DataError(f"{source}: non-positive price {row[ticker]} for {ticker} on {row['date']}")
-    return frame
+    # NaN in a file means "no price", like an empty cell: both are NaN here.
+    panel = _Panel.of(frame)
+    _check_values(panel, source)
+    return panel
+
+
+def validate_prices(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Check structure and values; return the frame with Date dates and Float64 prices.
+
+    Raises
+    ------
+    DataError
+        Missing/unparseable dates, duplicate or unsorted dates, no tickers,
+        a non-numeric column, or a non-positive price.
+    """
+    return _validated(frame, source).frame()
+
+
+def _calendar_rows(panel: _Panel, calendar: str, source: str) -> np.ndarray:
+    if calendar == "union":
+        return ~np.isnan(panel.values).all(axis=1)
+    if calendar not in panel.tickers:
+        raise DataError(f"{source}: calendar ticker {calendar!r} is not in the data")
+    return ~np.isnan(panel.values[:, panel.tickers.index(calendar)])
 
 
 def align_calendar(frame: pl.DataFrame, calendar: str, source: str) -> pl.DataFrame:
     """Keep the rows of the chosen calendar (see module docstring)."""
-    tickers = [c for c in frame.columns if c != "date"]
-    if calendar == "union":
-        return frame.filter(pl.any_horizontal(pl.col(tickers).is_not_null()))
-    if calendar not in tickers:
-        raise DataError(f"{source}: calendar ticker {calendar!r} is not in the data")
-    return frame.filter(pl.col(calendar).is_not_null())
+    panel = _Panel.of(frame)
+    return panel.rows(_calendar_rows(panel, calendar, source)).frame()
+
+
+def _fill_gaps(values: np.ndarray, limit: int) -> np.ndarray:
+    if limit == 0:
+        return values
+    present = ~np.isnan(values)
+    index = np.arange(values.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(present, index, -1), axis=0)
+    upcoming = np.where(present, index, values.shape[0])
+    after = np.minimum.accumulate(upcoming[::-1], axis=0)[::-1]
+    # A gap's length runs from the last price before it to the next one after it
+    # (or to the end of the data when no price follows).
+    fill = ~present & (last >= 0) & (after - last - 1 <= limit)
+    out = values.copy()
+    rows, cols = np.nonzero(fill)
+    out[rows, cols] = values[last[rows, cols], cols]
+    return out
 
 
 def fill_short_gaps(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
@@ -118,28 +181,15 @@ def fill_short_gaps(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
     Longer runs are left entirely missing rather than partly filled, so a
     long suspension never shows up as a stretch of flat, fake prices.
     """
-    if limit == 0:
-        return frame
-    tickers = [c for c in frame.columns if c != "date"]
-    exprs = []
-    for t in tickers:
-        col = pl.col(t)
-        run_id = col.is_not_null().cum_sum()
-        run_len = col.is_null().sum().over(run_id)
-        seen = col.is_not_null().cum_max()
-        fillable = col.is_null() & seen & (run_len <= limit)
-        exprs.append(pl.when(fillable).then(col.forward_fill()).otherwise(col).alias(t))
-    return frame.with_columns(exprs)
+    panel = _Panel.of(frame)
+    return _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, limit)).frame()
 
 
-def drop_short_histories(
-    frame: pl.DataFrame, min_history: int
-) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Drop assets with fewer than ``min_history`` prices; return the frame and their reasons."""
-    counts = frame.select(pl.exclude("date").count()).row(0, named=True)
+def _short_histories(panel: _Panel, min_history: int) -> dict[str, str]:
+    counts = np.count_nonzero(~np.isnan(panel.values), axis=0)
     dropped = {
         t: f"only {n} prices (< min_history {min_history})"
-        for t, n in counts.items()
+        for t, n in zip(panel.tickers, counts.tolist(), strict=True)
         if n < min_history
     }
     if dropped:
@@ -148,20 +198,20 @@ def drop_short_histories(
             len(dropped),
             ", ".join(sorted(dropped)),
         )
-    return frame.drop(list(dropped)), dropped
+    return dropped
 
 
-def restrict_dates(
-    frame: pl.DataFrame, start: dt.date | None, end: dt.date | None, source: str
-) -> pl.DataFrame:
-    """Keep rows dated within ``[start, end]``; DataError if none are left."""
+def _restricted_rows(
+    panel: _Panel, start: dt.date | None, end: dt.date | None, source: str
+) -> np.ndarray:
+    keep = np.ones(len(panel.dates), dtype=bool)
     if start is not None:
-        frame = frame.filter(pl.col("date") >= start)
+        keep &= (panel.dates >= start).to_numpy()
     if end is not None:
-        frame = frame.filter(pl.col("date") <= end)
-    if frame.height == 0:
+        keep &= (panel.dates <= end).to_numpy()
+    if not keep.any():
         raise DataError(f"{source}: no prices between {start} and {end}")
-    return frame
+    return keep
 
 
 def clean_prices(
@@ -181,11 +231,15 @@ def clean_prices(
     DataError
         Any structural problem, or no asset left with enough history.
     """
-    frame = validate_prices(frame, source)
-    frame = restrict_dates(frame, start, end, source)
-    frame = align_calendar(frame, calendar, source)
-    frame = fill_short_gaps(frame, ffill_limit)
-    frame, dropped = drop_short_histories(frame, min_history)
-    if frame.width < 2:
+    panel = _validated(frame, source)
+    panel = panel.rows(_restricted_rows(panel, start, end, source))
+    panel = panel.rows(_calendar_rows(panel, calendar, source))
+    panel = _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, ffill_limit))
+    dropped = _short_histories(panel, min_history)
+    if len(dropped) == len(panel.tickers):
         raise DataError(f"{source}: no asset has at least {min_history} prices")
-    return CleanPrices(frame, dropped)
+    keep = np.array([t not in dropped for t in panel.tickers], dtype=bool)
+    kept = _Panel(
+        panel.dates, [t for t in panel.tickers if t not in dropped], panel.values[:, keep]
+    )
+    return CleanPrices(kept.frame(), dropped)
