@@ -391,6 +391,10 @@ def _palette(n: int) -> list[Any]:
 # --------------------------------------------------------------------------- clustering
 
 
+#: Most leaves a dendrogram draws; larger trees are cut to their top branches.
+MAX_LEAVES = 400
+
+
 def dendrogram(
     linkage: npt.ArrayLike,
     tickers: Sequence[str],
@@ -425,9 +429,15 @@ def dendrogram(
     if n < 2 or z.shape != (n - 1, 4):
         raise ValueError(f"linkage of shape {z.shape} does not fit {n} tickers")
     chosen = set(selected) & set(names)
+    asset_class = asset_class or None  # a universe without classes colours nothing
+    # Past MAX_LEAVES the top of the tree is drawn (leaves "(k)" hold k assets):
+    # a row per asset would make an image taller than any screen or renderer.
+    cut = {"truncate_mode": "lastp", "p": MAX_LEAVES} if n > MAX_LEAVES else {}
     # no_plot: SciPy's own plotting would import pyplot; the geometry is all that is needed.
-    tree = hierarchy.dendrogram(z, labels=names, no_plot=True, above_threshold_color="0.55")
+    tree = hierarchy.dendrogram(z, labels=names, no_plot=True, above_threshold_color="0.55", **cut)
     leaves: list[str] = tree["ivl"]
+    shown = n
+    n = len(leaves)
 
     horizontal = n > 60
     if horizontal:
@@ -450,7 +460,7 @@ def dendrogram(
 
     # SciPy places leaf k at 5 + 10 k.
     pos = 5.0 + 10.0 * np.arange(n)
-    classes = sorted({asset_class.get(t, "unknown") for t in names}) if asset_class else []
+    classes = sorted({asset_class.get(t, "unknown") for t in leaves}) if asset_class else []
     class_colors = dict(zip(classes, _palette(len(classes)), strict=True))
     if horizontal:
         ax.set_yticks(pos, leaves, fontsize=font)
@@ -472,7 +482,8 @@ def dendrogram(
         xy = (zeros, sel_pos) if horizontal else (sel_pos, zeros)
         ax.scatter(*xy, s=18, color=_SELECTED_COLOR, zorder=5, clip_on=False)
     _dendrogram_legend(ax, len(chosen), class_colors)
-    ax.set_title(f"Asset clustering: {n} assets, {len(chosen)} selected")
+    top = f", top {n} branches" if n < shown else ""
+    ax.set_title(f"Asset clustering: {shown} assets, {len(chosen)} selected{top}")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig

@@ -40,11 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.common import PANEL  # noqa: E402
+from common import PANEL, ROOT
 
 DEEPQUANT = str(ROOT / ".venv" / "bin" / "deepquant")
 SINCE = "2023-01-01"
@@ -58,7 +54,6 @@ DATA_STEPS = ("read", "clean", "features")
 
 CONFIG = """\
 [data]
-source = "panel"
 benchmark = "SPY"
 [inference]
 n_clusters = "auto"

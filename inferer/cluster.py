@@ -227,11 +227,11 @@ def _spread(labels: np.ndarray, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
 def _silhouette_distances(
     x: np.ndarray, condensed: np.ndarray, size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (of ``x``) the silhouette is scored on, and their square distance matrix."""
+    """Rows (of ``x``) the silhouette is scored on, and their square distance matrix,
+    taken from the tree's own distances."""
     rows = _sample_rows(x.shape[0], size, rng)
-    if rows.size == x.shape[0]:
-        return rows, squareform(condensed)
-    return rows, squareform(pdist(x[rows], metric="euclidean"))
+    square = squareform(condensed)
+    return rows, square if rows.size == x.shape[0] else square[np.ix_(rows, rows)]
 
 
 def cluster_embeddings(

@@ -171,13 +171,8 @@ def compute_features(
     with np.errstate(invalid="ignore", divide="ignore"):
         change = _diff(p_all)
         rsi_alpha = 1.0 / spec.rsi_period
-        wilder = ewm_mean(
-            np.hstack([np.maximum(change, 0.0), np.maximum(-change, 0.0)]),
-            rsi_alpha,
-            round(1 / rsi_alpha),
-            rows,
-        )
-        gain, loss = wilder[:, :n], wilder[:, n:]
+        gain = ewm_mean(np.maximum(change, 0.0), rsi_alpha, round(1 / rsi_alpha), rows)
+        loss = ewm_mean(np.maximum(-change, 0.0), rsi_alpha, round(1 / rsi_alpha), rows)
         fast = ewm_mean(p_all, 2.0 / (spec.macd_fast + 1.0), spec.macd_fast)
         slow = ewm_mean(p_all, 2.0 / (spec.macd_slow + 1.0), spec.macd_slow)
         macd = fast - slow

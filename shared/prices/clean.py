@@ -79,6 +79,8 @@ class _Panel:
     values: np.ndarray
 
     def rows(self, keep: np.ndarray) -> _Panel:
+        if keep.all():
+            return self  # the common case; a copy of the whole matrix for nothing
         return _Panel(self.dates.filter(pl.Series(keep)), self.tickers, self.values[keep])
 
     def frame(self) -> pl.DataFrame:

@@ -222,6 +222,24 @@ def test_dendrogram_large_universe_is_horizontal_and_tall() -> None:
     assert {"equity", "bond", "fx", "selected (8)"} <= set(legend)
 
 
+def test_dendrogram_past_max_leaves_draws_the_top_of_the_tree(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = plots.MAX_LEAVES * 3
+    tickers = [f"T{i:04d}" for i in range(n)]
+    fig = plots.dendrogram(linkage(rng.normal(size=(n, 4)), "ward"), tickers, asset_class={})
+    ax = fig.axes[0]
+    assert len(ax.get_yticklabels()) == plots.MAX_LEAVES
+    assert f"{n} assets" in ax.get_title() and f"top {plots.MAX_LEAVES} branches" in ax.get_title()
+    assert fig.get_size_inches()[1] < 0.14 * plots.MAX_LEAVES + 2
+    assert_png(plots.save(fig, tmp_path / "big.png"))
+
+
+def test_dendrogram_without_asset_classes_does_not_colour_by_class() -> None:
+    z = linkage(np.random.default_rng(3).normal(size=(8, 2)))
+    fig = plots.dendrogram(z, [f"a{i}" for i in range(8)], selected=["a1"], asset_class={})
+    assert "1 selected" in fig.axes[0].get_title()
+
+
 def test_dendrogram_shape_mismatch() -> None:
     z = linkage(np.random.default_rng(0).normal(size=(5, 2)))
     with pytest.raises(ValueError, match="does not fit"):

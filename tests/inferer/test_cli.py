@@ -57,6 +57,11 @@ def test_infer_writes_outputs_without_importing_torch(models: Path, tmp_path: Pa
     record = json.loads((tmp_path / "run_2019-03-15.json").read_text())
     # the newest bundle trained strictly before the as-of date
     assert record["bundle"]["path"].endswith("2018-12-31")
+    # Every step is timed, loading included; the clustering says how many assets it used.
+    steps = {"read", "clean", "features", "windows", "embed", "cluster", "select", "allocate"}
+    assert set(record["timings"]) == steps
+    clustered = sum(len(c["members"]) for c in record["clusters"])
+    assert record["tree_assets"] == record["silhouette_assets"] == clustered
 
 
 def test_default_asof_is_the_last_date(models: Path, tmp_path: Path) -> None:

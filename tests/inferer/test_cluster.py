@@ -210,3 +210,52 @@ def test_silhouette_equals_sklearn(n: int, k: int, seed: int) -> None:
         assert got == pytest.approx(
             silhouette_score(distances, labels, metric="precomputed"), abs=1e-12
         )
+
+
+def test_sizes_at_or_above_the_universe_are_exact(panel_embeddings) -> None:
+    n = len(panel_embeddings)
+    exact = cluster_embeddings(panel_embeddings, "auto", max_clusters=12)
+    same = cluster_embeddings(
+        panel_embeddings, "auto", max_clusters=12, tree_sample=n, silhouette_sample=n
+    )
+    assert np.array_equal(exact.labels, same.labels) and exact.scores == same.scores
+    np.testing.assert_array_equal(exact.linkage, same.linkage)
+    assert not same.sampled and same.tree_rows.size == n and same.silhouette_assets == n
+
+
+def test_sampled_tree_clusters_its_sample_and_spreads_by_nearest_neighbour() -> None:
+    rng = np.random.default_rng(0)
+    x = _blobs(rng, 6, 150)
+    result = cluster_embeddings(x, 6, tree_sample=120, silhouette_sample=80, seed=3)
+    assert result.sampled and result.tree_rows.size == 120 and result.silhouette_assets == 80
+    assert result.linkage.shape == (119, 4) and result.labels.shape == (900,)
+    # The sampled rows are clustered exactly as a tree over them alone would.
+    alone = cluster_embeddings(x[result.tree_rows], 6)
+    assert _same_partition(result.labels[result.tree_rows], alone.labels)
+    # Every other row takes the label of its nearest sampled row.
+    xs = _normalised(x)
+    others = np.setdiff1d(np.arange(900), result.tree_rows)
+    d = ((xs[others, None, :] - xs[None, result.tree_rows, :]) ** 2).sum(axis=2)
+    nearest = result.tree_rows[np.argmin(d, axis=1)]
+    assert np.array_equal(result.labels[others], result.labels[nearest])
+    # Well-separated blobs are recovered whole, and the sample is seeded.
+    truth = np.repeat(np.arange(6), 150)
+    assert _same_partition(result.labels, truth)
+    again = cluster_embeddings(x, 6, tree_sample=120, silhouette_sample=80, seed=3)
+    assert np.array_equal(result.tree_rows, again.tree_rows)
+
+
+def test_sampled_silhouette_tracks_the_full_one() -> None:
+    rng = np.random.default_rng(1)
+    x = _blobs(rng, 5, 200) + rng.normal(0, 2.0, (1000, 16))
+    full = cluster_embeddings(x, "auto", min_clusters=2, max_clusters=8)
+    sampled = cluster_embeddings(x, "auto", min_clusters=2, max_clusters=8, silhouette_sample=300)
+    assert sampled.n_clusters == full.n_clusters
+    for k, score in full.scores.items():
+        assert abs(sampled.scores[k] - score) < 0.05
+
+
+@pytest.mark.parametrize("key", ["tree_sample", "silhouette_sample"])
+def test_sample_sizes_must_leave_room_for_two_clusters(key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        cluster_embeddings(np.eye(5), 2, **{key: 2})

@@ -6,8 +6,11 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.errors import DataError
 from shared.prices.clean import clean_prices, fill_short_gaps
@@ -149,3 +152,52 @@ def test_panel_read_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("date,A\n2024-01-01,abc\n")
     with pytest.raises(DataError, match=r"bad\.csv: cannot read price panel"):
         read_panel(tmp_path / "bad.csv")
+
+
+def _fill_reference(column: list[float | None], limit: int) -> list[float | None]:
+    """The gap rule one run at a time, as a reader would apply it by hand."""
+    out, i, n = list(column), 0, len(column)
+    while i < n:
+        if out[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < n and column[j] is None:
+            j += 1
+        if i > 0 and j - i <= limit:
+            out[i:j] = [column[i - 1]] * (j - i)
+        i = j
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.floats(0.5, 2.0)), min_size=1, max_size=40),
+    st.integers(0, 6),
+)
+def test_gap_filling_equals_the_rule_run_by_run(column: list[float | None], limit: int) -> None:
+    frame = pl.DataFrame(
+        {"date": [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(len(column))],
+         "A": pl.Series(column, dtype=pl.Float64)}
+    )  # fmt: skip
+    assert fill_short_gaps(frame, limit)["A"].to_list() == _fill_reference(column, limit)
+
+
+def test_wide_frame_cleaned_like_each_column_alone() -> None:
+    rng = np.random.default_rng(5)
+    values = rng.uniform(1, 2, size=(60, 300))
+    values[rng.random(values.shape) < 0.15] = np.nan
+    values[:, 7] = np.nan  # no price at all: dropped
+    dates = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(60)]
+    frame = pl.DataFrame(values, schema=[f"T{i}" for i in range(300)], nan_to_null=True)
+    cleaned = clean_prices(frame.insert_column(0, pl.Series("date", dates)), min_history=10)
+    assert "T7" in cleaned.dropped and len(cleaned.tickers) == 299
+    for ticker in ("T0", "T150", "T299"):
+        column = [None if np.isnan(v) else float(v) for v in values[:, int(ticker[1:])]]
+        assert cleaned.prices[ticker].to_list() == _fill_reference(column, 5)
+
+
+def test_first_non_positive_price_in_column_order_is_named() -> None:
+    frame = _frame(A=[1.0, 2.0, 3.0], B=[1.0, -1.0, 2.0], C=[0.0, 1.0, 1.0])
+    with pytest.raises(DataError, match=r"non-positive price -1\.0 for B on 2024-01-02"):
+        clean_prices(frame, min_history=1)

@@ -10,7 +10,14 @@ import polars as pl
 import pytest
 
 from shared.config import FeatureSettings
-from shared.features import FEATURE_NAMES, compute_features, feature_params, warmup_days
+from shared.features import (
+    FEATURE_NAMES,
+    compute_features,
+    ewm_mean,
+    feature_params,
+    rolling_max,
+    warmup_days,
+)
 
 TINY = FeatureSettings(
     window=2,
@@ -150,3 +157,116 @@ def test_bad_feature_settings_rejected(bad: dict) -> None:
 
     with pytest.raises(ValidationError):
         FeatureSettings(**bad)
+
+
+def _per_column_reference(prices: pl.DataFrame, spec: FeatureSettings) -> np.ndarray:
+    """The same formulas as one polars expression per column (the implementation
+    before whole-panel operations), as the independent reference."""
+
+    def ema(expr: pl.Expr, span: int | None = None, alpha: float | None = None) -> pl.Expr:
+        warmup = span if span is not None else round(1 / alpha)  # type: ignore[operator]
+        return expr.ewm_mean(span=span, alpha=alpha, adjust=False, min_samples=warmup)
+
+    exprs = []
+    tickers = [c for c in prices.columns if c != "date"]
+    for i, t in enumerate(tickers):
+        price = pl.col(t)
+        log_ret, change = price.log().diff(), price.diff()
+        gain = ema(change.clip(lower_bound=0.0), alpha=1.0 / spec.rsi_period)
+        loss = ema((-change).clip(lower_bound=0.0), alpha=1.0 / spec.rsi_period)
+        macd = ema(price, span=spec.macd_fast) - ema(price, span=spec.macd_slow)
+        hist = macd - ema(macd, span=spec.macd_signal)
+        features = [
+            log_ret,
+            100.0 * gain / (gain + loss),
+            hist / price,
+            log_ret.rolling_std(spec.vol_window, ddof=1),
+            price / price.rolling_max(spec.drawdown_window) - 1.0,
+        ]
+        exprs += [e.alias(f"{i}:{j}") for j, e in enumerate(features)]
+    flat = prices.select(exprs).to_numpy().astype(np.float32)
+    values = flat.reshape(prices.height, len(tickers), len(FEATURE_NAMES))
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def _with_gaps(frame: pl.DataFrame) -> pl.DataFrame:
+    # Long gaps (left missing by cleaning), a late listing and an early delisting.
+    tickers = frame.columns[1:]
+    i = pl.col("index")
+    return (
+        frame.with_row_index()
+        .with_columns(
+            pl.when(i.is_between(300, 320))
+            .then(None)
+            .otherwise(pl.col(tickers[0]))
+            .alias(tickers[0]),
+            pl.when(i < 700).then(None).otherwise(pl.col(tickers[1])).alias(tickers[1]),
+            pl.when(i > 1500).then(None).otherwise(pl.col(tickers[2])).alias(tickers[2]),
+        )
+        .drop("index")
+    )
+
+
+def test_whole_panel_features_equal_per_column_expressions_bit_for_bit(
+    sample_prices: pl.DataFrame,
+) -> None:
+    spec = FeatureSettings()
+    frame = _with_gaps(sample_prices)
+    np.testing.assert_array_equal(
+        compute_features(frame, spec).values, _per_column_reference(frame, spec)
+    )
+
+
+def test_whole_panel_features_equal_per_column_on_the_shared_panel(shared_panel_path) -> None:
+    from shared.prices.clean import clean_prices
+    from shared.prices.panel import read_panel
+
+    prices = clean_prices(read_panel(shared_panel_path)).prices
+    spec = FeatureSettings()
+    np.testing.assert_array_equal(
+        compute_features(prices, spec).values, _per_column_reference(prices, spec)
+    )
+
+
+@pytest.mark.parametrize("rows", [None, 1900, 400, 95, 40])
+def test_last_rows_equal_the_tail_of_the_full_cube(sample_prices: pl.DataFrame, rows) -> None:
+    frame = _with_gaps(sample_prices)
+    frame = frame if rows is None else frame.head(rows)
+    spec = FeatureSettings()
+    full = compute_features(frame, spec)
+    tail = compute_features(frame, spec, last=30)
+    np.testing.assert_array_equal(tail.values, full.values[-30:])
+    np.testing.assert_array_equal(tail.dates, full.dates[-30:])
+    assert tail.tickers == full.tickers
+    assert compute_features(frame.head(20), spec, last=30).values.shape[0] == 20
+
+
+def test_ewm_mean_gap_rules_worked_example() -> None:
+    # alpha 0.5, no adjustment: a missing day decays the old weight to 0.25, so
+    # 2 arrives with weight 0.5 / (0.25 + 0.5): 6 + (2 - 6) * 2/3 = 3.333...
+    x = np.array([np.nan, np.nan, 5.0, 7.0, np.nan, 2.0, 1.0, 4.0])[:, None]
+    got = ewm_mean(x, 0.5, 1)[:, 0]
+    want = [np.nan, np.nan, 5.0, 6.0, np.nan, 10 / 3, 13 / 6, 37 / 12]
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert np.isnan(ewm_mean(x, 0.5, 3)[:4, 0]).all()  # 5 and 7 are the 1st and 2nd values
+    np.testing.assert_allclose(ewm_mean(x, 0.5, 3, last=3)[:, 0], want[-3:], rtol=1e-15)
+
+
+def test_ewm_mean_equals_pandas_with_gaps() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(100, 5, size=(300, 4))
+    x[:40, 1] = np.nan
+    x[rng.random(x.shape) < 0.1] = np.nan
+    got = ewm_mean(x, 0.2, 5)
+    for j in range(x.shape[1]):
+        s = pd.Series(x[:, j])
+        want = s.ewm(alpha=0.2, adjust=False, ignore_na=False, min_periods=5).mean()
+        want[s.isna()] = np.nan  # pandas repeats the last average on a missing day
+        np.testing.assert_allclose(got[:, j], want.to_numpy(), rtol=1e-12)
+
+
+def test_rolling_max_needs_every_day_of_the_window() -> None:
+    x = np.array([1.0, 3.0, 2.0, np.nan, 5.0, 4.0, 1.0])[:, None]
+    got = rolling_max(x, 3)[:, 0]
+    np.testing.assert_array_equal(got, [np.nan, np.nan, 3.0, np.nan, np.nan, np.nan, 5.0])

@@ -123,3 +123,40 @@ def test_scaler_from_bad_dict(bad: dict) -> None:
 def test_scaler_fit_on_empty_period(cube) -> None:
     with pytest.raises(DataError, match="no feature data"):
         Scaler.fit(cube, dt.date(2030, 1, 1), None)
+
+
+def _gappy_cube(cube):
+    values = cube.values.copy()
+    values[500:540, 3] = np.nan  # a suspension
+    values[:900, 5] = np.nan  # a late listing
+    return type(cube)(cube.dates, cube.tickers, values)
+
+
+def test_training_windows_are_every_complete_window_in_order(cube) -> None:
+    gappy = _gappy_cube(cube)
+    start, end, stride = dt.date(2016, 1, 1), dt.date(2018, 6, 29), 3
+    got = training_windows(gappy, 30, start, end, stride=stride)
+    want = []
+    for e in window_end_indices(gappy, 30, start, end, stride):
+        for a in range(len(gappy.tickers)):
+            block = gappy.values[e - 29 : e + 1, a]
+            if np.isfinite(block).all():
+                want.append(block)
+    np.testing.assert_array_equal(got, np.stack(want))
+
+
+def test_training_windows_limit_draws_a_seeded_subset_in_order(cube) -> None:
+    gappy = _gappy_cube(cube)
+    start, end = dt.date(2016, 1, 1), dt.date(2018, 6, 29)
+    full = training_windows(gappy, 30, start, end, stride=2)
+    some = training_windows(gappy, 30, start, end, stride=2, limit=500, seed=1)
+    assert some.shape == (500, 30, 5)
+    flat_full = full.reshape(len(full), -1)
+    rows = [int(np.flatnonzero((flat_full == w.ravel()).all(axis=1))[0]) for w in some]
+    assert rows == sorted(rows) and len(set(rows)) == 500  # a subset, in the full order
+    again = training_windows(gappy, 30, start, end, stride=2, limit=500, seed=1)
+    np.testing.assert_array_equal(some, again)
+    other = training_windows(gappy, 30, start, end, stride=2, limit=500, seed=2)
+    assert not np.array_equal(some, other)
+    big = training_windows(gappy, 30, start, end, stride=2, limit=len(full))
+    np.testing.assert_array_equal(big, full)

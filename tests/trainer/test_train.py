@@ -92,6 +92,36 @@ def test_same_seed_same_curve(split) -> None:
     assert c.val_loss != a.val_loss
 
 
+def test_windows_per_epoch_cap(split, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = TINY_TRAIN.model_copy(update={"epochs": 2})
+    train = split.train[:640]
+    # A cap the data does not reach changes nothing.
+    a = fit(train, split.val, TINY_MODEL, small, progress=False)
+    b = fit(train, split.val, TINY_MODEL, small.model_copy(update={"max_windows": 640}))
+    assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
+    # A binding cap trains each epoch on a fresh draw of that many windows.
+    seen: list[int] = []
+    real_step = train_mod.torch.nn.functional.mse_loss
+
+    def counting(pred, target, *args, **kwargs):
+        if train_mod.torch.is_grad_enabled():
+            seen.append(len(target))
+        return real_step(pred, target, *args, **kwargs)
+
+    monkeypatch.setattr(train_mod.torch.nn.functional, "mse_loss", counting)
+    capped = fit(train, split.val, TINY_MODEL, small.model_copy(update={"max_windows": 96}))
+    assert sum(seen) == 2 * 96 and max(seen) == TINY_TRAIN.batch_size
+    assert capped.n_train == 640 and np.isfinite(capped.val_loss)
+
+
+def test_split_caps_windows_kept_in_memory(cube: FeatureCube) -> None:
+    capped = SETTINGS.model_copy(
+        update={"train": TINY_TRAIN.model_copy(update={"max_windows": 100, "epochs": 3})}
+    )
+    split = split_windows(cube, capped, START, END)
+    assert len(split.train) == 300 and len(split.val) == 100
+
+
 def test_early_stopping_keeps_best(split, monkeypatch: pytest.MonkeyPatch) -> None:
     losses = iter([0.5, 0.7, 0.9, 0.95, 0.99])
     real = train_mod.evaluate
