@@ -163,17 +163,25 @@ def align_calendar(frame: pl.DataFrame, calendar: str, source: str) -> pl.DataFr
 def _fill_gaps(values: np.ndarray, limit: int) -> np.ndarray:
     if limit == 0:
         return values
-    present = ~np.isnan(values)
-    index = np.arange(values.shape[0])[:, None]
+    missing = np.isnan(values)
+    listed = np.logical_or.accumulate(~missing, axis=0)
+    # Only columns with a gap after their first price can change; usually few.
+    cols = np.flatnonzero((missing & listed).any(axis=0))
+    if cols.size == 0:
+        return values
+    sub = values[:, cols]
+    present = ~missing[:, cols]
+    index = np.arange(values.shape[0], dtype=np.int32)[:, None]
     last = np.maximum.accumulate(np.where(present, index, -1), axis=0)
     upcoming = np.where(present, index, values.shape[0])
     after = np.minimum.accumulate(upcoming[::-1], axis=0)[::-1]
     # A gap's length runs from the last price before it to the next one after it
     # (or to the end of the data when no price follows).
     fill = ~present & (last >= 0) & (after - last - 1 <= limit)
+    rows, at = np.nonzero(fill)
+    sub[rows, at] = sub[last[rows, at], at]
     out = values.copy()
-    rows, cols = np.nonzero(fill)
-    out[rows, cols] = values[last[rows, cols], cols]
+    out[:, cols] = sub
     return out
 
 
