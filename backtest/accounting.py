@@ -13,7 +13,8 @@ Conventions (the hand-computed tests follow them exactly):
   at ``D``'s close; it appears in the return of the day after ``D``:
   ``(1 - cost) * (1 + gross) - 1``.
 - A missing asset return (no price that day) counts as 0: the position is
-  held at its last price.
+  held at its last price, and the whole move across the gap is earned on the
+  day prices resume.
 - Weights summing to less than 1 leave the rest in cash, which earns
   ``cash_returns`` (zeros, or the risk-free rate).
 """
@@ -28,7 +29,7 @@ import numpy as np
 
 from shared.choices import Rebalance
 from shared.errors import DataError
-from shared.returns import simple_returns
+from shared.returns import credited_returns
 
 FREQUENCIES: tuple[str, ...] = get_args(Rebalance)
 
@@ -73,8 +74,12 @@ def held_returns(returns: np.ndarray) -> np.ndarray:
 
 
 def asset_returns(prices: np.ndarray) -> np.ndarray:
-    """Simple daily returns ``(T, N)`` of a price matrix, as :func:`held_returns` reads them."""
-    return held_returns(simple_returns(prices))
+    """Daily returns ``(T, N)`` of a price matrix, as :func:`held_returns` reads them.
+
+    A gap's move is credited on the day prices resume
+    (:func:`shared.returns.credited_returns`).
+    """
+    return held_returns(credited_returns(prices))
 
 
 @dataclass(frozen=True)

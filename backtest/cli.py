@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,12 @@ import click
 from shared.config import Settings, load_settings
 from shared.options import DATE, config_option, model_option, out_option, prices_option
 
+log = logging.getLogger("deepquant.backtest")
+
 
 def _progress(i: int, n: int, day: dt.date) -> None:
     if i == 1 or i == n or i % 12 == 0:
-        click.echo(f"rebalance {i}/{n} {day}", err=True)
+        log.info("rebalance %d/%d %s", i, n, day)
 
 
 def _meta(
@@ -63,22 +66,29 @@ def backtest(
     from backtest.report import metrics_markdown
     from shared.errors import DataError
     from shared.prices import load_prices
+    from shared.publish import OutputFolder
 
     t0 = time.perf_counter()
     if end <= start:
         raise DataError(f"--end {end} is not after --start {start}")
     settings = load_settings(config)
-    data = load_prices(settings.data, prices)
-    result = run_backtest(data.prices, settings, model, start, end, progress=_progress)
-    meta = _meta(result, settings, len(data.tickers), data.source, model)
-    paths = write_backtest(
-        result,
-        out,
-        prices=data.prices,
-        universe=data.universe,
-        settings=settings,
-        meta={**meta, "run time": f"{time.perf_counter() - t0:.1f} s"},
-        notes=_notes(result, settings),
-    )
+    with OutputFolder(out) as folder:
+        data = load_prices(settings.data, prices)
+        result = run_backtest(data.prices, settings, model, start, end, progress=_progress)
+        meta = _meta(result, settings, len(data.tickers), data.source, model)
+        # The whole folder is one set: a new backtest replaces every file of the last.
+        folder.publish(
+            "backtest",
+            lambda stage: write_backtest(
+                result,
+                stage,
+                prices=data.prices,
+                universe=data.universe,
+                settings=settings,
+                meta={**meta, "run time": f"{time.perf_counter() - t0:.1f} s"},
+                notes=_notes(result, settings),
+            ).values(),
+            last=("report.html",),
+        )
     click.echo(metrics_markdown(result.metrics))
-    click.echo(f"report: {paths['report']}")
+    click.echo(f"report: {folder.path / 'report.html'}")

@@ -349,7 +349,9 @@ def weights_through_time(weights: pl.DataFrame, top: int = 12) -> Figure:
     if dates.size > 1:
         gap = np.median(np.diff(dates))
     else:
-        gap = np.timedelta64(30, "D").astype(dates.dtype)
+        # A month, in the dates' own unit (a datetime64 plus a timedelta64, not
+        # a datetime64 plus a datetime64).
+        gap = np.timedelta64(30, "D").astype(f"timedelta64[{np.datetime_data(dates.dtype)[0]}]")
     x = np.append(dates, dates[-1] + gap)
     ys = [np.append(layer, layer[-1]) for layer in layers]
 

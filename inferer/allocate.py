@@ -367,8 +367,7 @@ def allocate(
     max_weight : float
         Cap on each weight in ``(0, 1]``: a bound inside the optimiser for
         max-Sharpe and min-vol, :func:`cap_weights` afterwards for the others.
-        When ``max_weight * n < 1`` no portfolio fits; equal weights are
-        returned and the reason recorded.
+        When ``max_weight * n < 1`` no portfolio fits: a DataError.
     fallback : {"hrp", "inverse_vol", "equal"}
         Method used when ``method`` fails; equal weights if it fails too.
     periods_per_year : float
@@ -384,7 +383,8 @@ def allocate(
     Raises
     ------
     DataError
-        ``returns`` is not 2-D, has no column, or infinite values.
+        ``returns`` is not 2-D, has no column, or infinite values; or the
+        cap cannot be met by ``n`` assets.
     ValueError
         A parameter is invalid.
     """
@@ -402,9 +402,10 @@ def allocate(
     if n == 1:
         return AllocationResult(np.ones(1), method, method, None)
     if max_weight * n < 1 - 1e-12:
-        infeasible = f"max_weight {max_weight} x {n} assets < 1: cap infeasible, equal weights"
-        return AllocationResult(
-            equal_weights(n), method, "equal", None if method == "equal" else infeasible
+        # Quietly equal-weighting would break the cap the user set.
+        raise DataError(
+            f"[inference] max_weight {max_weight:g} x {n} selected assets = "
+            f"{max_weight * n:.3g} < 1: no portfolio fits the cap (raise max_weight or top_n)"
         )
 
     compute: dict[str, Callable[[], np.ndarray]] = {

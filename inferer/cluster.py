@@ -253,7 +253,7 @@ def cluster_embeddings(
     embeddings : numpy.ndarray
         Shape ``(n_assets, n_features)``, finite.
     n_clusters : int or "auto"
-        Number of clusters (``>= 2``; capped at the number of assets), or
+        Number of clusters (``>= 2``, at most the number of assets), or
         ``"auto"`` for the number in ``[min_clusters, max_clusters]`` with the
         best silhouette score (the smallest such number on ties).
     linkage : {"ward", "average", "complete", "single"}
@@ -310,6 +310,11 @@ def cluster_embeddings(
             # without splitting identical ones.
             labels = _cut(tree, int(np.unique(tree_x, axis=0).shape[0]))
     else:
+        if requested > x.shape[0]:
+            raise DataError(
+                f"[inference] n_clusters = {requested} but only {x.shape[0]} assets can be "
+                "clustered: lower n_clusters or use 'auto'"
+            )
         labels = _cut(tree, min(requested, tree_x.shape[0]))
     return Clustering(
         labels=_spread(labels, rows, x),

@@ -17,7 +17,7 @@ $DQ backtest --config configs/default.toml --prices "$P" --model "$OUT/models/wf
 # Trained to 2024-12-27 so that it is strictly older than the first rebalance,
 # 2024-12-31, whose weights earn the first 2025 returns.
 $DQ train --config configs/experiments/seed_2025.toml --prices "$P" \
-  --start 2023-01-01 --end 2024-12-27 --retrain-every 0 --out "$OUT/models/seed_2023_2024"
+  --start 2023-01-01 --end 2024-12-27 --out "$OUT/models/seed_2023_2024"
 $DQ backtest --config configs/experiments/seed_2025.toml --prices "$P" \
   --model "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_nocost"
 $DQ backtest --config configs/default.toml --prices "$P" \

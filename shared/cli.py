@@ -3,16 +3,19 @@
 Subcommands are named by dotted path and imported only when invoked (click's
 lazy-loading group pattern), so ``deepquant infer`` never imports torch and
 ``deepquant --help`` stays fast. A :class:`~shared.errors.DeepQuantError`
-(bad input) prints one line and exits with status 2; any other exception is a
-bug and exits with status 1 and a traceback.
+(bad input) or a usage error (a missing option, a bad value) prints one line
+and exits with status 2; any other exception is a bug and exits with status 1
+and a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import sys
+import warnings
 from typing import Any, NamedTuple
 
 import click
@@ -112,19 +115,66 @@ class LazyGroup(click.Group):
             ctx.exit(EXIT_BAD_INPUT)
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for cloud log pipelines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(verbose: int, quiet: bool, log_format: str) -> None:
+    """deepquant's loggers at info (-q: errors only; -v: debug), third parties at warning.
+
+    ``-vv`` lets third-party debug output and deprecation warnings through;
+    otherwise a library's deprecation warning is the library's business, not
+    the user's, and never reaches the screen.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+    own = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("deepquant").setLevel(own)
+    logging.captureWarnings(True)
+    if verbose < 2:
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.filterwarnings("ignore", category=category)
+    if quiet:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
+
+
 @click.group(cls=LazyGroup, lazy_subcommands=COMMANDS)
 @click.version_option(package_name="deepquant")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-def cli(verbose: int, quiet: bool) -> None:
+@click.option("-v", "--verbose", count=True, help="-v: debug detail; -vv: libraries' too.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors (no progress, no info).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line.",
+)
+def cli(verbose: int, quiet: bool, log_format: str) -> None:
     """deepquant: regime-aware multi-asset allocation."""
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Third-party loggers stay at warning unless -vv.
-    for name in ("yfinance", "matplotlib", "urllib3", "peewee"):
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+    configure_logging(verbose, quiet, log_format)
+
+
+def _one_line(err: click.ClickException) -> str:
+    """A click error as one line: the message and where to find the usage."""
+    message = " ".join(err.format_message().split())
+    ctx = getattr(err, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"deepquant: error: {message}{where}"
 
 
 def main() -> None:
@@ -137,4 +187,14 @@ def main() -> None:
     ``DEEPQUANT_<COMMAND>_<OPTION>``. A command-line option wins over the
     environment.
     """
-    cli(prog_name="deepquant", auto_envvar_prefix=ENV_PREFIX)
+    try:
+        code = cli.main(prog_name="deepquant", auto_envvar_prefix=ENV_PREFIX, standalone_mode=False)
+    except click.ClickException as err:
+        # Usage errors (a missing option, a bad value) are bad input like any other:
+        # one line and status 2, instead of click's three-line usage block.
+        click.echo(_one_line(err), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.Abort:
+        click.echo("deepquant: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

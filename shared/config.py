@@ -137,8 +137,6 @@ class TrainSettings(_Section):
     end: dt.date | None = None
     #: Trailing training span for walk-forward bundles, in years.
     train_years: PositiveFloat = 2.0
-    #: Months between walk-forward retrains (0: a single bundle).
-    retrain_every: NonNegInt = 0
     #: Last fraction of the training period (in time) kept for validation.
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.15
     #: Days between consecutive training windows of the same asset.
@@ -192,8 +190,9 @@ class InferenceSettings(_Section):
     #: Assets with a trailing annualised volatility below this are cash-like
     #: (T-bill funds) and never selected; 0 turns the rule off.
     min_vol: NonNegFloat = 0.01
-    #: Annual risk-free rate (a number) or a cash proxy ticker such as "BIL".
-    risk_free: float | str = 0.0
+    #: Annual risk-free rate as a fraction (0.04 for 4%; under 0.5) or a cash
+    #: proxy ticker such as "BIL".
+    risk_free: Annotated[float, Field(gt=-0.1, lt=0.5)] | str = 0.0
     top_n: PositiveInt = 1
     method: Method = "hrp"
     #: Largest weight of one asset (1.0: no cap).
@@ -218,8 +217,9 @@ class BacktestSettings(_Section):
     """Walk-forward backtest."""
 
     rebalance: Rebalance = "monthly"
-    cost_bps: NonNegFloat = 10.0
-    slippage_bps: NonNegFloat = 0.0
+    #: Costs per unit of turnover, in basis points (under 1,000: 10%).
+    cost_bps: Annotated[float, Field(ge=0, lt=1000)] = 10.0
+    slippage_bps: Annotated[float, Field(ge=0, lt=1000)] = 0.0
     #: Uninvested cash earns the risk-free rate ("risk_free") or nothing ("zero").
     cash: Cash = "zero"
     baselines: tuple[Baseline, ...] = get_args(Baseline)

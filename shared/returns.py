@@ -3,6 +3,8 @@
 * A return is a simple return, ``p_t / p_{t-1} - 1``, NaN when either price
   is missing. Accounting may read a missing return as 0 (a position held at
   its last price); that rule lives in ``backtest.accounting``, not here.
+  What a holder earns across a gap is :func:`credited_returns`: the whole
+  move on the day prices resume, so nothing is lost.
 * A risk-free rate is always handled as an array of per-period returns, one
   per return: the returns of a cash proxy ticker (``"BIL"``), or a constant
   annual rate turned into a per-period one.
@@ -24,6 +26,7 @@ from shared.errors import DataError
 __all__ = [
     "annual_risk_free",
     "annual_to_periodic",
+    "credited_returns",
     "periodic_to_annual",
     "risk_free_returns",
     "simple_returns",
@@ -38,6 +41,24 @@ def simple_returns(prices: npt.ArrayLike) -> FloatArray:
     p = np.asarray(prices, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(p[1:] / p[:-1] - 1.0)
+
+
+def credited_returns(prices: npt.ArrayLike) -> FloatArray:
+    """Like :func:`simple_returns`, with a gap's whole move credited when prices resume.
+
+    Across a gap the return of the day prices resume is ``p_resume / p_last - 1``
+    against the last price before the gap, and the missing days return 0
+    (the position is held at its last price), so the returns compound to
+    the price ratio. Before an asset's first price they stay NaN. Only past
+    prices are carried forward: nothing after a day changes its return.
+    """
+    p = np.asarray(prices, dtype=np.float64)
+    present = np.isfinite(p)
+    index = np.where(present, np.arange(p.shape[0]).reshape(-1, *([1] * (p.ndim - 1))), 0)
+    last = np.maximum.accumulate(index, axis=0)
+    carried = np.take_along_axis(p, last, axis=0)
+    carried[~np.maximum.accumulate(present, axis=0)] = np.nan
+    return simple_returns(carried)
 
 
 def trailing_returns(prices: pl.DataFrame, tickers: Sequence[str], lookback: int) -> FloatArray:

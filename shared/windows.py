@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,38 @@ def asof_index(dates: np.ndarray, asof: dt.date) -> int:
     if idx < 0:
         raise DataError(f"as-of date {asof} is before the first price date {dates[0]}")
     return idx
+
+
+#: Calendar days an as-of date may lie after the last price (a weekend plus holidays).
+ASOF_GRACE_DAYS = 7
+
+
+def effective_asof(dates: Any, asof: dt.date | None, today: dt.date | None = None) -> dt.date:
+    """The price date a decision for ``asof`` is made on: the last one on or before it.
+
+    ``None`` means the last price date. A weekend or holiday rolls back to the
+    trading day before it.
+
+    Raises
+    ------
+    DataError
+        ``asof`` is after ``today``, before the first price, or more than
+        :data:`ASOF_GRACE_DAYS` after the last price on or before it (the data
+        does not reach it).
+    """
+    days = np.asarray(dates, dtype="datetime64[D]")
+    if asof is None:
+        return dt.date.fromisoformat(str(days[-1]))
+    today = today or dt.date.today()
+    if asof > today:
+        raise DataError(f"--asof {asof} is in the future (today is {today})")
+    day = dt.date.fromisoformat(str(days[asof_index(days, asof)]))
+    if (asof - day).days > ASOF_GRACE_DAYS:
+        raise DataError(
+            f"--asof {asof}: the last price on or before it is {day}, more than "
+            f"{ASOF_GRACE_DAYS} days earlier (the data does not reach {asof})"
+        )
+    return day
 
 
 def windows_asof(

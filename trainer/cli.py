@@ -24,9 +24,9 @@ log = logging.getLogger("deepquant.train")
 @click.option(
     "--retrain-every",
     "retrain_every",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=1),
     default=None,
-    help="Walk-forward: months between retrain dates in [start, end] (0: one bundle).",
+    help="Walk-forward: one bundle every N months in [start, end]. Without it: one bundle.",
 )
 @out_option(
     "Bundle folder; in walk-forward mode, the folder of <YYYY-MM-DD>/ bundles.", file_okay=False
@@ -56,7 +56,7 @@ def train(
     ts = settings.train
     start = start or ts.start
     end = end or ts.end
-    every = ts.retrain_every if retrain_every is None else retrain_every
+    every = retrain_every
     if start and end and end <= start:
         raise click.BadParameter(f"end {end} is not after start {start}", param_hint="--end")
 
@@ -65,6 +65,7 @@ def train(
     first, last = dates[0], dates[-1]
     if every:
         wf_start = start or add_months(first, round(12 * ts.train_years))
+        click.echo(f"walk-forward: a bundle every {every} months {wf_start} .. {end or last}")
         paths = train_walk_forward(data.prices, settings, wf_start, end or last, every, out)
         click.echo(f"wrote {len(paths)} bundles to {out}")
         for path in paths:
@@ -72,5 +73,6 @@ def train(
         return
     end = end or last
     start = start or years_before(end, ts.train_years)
+    click.echo(f"one bundle, trained on {start} .. {end}")
     path = train_bundle(data.prices, settings, start, end, out, universe=data.universe)
     click.echo(f"wrote {path}")

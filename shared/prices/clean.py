@@ -5,9 +5,11 @@ Rules, in order:
 1. Structure: a ``date`` column of dates, strictly increasing (a duplicate or
    out-of-order date is an error naming it), at least one numeric ticker
    column. Dates given as text are parsed as ISO ``YYYY-MM-DD``.
-2. Prices must be positive: a zero or negative close is an error naming the
-   ticker and date (adjusted closes are never <= 0; such a value is bad data
-   and silently dropping it would hide that).
+2. Prices must be positive and finite: a zero, negative or infinite close is
+   an error naming the ticker and date (adjusted closes are never <= 0; such
+   a value is bad data and silently dropping it would hide that). A column
+   name that repeats another, is empty, or is another spelling of ``date`` is
+   an error too.
 3. One calendar across asset classes: ``"union"`` keeps every date on which
    any asset has a price (FX trades on US holidays, US stocks do not); a ticker
    name keeps that ticker's trading days. Dates on which no asset has a price
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,17 +98,34 @@ class _Panel:
 
 
 def _check_values(panel: _Panel, source: str) -> None:
-    # NaN compares false, so missing prices never count as non-positive.
+    # NaN compares false, so missing prices never count as non-positive; an
+    # infinite price is as impossible as a negative one.
     with np.errstate(invalid="ignore"):
-        bad = panel.values <= 0
+        bad = (panel.values <= 0) | np.isinf(panel.values)
     columns = np.flatnonzero(bad.any(axis=0))
     if columns.size:
         col = int(columns[0])
         row = int(np.argmax(bad[:, col]))
+        value = float(panel.values[row, col])
+        kind = "non-finite" if np.isinf(value) else "non-positive"
         raise DataError(
-            f"{source}: non-positive price {float(panel.values[row, col])} for "
-            f"{panel.tickers[col]} on {panel.dates[row]}"
+            f"{source}: {kind} price {value} for {panel.tickers[col]} on {panel.dates[row]}"
         )
+
+
+#: How polars names the second column of a header that repeats a name.
+_DUPLICATE = re.compile(r"^(?P<name>.*)_duplicated_\d+$")
+
+
+def _check_names(tickers: list[str], source: str) -> None:
+    for ticker in tickers:
+        repeated = _DUPLICATE.match(ticker)
+        if repeated:
+            raise DataError(f"{source}: column {repeated['name']!r} appears more than once")
+        if not ticker.strip():
+            raise DataError(f"{source}: a column has an empty name")
+        if ticker.strip().lower() == "date":
+            raise DataError(f"{source}: column {ticker!r} is reserved for the dates")
 
 
 def _validated(frame: pl.DataFrame, source: str) -> _Panel:
@@ -115,6 +135,7 @@ def _validated(frame: pl.DataFrame, source: str) -> _Panel:
     tickers = [c for c in frame.columns if c != "date"]
     if not tickers:
         raise DataError(f"{source}: no ticker columns beside 'date'")
+    _check_names(tickers, source)
     # The schema is read once: each `frame.schema` builds it anew.
     schema = frame.schema
     for ticker in tickers:

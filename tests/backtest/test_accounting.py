@@ -80,9 +80,25 @@ def test_matches_an_independent_daily_loop(seed: int, n: int, k: int) -> None:
     np.testing.assert_allclose(sim.returns, _loop(r, reb, raw, 0.002, cash_r), rtol=0, atol=1e-12)
 
 
-def test_missing_price_counts_as_a_flat_day() -> None:
+def test_a_gap_is_flat_then_credited_when_prices_resume() -> None:
     r = asset_returns(np.array([[10.0], [np.nan], [11.0]]))
-    assert r[:, 0].tolist() == [0.0, 0.0, 0.0]  # 11/nan is unknown, not a jump
+    assert r[:, 0].tolist() == pytest.approx([0.0, 0.0, 0.1])  # 11 / 10, not lost
+
+
+def test_returns_across_a_long_gap_compound_to_the_price_ratio() -> None:
+    # A month without prices (longer than any forward-fill), as in the benchmark
+    # case that showed -17.0% for the year instead of the price's -13.6%.
+    p = np.linspace(100.0, 86.4, 250)
+    p[100:121] = np.nan
+    listed = np.r_[np.full(5, np.nan), np.linspace(50.0, 60.0, 245)]
+    r = asset_returns(np.column_stack([p, listed]))
+    assert np.prod(1 + r[:, 0]) == pytest.approx(86.4 / 100.0, rel=1e-12)
+    assert np.prod(1 + r[:, 1]) == pytest.approx(60.0 / 50.0, rel=1e-12)
+    assert (r[100:121, 0] == 0).all() and r[121, 0] == pytest.approx(p[121] / p[99] - 1)
+    # Nothing after a day changes its return.
+    later = p.copy()
+    later[200:] *= 1.5
+    np.testing.assert_array_equal(asset_returns(later[:, None])[:200], r[:200, :1])
 
 
 def test_bad_targets_rejected() -> None:

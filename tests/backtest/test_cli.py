@@ -93,3 +93,24 @@ def test_end_before_start_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--end 2018-01-01 is not after --start 2019-01-01" in result.output
+
+
+def test_one_rebalance_on_a_panel_without_classes_writes_a_whole_set(
+    sample_prices: pl.DataFrame, tmp_path: Path
+) -> None:
+    # A routine "last month" check, on a panel with no universe.csv beside it.
+    models = tmp_path / "models"
+    make_bundle(models / "2018-12-28", sample_prices, dt.date(2017, 1, 1), dt.date(2018, 12, 28))
+    panel = tmp_path / "panel" / "prices.csv"
+    panel.parent.mkdir()
+    sample_prices.write_csv(panel)
+    out = tmp_path / "bt"
+    args = ["backtest", "--config", str(ROOT / "configs" / "sample.toml"), "--prices", str(panel)]
+    args += ["--model", str(models), "--start", "2019-01-01", "--end", "2019-02-15"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    weights = pl.read_csv(out / "weights.csv")
+    assert weights["date"].unique().to_list() == ["2019-01-31"]
+    names = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert {"report.html", "returns.csv", "weights.png", "dendrogram.png"} <= names
+    assert not [p for p in out.iterdir() if p.name.startswith(".staging")]

@@ -286,10 +286,10 @@ def test_single_asset_and_infeasible_cap():
         one = allocate(r[:, :1], method)
         assert one.weights.tolist() == [1.0]
         assert one.method_used == method
-    res = allocate(r, "max_sharpe", max_weight=0.2)
-    assert res.method_used == "equal"
-    assert "cap infeasible" in (res.fallback_reason or "")
-    np.testing.assert_allclose(res.weights, [1 / 3] * 3)
+    # A cap three assets cannot meet is the user's to fix, never quietly broken.
+    for method in METHODS:
+        with pytest.raises(DataError, match=r"max_weight 0.2 x 3 selected assets = 0.6 < 1"):
+            allocate(r, method, max_weight=0.2)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -353,6 +353,10 @@ def test_every_method_gives_valid_capped_weights(market):
     returns, max_weight, fallback = market
     n = returns.shape[1]
     for method in METHODS:
+        if n > 1 and max_weight * n < 1:
+            with pytest.raises(DataError, match="no portfolio fits the cap"):
+                allocate(returns, method, max_weight=max_weight, fallback=fallback)
+            continue
         res = allocate(returns, method, max_weight=max_weight, fallback=fallback)
         _check_valid(res.weights, n, max_weight)
         assert res.method == method

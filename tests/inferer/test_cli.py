@@ -81,6 +81,12 @@ def test_default_asof_is_the_last_date(models: Path, tmp_path: Path) -> None:
             ["--model", "{models}/2017-12-29", "--prices", "{tiny}"],
             "1 asset(s) have a complete window",
         ),
+        (["--model", "{models}", "--asof", "2030-01-15"], "--asof 2030-01-15 is in the future"),
+        (["--model", "{models}", "--asof", "2024-06-03"], "the data does not reach 2024-06-03"),
+        (["--model", "{models}", "--asof", "June"], "Invalid value for '--asof'"),
+        (["--asof", "2019-03-15"], "Missing option '--model'"),
+        (["--model", "{models}", "--prices", "{inf}"], "non-finite price inf for AAPL"),
+        (["--model", "{models}", "--prices", "{dup}"], "column 'AAPL' appears more than once"),
     ],
 )
 def test_bad_input_exit_2_one_line_no_output(
@@ -91,15 +97,63 @@ def test_bad_input_exit_2_one_line_no_output(
         "date", pl.col("AAPL").map_elements(lambda _: None, return_dtype=pl.Float64)
     ).write_csv(tmp_path / "blank.csv")
     sample_prices.select("date", "AAPL").head(120).write_csv(tmp_path / "tiny.csv")
+    inf = sample_prices.with_columns(
+        pl.when(pl.col("date") == pl.col("date").max()).then(float("inf")).otherwise("AAPL")
+        .alias("AAPL")
+    )  # fmt: skip
+    inf.write_csv(tmp_path / "inf.csv")
+    header = "date,AAPL,MSFT,AAPL\n2019-01-02,1,2,3\n"
+    (tmp_path / "dup.csv").write_text(header)
     subst = {
         "models": str(models),
         "empty": str(tmp_path / "empty"),
         "blank": str(tmp_path / "blank.csv"),
         "tiny": str(tmp_path / "tiny.csv"),
+        "inf": str(tmp_path / "inf.csv"),
+        "dup": str(tmp_path / "dup.csv"),
     }
     out = tmp_path / "out"
     proc = _infer("--config", SAMPLE, *[a.format(**subst) for a in args], "--out", str(out))
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert message in proc.stderr.strip().splitlines()[-1]
-    assert not out.exists() or not any(out.iterdir())
+    lines = proc.stderr.strip().splitlines()
+    assert message in lines[-1] and lines[-1].startswith("deepquant: error: ")
+    assert "Usage:" not in proc.stderr
+    assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(models: Path, tmp_path: Path) -> None:
+    target = tmp_path / "weights.csv"
+    target.write_text("not a folder")
+    proc = _infer("--config", SAMPLE, "--model", str(models), "--out", str(target))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"deepquant: error: --out {target}: is a file, not a folder"
+    ]
+
+
+def test_cron_weekend_rolls_back_to_friday_and_its_bundle(
+    sample_prices: pl.DataFrame, models: Path, tmp_path: Path
+) -> None:
+    # A bundle trained through Friday 2019-03-15 must not serve Friday's decision,
+    # even when the job runs on Saturday.
+    through_friday = tmp_path / "models"
+    for bundle in models.iterdir():
+        (through_friday / bundle.name).mkdir(parents=True)
+        for f in bundle.iterdir():
+            (through_friday / bundle.name / f.name).write_bytes(f.read_bytes())
+    make_bundle(
+        through_friday / "2019-03-15", sample_prices, dt.date(2017, 3, 1), dt.date(2019, 3, 15)
+    )
+    runs = {}
+    for day in ("2019-03-15", "2019-03-16", "2019-03-17"):
+        out = tmp_path / day
+        proc = _infer(
+            "--config", SAMPLE, "--model", str(through_friday), "--asof", day, "--out", str(out)
+        )
+        assert proc.returncode == 0, proc.stderr
+        record = json.loads((out / "run_2019-03-15.json").read_text())
+        assert record["asof"] == "2019-03-15" and record["requested_asof"] == day
+        assert record["bundle"]["path"].endswith("2018-12-31")
+        runs[day] = (out / "weights_2019-03-15.csv").read_text()
+    assert runs["2019-03-15"] == runs["2019-03-16"] == runs["2019-03-17"]

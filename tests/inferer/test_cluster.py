@@ -124,10 +124,13 @@ def test_normalisation_makes_row_scale_irrelevant():
 
 def test_two_assets():
     x = np.array([[1.0, 0.0], [0.0, 1.0]])
-    for k in ("auto", 2, 5):
+    for k in ("auto", 2):
         result = cluster_embeddings(x, k)
         assert result.labels.tolist() == [0, 1]
         assert result.silhouette is None
+    # More clusters than assets cannot hold: said, not quietly capped.
+    with pytest.raises(DataError, match="n_clusters = 5 but only 2 assets can be clustered"):
+        cluster_embeddings(x, 5)
     with pytest.raises(ValueError, match="n_clusters must be >= 2"):
         cluster_embeddings(x, 1)  # as the config refuses it: one cluster selects nothing
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +61,38 @@ def test_bad_prices_file_is_exit_2_and_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "dates are not sorted" in lines[0] and "Traceback" not in proc.stderr
 
 
-def test_bad_date_option_is_a_usage_error() -> None:
-    proc = _run("data", "--config", SAMPLE, "--asof", "2024-99-01")
-    assert proc.returncode == 2 and "is not a date" in proc.stderr
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "--config", SAMPLE, "--asof", "2024-99-01"], "'2024-99-01' is not a date"),
+        (["data"], "Missing option '--config'"),
+        (["data", "--config", SAMPLE, "--bogus"], "No such option '--bogus'"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["--log-format", "xml", "data"], "Invalid value for '--log-format'"),
+        (["train", "--config", SAMPLE, "--retrain-every", "0", "--out", "x"], "--retrain-every"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    proc = _run(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert lines[0].startswith("deepquant: error: ") and "--help" in lines[0]
+
+
+def test_quiet_silences_info_and_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    spiky = tmp_path / "p.csv"
+    spiky.write_text(
+        "date,A,B\n"
+        + "".join(f"2024-01-{d:02d},{d},{d}\n" for d in range(1, 31))
+        + "2024-01-31,,1\n"
+    )
+    loud = _run("--log-format", "json", "data", "--config", SAMPLE, "--prices", str(spiky))
+    records = [json.loads(line) for line in loud.stderr.strip().splitlines()[:-1]]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["logger"].startswith("deepquant") for r in records)
+    quiet = _run("-q", "data", "--config", SAMPLE, "--prices", str(spiky))
+    assert quiet.stderr.strip().splitlines()[:-1] == []
 
 
 def test_options_can_come_from_the_environment(tmp_path: Path) -> None:

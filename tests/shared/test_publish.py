@@ -1,0 +1,136 @@
+"""Output folders: checked first, locked, and published as whole sets."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.errors import DeepQuantError
+from shared.publish import LOCK_NAME, READY_NAME, STAGING_PREFIX, OutputFolder, writable_folder
+
+
+def _write(files: dict[str, str]):
+    def write(stage: Path) -> list[Path]:
+        for name, text in files.items():
+            (stage / name).write_text(text)
+        return [stage / n for n in files]
+
+    return write
+
+
+def _visible(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def test_out_that_is_a_file_or_under_one_is_refused_first(tmp_path: Path) -> None:
+    file = tmp_path / "f"
+    file.write_text("x")
+    with pytest.raises(DeepQuantError, match=r"--out .*/f: is a file, not a folder"):
+        writable_folder(file)
+    with pytest.raises(DeepQuantError, match=r"is under .*/f, which is a file"):
+        writable_folder(file / "sub")
+    assert writable_folder(tmp_path / "new" / "deeper").is_dir()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_out_is_refused(tmp_path: Path) -> None:
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    with pytest.raises(DeepQuantError, match="not writable"):
+        writable_folder(locked)
+
+
+def test_a_new_set_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"returns.csv": "1", "report.html": "1", "frontier.png": "1"}))
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"returns.csv": "2", "report.html": "2"}))
+    # The chart the second run could not draw does not stay beside its report.
+    assert _visible(tmp_path) == {"returns.csv": "2", "report.html": "2"}
+
+
+def test_sets_of_other_names_are_kept(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("infer_2024-05-30", _write({"weights_2024-05-30.csv": "a"}))
+        folder.publish("infer_2024-05-31", _write({"weights_2024-05-31.csv": "b"}))
+    assert set(_visible(tmp_path)) == {"weights_2024-05-30.csv", "weights_2024-05-31.csv"}
+
+
+def test_a_failed_run_leaves_the_previous_set_and_no_staging(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"returns.csv": "1", "report.html": "1"}))
+
+    def half(stage: Path) -> list[Path]:
+        (stage / "returns.csv").write_text("2")
+        raise RuntimeError("killed while writing the report")
+
+    with pytest.raises(RuntimeError), OutputFolder(tmp_path) as folder:
+        folder.publish("bt", half)
+    assert _visible(tmp_path) == {"returns.csv": "1", "report.html": "1"}
+    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_next_run_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    (tmp_path / f"{STAGING_PREFIX}dead").mkdir()
+    (tmp_path / f"{STAGING_PREFIX}dead" / "returns.csv").write_text("half")
+    (tmp_path / ".weights_2024-05-31.csv.abc.tmp").write_text("half")
+    with OutputFolder(tmp_path):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]
+
+
+def test_next_run_finishes_a_set_killed_while_moving(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"a.csv": "1", "b.csv": "1", "report.html": "1"}))
+    # A run killed after moving a.csv of its ready set, before b.csv and the report.
+    stage = tmp_path / f"{STAGING_PREFIX}killed"
+    stage.mkdir()
+    (stage / "b.csv").write_text("2")
+    (stage / "report.html").write_text("2")
+    (tmp_path / "a.csv").write_text("2")
+    files = ["a.csv", "b.csv", "report.html"]
+    (stage / READY_NAME).write_text(json.dumps({"set": "bt", "files": files}))
+    with OutputFolder(tmp_path):
+        pass
+    assert _visible(tmp_path) == {"a.csv": "2", "b.csv": "2", "report.html": "2"}
+
+
+def _hold(path: str, started) -> None:  # runs in a child process
+    with OutputFolder(Path(path)):
+        started.set()
+        time.sleep(60)
+
+
+def test_a_second_concurrent_run_is_refused_and_a_killed_one_frees_the_folder(
+    tmp_path: Path,
+) -> None:
+    started = multiprocessing.Event()
+    child = multiprocessing.Process(target=_hold, args=(str(tmp_path), started))
+    child.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(
+            DeepQuantError, match=rf"in use by another deepquant run \(pid {child.pid}\)"
+        ):
+            OutputFolder(tmp_path).__enter__()
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+    with OutputFolder(tmp_path) as folder:  # the kernel released the dead run's lock
+        folder.publish("x", _write({"ok.txt": "1"}))
+    assert _visible(tmp_path) == {"ok.txt": "1"}
+
+
+def test_last_names_are_moved_last(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        paths = folder.publish(
+            "infer_d", _write({"weights_d.csv": "w", "run_d.json": "{}"}), last=("weights_d.csv",)
+        )
+    assert [p.name for p in paths] == ["run_d.json", "weights_d.csv"]
