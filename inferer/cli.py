@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import polars as pl
 
 from shared.config import Settings, load_settings
 from shared.options import asof_option, config_option, model_option, out_option, prices_option
@@ -17,6 +18,7 @@ from shared.windows import effective_asof
 
 if TYPE_CHECKING:
     from inferer.pipeline import Allocation
+    from inferer.trades import Orders
     from shared.prices import PriceData
     from shared.universe import Universe
 
@@ -28,9 +30,30 @@ log = logging.getLogger("deepquant.infer")
 @prices_option
 @model_option("A bundle, or a folder of bundles (the newest trained before --asof is used).")
 @asof_option
-@out_option("Folder for weights_<date>.csv and run_<date>.json.")
-def infer(config: Path, prices: Path | None, model: Path, asof: dt.date | None, out: Path) -> None:
-    """Embed, cluster, select and allocate as of a date; write weight CSV and run JSON."""
+@click.option(
+    "--holdings",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of what is held now: ticker and weight, or ticker and shares "
+    "(default: the last weights_<date>.csv in --out).",
+)
+@click.option(
+    "--capital",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Amount to invest: adds whole share counts at the latest prices to the trades.",
+)
+@out_option("Folder for weights_<date>.csv, trades_<date>.csv and run_<date>.json.")
+def infer(
+    config: Path,
+    prices: Path | None,
+    model: Path,
+    asof: dt.date | None,
+    holdings: Path | None,
+    capital: float | None,
+    out: Path,
+) -> None:
+    """Embed, cluster, select and allocate as of a date; write weights, trades and run JSON."""
     from inferer.output import write_outputs
     from shared.prices import load_prices
     from shared.publish import OutputFolder
@@ -40,7 +63,8 @@ def infer(config: Path, prices: Path | None, model: Path, asof: dt.date | None, 
     with OutputFolder(out) as folder:
         data = load_prices(settings.data, prices)
         alloc, data_end = _allocate(data, settings, model, asof)
-        run_path, csv_path = folder.publish(
+        orders = _orders(data, settings, alloc, holdings, capital, folder.path)
+        run_path, _, csv_path = folder.publish(
             f"infer_{alloc.asof}",
             lambda stage: write_outputs(
                 alloc,
@@ -49,11 +73,38 @@ def infer(config: Path, prices: Path | None, model: Path, asof: dt.date | None, 
                 config_digest=settings.digest(),
                 requested_asof=asof,
                 data_end=data_end,
+                orders=orders,
+                dropped=data.dropped,
             ),
             last=(f"weights_{alloc.asof}.csv",),
         )
     _echo(alloc, data.universe)
+    cash = orders.leftover_cash
+    click.echo(
+        f"trades against {orders.holdings}: one-way turnover {orders.turnover:.1%}, "
+        f"estimated cost {orders.cost:.3%}" + (f", leftover cash {cash:,.2f}" if cash else "")
+    )
     click.echo(f"wrote {csv_path} and {run_path.name} in {time.perf_counter() - t0:.2f}s")
+
+
+def _orders(
+    data: PriceData,
+    settings: Settings,
+    alloc: Allocation,
+    holdings: Path | None,
+    capital: float | None,
+    out: Path,
+) -> Orders:
+    """Trades from what is held (``--holdings``, else the last weights written) to the target."""
+    from inferer.trades import make_orders, previous_weights, read_holdings
+
+    past = data.prices.filter(pl.col("date") <= alloc.asof)
+    # The latest price of each asset, even one that did not trade on the as-of day.
+    latest = past.drop("date").select(pl.all().drop_nulls().last()).row(0, named=True)
+    prices = {t: float(p) for t, p in latest.items() if p is not None}
+    held = read_holdings(holdings, prices) if holdings else previous_weights(out, alloc.asof)
+    cost_bps = settings.backtest.cost_bps + settings.backtest.slippage_bps
+    return make_orders(held, alloc.weights, prices, cost_bps, capital)
 
 
 def _allocate(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from inferer.pipeline import Allocation
+from inferer.trades import Orders
 from shared import __version__
 from shared.atomic import atomic_write_text
 from shared.universe import Universe
@@ -102,8 +104,15 @@ def write_outputs(
     config_digest: str,
     requested_asof: dt.date | None = None,
     data_end: dt.date | None = None,
+    orders: Orders | None = None,
+    dropped: Mapping[str, str] | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``weights_<asof>.csv`` and ``run_<asof>.json`` into ``out_dir``; return their paths."""
+    """Write ``weights_<asof>.csv`` and ``run_<asof>.json`` into ``out_dir``; return their paths.
+
+    With ``orders``, ``trades_<asof>.csv`` too, and their turnover and cost in
+    the JSON; ``dropped`` (assets cleaning left out, with the reason) goes
+    into the JSON.
+    """
     out = Path(out_dir)
     stem = alloc.asof.isoformat()
     record = run_record(
@@ -112,6 +121,10 @@ def write_outputs(
         requested_asof=requested_asof,
         data_end=data_end or alloc.asof,
     )
+    record["dropped"] = dict(dropped or {})
+    if orders is not None:
+        record["trades"] = orders.summary()
+        atomic_write_text(out / f"trades_{stem}.csv", orders.trades.write_csv())
     # JSON first: the CSV is what downstream jobs wait for, so it lands last.
     run_path = atomic_write_text(
         out / f"run_{stem}.json", json.dumps(record, indent=2, allow_nan=False) + "\n"

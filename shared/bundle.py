@@ -256,13 +256,16 @@ def load_bundle(path: str | Path, *, features: FeatureSettings | None = None) ->
 def list_bundles(models_dir: str | Path) -> list[Bundle]:
     """Verified bundles in the sub-folders of ``models_dir``, oldest training end first.
 
-    Sub-folders without a ``manifest.json`` are ignored; one that has a manifest
-    but fails verification raises, rather than silently falling back to an older model.
+    Sub-folders without a ``manifest.json`` are ignored, and so are hidden ones
+    (a training killed while exporting leaves its staging folder, hidden, beside
+    the bundles); one that has a manifest but fails verification raises, rather
+    than silently falling back to an older model.
     """
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         raise BundleError(f"models folder {models_dir}: not found")
-    bundles = [load_bundle(p) for p in sorted(models_dir.iterdir()) if is_bundle(p)]
+    folders = [p for p in sorted(models_dir.iterdir()) if not p.name.startswith(".")]
+    bundles = [load_bundle(p) for p in folders if is_bundle(p)]
     return sorted(bundles, key=lambda b: (b.manifest.train_end, b.path.name))
 
 

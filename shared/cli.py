@@ -130,6 +130,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+#: Module names that are not deepquant's (a regex for ``warnings.filterwarnings``).
+_NOT_OURS = r"(?!(shared|inferer|trainer|backtest)(\.|$))"
+
+
 def configure_logging(verbose: int, quiet: bool, log_format: str) -> None:
     """deepquant's loggers at info (-q: errors only; -v: debug), third parties at warning.
 
@@ -147,8 +151,12 @@ def configure_logging(verbose: int, quiet: bool, log_format: str) -> None:
     logging.getLogger("deepquant").setLevel(own)
     logging.captureWarnings(True)
     if verbose < 2:
-        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
-            warnings.filterwarnings("ignore", category=category)
+        # A library's warnings (pandas deprecations inside yfinance, ...) are its
+        # business, not the user's; our own modules' warnings still show.
+        warnings.filterwarnings("ignore", module=_NOT_OURS)
+        # yfinance logs each failed download itself, over several lines; the
+        # fetch report says the same in one.
+        logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     if quiet:
         logging.getLogger("py.warnings").setLevel(logging.ERROR)
 

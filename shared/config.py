@@ -74,6 +74,9 @@ class DataSettings(_Section):
     chunk_size: PositiveInt = 50
     retries: NonNegInt = 3
     backoff_seconds: NonNegFloat = 2.0
+    #: Each back-off is stretched by up to this fraction at random, so that
+    #: parallel jobs do not retry in step.
+    backoff_jitter: Annotated[float, Field(ge=0, le=1)] = 0.25
 
     @model_validator(mode="after")
     def _check(self) -> DataSettings:

@@ -170,8 +170,14 @@ def _staging_dir(target: Path) -> tuple[Path, bool]:
                 f"model bundle {target}: folder exists, is not empty and is not a bundle; "
                 "choose another --out"
             )
+        for stale in target.glob(".staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         return target / f".staging-{tag}", True
     target.parent.mkdir(parents=True, exist_ok=True)
+    # What a killed export of this bundle left beside it goes first.
+    for kind in ("tmp", "old"):
+        for stale in target.parent.glob(f".{target.name}.{kind}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
     return target.with_name(f".{target.name}.tmp-{tag}"), False
 
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import random
 import re
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +46,10 @@ Download = Callable[[Sequence[str], dt.date, dt.date], pd.DataFrame | None]
 Sleep = Callable[[float], object]
 
 EMPTY = "empty"
+#: Seconds one Yahoo request may take; the reachability probe makes two.
+YAHOO_TIMEOUT = 10
+#: Least wait after a rate-limit answer (HTTP 429), however small the back-off.
+RATE_LIMIT_SECONDS = 60.0
 _CACHE_FROM_KEY = "deepquant.fetched_from"
 _MAX_REASON = 200
 _MAX_NAMED = 10
@@ -130,6 +137,17 @@ def yahoo_download(tickers: Sequence[str], start: dt.date, end: dt.date) -> pd.D
     # and works where yfinance's network stack is unwanted.
     import yfinance
 
+    # yfinance turns its own deprecation warnings back on when imported, and
+    # calls pandas in ways pandas deprecates: neither is the user's to act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return _download(yfinance, tickers, start, end)
+
+
+def _download(
+    yfinance: Any, tickers: Sequence[str], start: dt.date, end: dt.date
+) -> pd.DataFrame | None:
     return yfinance.download(
         tickers=list(tickers),
         start=start.isoformat(),
@@ -139,6 +157,7 @@ def yahoo_download(tickers: Sequence[str], start: dt.date, end: dt.date) -> pd.D
         multi_level_index=True,
         progress=False,
         threads=True,
+        timeout=YAHOO_TIMEOUT,
     )
 
 
@@ -149,6 +168,7 @@ def fetch_prices(
     download: Download | None = None,
     sleep: Sleep = time.sleep,
     today: dt.date | None = None,
+    probe: bool | None = None,
 ) -> tuple[pl.DataFrame, FetchReport]:
     """Fetch adjusted daily closes, using and refreshing the per-ticker cache.
 
@@ -167,6 +187,11 @@ def fetch_prices(
     today : datetime.date, optional
         The current date (default: the system date). Prices dated today or later are
         returned but not cached, because today's bar may still change.
+    probe : bool, optional
+        Ask Yahoo for the benchmark's last week first (two tries) and, if that
+        fails, fail every ticker still to download at once instead of retrying
+        each chunk: with no route to Yahoo the run ends in seconds. Default:
+        on with the real download, off with an injected one.
 
     Returns
     -------
@@ -189,7 +214,8 @@ def fetch_prices(
     end = min(settings.end or today, today)
     if end < settings.start:
         raise DataError(f"yahoo: start {settings.start} is after end {end}")
-    run = _Run(settings, download or yahoo_download, sleep, today, end)
+    probe = download is None if probe is None else probe
+    run = _Run(settings, download or yahoo_download, sleep, today, end, probe)
     series, report = run.fetch(requested)
     _check_coverage(report, settings.min_coverage)
     return _wide(series, report.requested, settings.start, end), report
@@ -365,6 +391,7 @@ class _Run:
     sleep: Sleep
     today: dt.date
     end: dt.date
+    probe: bool = False
     series: dict[str, pl.DataFrame] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
     from_cache: list[str] = field(default_factory=list)
@@ -380,6 +407,12 @@ class _Run:
                 self._use_cache(ticker, caches[ticker])
             else:
                 todo.append(ticker)
+        unreachable = self._unreachable() if todo and self.probe else None
+        if unreachable:
+            logger.warning("yahoo: %s; no ticker is downloaded this run", unreachable)
+            for ticker in todo:
+                self._fail_or_stale(ticker, caches[ticker], unreachable)
+            todo = []
         size = self.settings.chunk_size
         for i in range(0, len(todo), size):
             self._fetch_chunk(todo[i : i + size], caches)
@@ -393,6 +426,23 @@ class _Run:
             stale=tuple(sorted(self.stale, key=order.__getitem__)),
         )
         return self.series, report
+
+    def _unreachable(self) -> str | None:
+        """Why Yahoo cannot be reached (two quick tries for the benchmark), or None."""
+        ticker = self.settings.benchmark
+        start = self.end - dt.timedelta(days=7)
+        reason = ""
+        for attempt in range(2):
+            try:
+                frame = self.download([ticker], start, self.end + dt.timedelta(days=1))
+                if closes_from_response(frame, [ticker]):
+                    return None
+                reason = f"no prices for {ticker} in the last week"
+            except Exception as err:
+                reason = _one_line(err)
+            if attempt == 0:
+                self.sleep(self.settings.backoff_seconds)
+        return f"Yahoo unreachable (probe for {ticker}: {reason})"
 
     def _fetch_start(self, cached: _Cached | None) -> dt.date | None:
         """First date to download, or ``None`` when the cache already reaches the end."""
@@ -429,7 +479,7 @@ class _Run:
                 reason = _one_line(err)
                 if attempt == retries:
                     raise _ChunkFailed(reason) from err
-                delay = self.settings.backoff_seconds * 2**attempt
+                delay = _backoff(self.settings, attempt, err)
                 logger.info(
                     "yahoo: chunk of %d from %s failed (%s); retry %d/%d in %.1f s",
                     len(chunk),
@@ -516,6 +566,16 @@ class _Run:
                 self.series[ticker] = window
 
 
+def _backoff(settings: DataSettings, attempt: int, err: BaseException) -> float:
+    """Exponential back-off with jitter; at least a minute after a rate-limit answer."""
+    delay = settings.backoff_seconds * 2**attempt
+    delay *= 1.0 + settings.backoff_jitter * random.random()
+    text = f"{type(err).__name__} {err}"
+    if "RateLimit" in text or "Too Many Requests" in text or " 429" in text:
+        delay = max(delay, RATE_LIMIT_SECONDS)
+    return delay
+
+
 class _ChunkFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -545,10 +605,13 @@ def _check_coverage(report: FetchReport, min_coverage: float) -> None:
     """Raise when too few tickers came back; otherwise warn about the ones that did not."""
     if report.coverage() < min_coverage:
         have = len(report.fetched) + len(report.from_cache)
+        causes = set(report.failed.values())
+        # One cause for every failure (no route to Yahoo, say) is worth naming.
+        why = f" ({next(iter(causes))})" if len(causes) == 1 and EMPTY not in causes else ""
         raise DataError(
             f"yahoo: only {have}/{len(report.requested)} tickers fetched "
             f"({_pct(report.coverage())}) < min_coverage {_pct(min_coverage)}; "
-            f"failed: {_names(list(report.failed))}"
+            f"failed: {_names(list(report.failed))}{why}"
         )
     if report.failed:
         reasons = [f"{t} ({r})" for t, r in report.failed.items()]

@@ -157,3 +157,34 @@ def test_cron_weekend_rolls_back_to_friday_and_its_bundle(
         assert record["bundle"]["path"].endswith("2018-12-31")
         runs[day] = (out / "weights_2019-03-15.csv").read_text()
     assert runs["2019-03-15"] == runs["2019-03-16"] == runs["2019-03-17"]
+
+
+def test_a_cron_week_end_friday_saturday_monday(models: Path, tmp_path: Path) -> None:
+    out = tmp_path / "live"
+    for day in ("2019-03-15", "2019-03-16", "2019-03-18"):
+        proc = _infer("--config", SAMPLE, "--model", str(models), "--asof", day, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+    friday = json.loads((out / "run_2019-03-15.json").read_text())
+    monday = json.loads((out / "run_2019-03-18.json").read_text())
+    # Saturday rolled back to Friday and found Friday's own weights: nothing to trade.
+    assert friday["requested_asof"] == "2019-03-16"
+    assert friday["trades"]["holdings"] == "weights_2019-03-15.csv"
+    assert friday["trades"]["turnover_one_way"] == 0
+    trades = pl.read_csv(out / "trades_2019-03-15.csv")
+    assert (trades["change"] == 0).all()
+    # Monday trades from Friday's weights to its own.
+    assert monday["trades"]["holdings"] == "weights_2019-03-15.csv"
+    mon = pl.read_csv(out / "trades_2019-03-18.csv")
+    fri_w = dict(pl.read_csv(out / "weights_2019-03-15.csv").select("ticker", "weight").iter_rows())
+    mon_w = dict(pl.read_csv(out / "weights_2019-03-18.csv").select("ticker", "weight").iter_rows())
+    for row in mon.iter_rows(named=True):
+        assert row["current"] == pytest.approx(fri_w.get(row["ticker"], 0.0))
+        assert row["target"] == pytest.approx(mon_w.get(row["ticker"], 0.0))
+    half = (mon["change"].abs().sum() + abs(mon["change"].sum())) / 2
+    assert monday["trades"]["turnover_one_way"] == pytest.approx(half)
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert names == sorted(
+        f"{kind}_{d}.{ext}"
+        for d in ("2019-03-15", "2019-03-18")
+        for kind, ext in (("run", "json"), ("trades", "csv"), ("weights", "csv"))
+    )

@@ -51,6 +51,11 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("[inference]\nn_clusters = 1\n", "n_clusters must be >= 2"),
         ("[inference]\nmethod = 'magic'\n", r"\[inference.method\]"),
         ("[backtest]\ncost_bps = -1\n", r"\[backtest.cost_bps\]"),
+        # Settings a person would not mean: 5.0 for 5%, a million bps.
+        ("[inference]\nrisk_free = 5.0\n", r"\[inference.risk_free.*less than 0.5"),
+        ("[backtest]\ncost_bps = 1e6\n", r"\[backtest.cost_bps\] Input should be less than 1000"),
+        ("[backtest]\nslippage_bps = 5000\n", r"\[backtest.slippage_bps\]"),
+        ("[train]\nretrain_every = 12\n", r"\[train.retrain_every\] unknown setting"),
         ("this is not toml", "not valid TOML"),
     ],
 )

@@ -134,3 +134,30 @@ def test_last_names_are_moved_last(tmp_path: Path) -> None:
             "infer_d", _write({"weights_d.csv": "w", "run_d.json": "{}"}), last=("weights_d.csv",)
         )
     assert [p.name for p in paths] == ["run_d.json", "weights_d.csv"]
+
+
+def _publish_slowly(path: str, started) -> None:  # runs in a child process
+    def write(stage: Path) -> list[Path]:
+        (stage / "returns.csv").write_text("new")
+        started.set()
+        time.sleep(60)  # killed here, half-way through its set
+        (stage / "report.html").write_text("new")
+        return []
+
+    with OutputFolder(Path(path)) as folder:
+        folder.publish("bt", write)
+
+
+def test_kill_9_half_way_through_a_set_leaves_the_previous_one(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"returns.csv": "old", "report.html": "old"}))
+    started = multiprocessing.Event()
+    child = multiprocessing.Process(target=_publish_slowly, args=(str(tmp_path), started))
+    child.start()
+    assert started.wait(30)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    assert _visible(tmp_path) == {"returns.csv": "old", "report.html": "old"}
+    with OutputFolder(tmp_path):  # the next run
+        pass
+    assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))

@@ -96,6 +96,7 @@ def _settings(tmp_path: Path, **overrides: Any) -> DataSettings:
         "chunk_size": 2,
         "retries": 3,
         "backoff_seconds": 2.0,
+        "backoff_jitter": 0.0,
     }
     values.update(overrides)
     return DataSettings(**values)
@@ -404,3 +405,42 @@ def test_fetch_uses_default_download(tmp_path: Path, monkeypatch: pytest.MonkeyP
     prices, _ = fetch_prices(["SPY"], _settings(tmp_path), sleep=FakeSleep(), today=TODAY)
     assert fake.calls and prices.columns == ["date", "SPY"]
     assert np.isfinite(prices["SPY"].to_numpy()).all()
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+def test_unreachable_yahoo_is_found_by_a_probe_and_fails_fast(tmp_path: Path) -> None:
+    fake, sleep = FakeYahoo(SPY=99), FakeSleep()  # every request for SPY times out
+    settings = _settings(tmp_path, min_coverage=0.9, retries=3, benchmark="SPY")
+    with pytest.raises(DataError) as err:
+        fetch_prices(
+            ["AAPL", "MSFT", "SPY"], settings, download=fake, sleep=sleep, today=TODAY, probe=True
+        )
+    message = str(err.value)
+    assert "\n" not in message and "Yahoo unreachable (probe for SPY: ConnectionError" in message
+    assert [c[0] for c in fake.calls] == [("SPY",), ("SPY",)]  # two probes, no chunk retried
+    assert sleep.delays == [2.0]
+
+
+def test_a_reachable_probe_changes_nothing(tmp_path: Path) -> None:
+    fake = FakeYahoo()
+    settings = _settings(tmp_path, benchmark="SPY")
+    _, report = fetch_prices(
+        ["AAPL", "MSFT"], settings, download=fake, sleep=FakeSleep(), today=TODAY, probe=True
+    )
+    assert fake.calls[0][0] == ("SPY",) and report.fetched == ("AAPL", "MSFT")
+
+
+def test_backoff_has_jitter_and_waits_out_rate_limits(tmp_path: Path) -> None:
+    from shared.prices.yahoo import RATE_LIMIT_SECONDS, _backoff
+
+    settings = _settings(tmp_path, backoff_seconds=2.0, backoff_jitter=0.5)
+    delays = {_backoff(settings, 1, ConnectionError("timeout")) for _ in range(50)}
+    assert all(4.0 <= d <= 6.0 for d in delays) and len(delays) > 1
+
+    class YFRateLimitError(Exception):
+        pass
+
+    limited = _backoff(settings, 0, YFRateLimitError("Too Many Requests. Rate limited."))
+    assert limited >= RATE_LIMIT_SECONDS

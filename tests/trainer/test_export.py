@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from inferer.embed import Embedder
-from shared.bundle import MODEL_NAME, Bundle, Manifest, load_bundle, sha256_file
+from shared.bundle import MODEL_NAME, Bundle, Manifest, list_bundles, load_bundle, sha256_file
 from shared.config import FeatureSettings, ModelSettings
 from shared.errors import BundleError
 from shared.features import FEATURE_NAMES
@@ -153,3 +153,17 @@ def test_a_folder_of_other_things_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="is not empty and is not a bundle"):
         _write(root, _encoder())
     assert [p.name for p in root.iterdir()] == ["2024-01-01"]
+
+
+def test_a_killed_export_neither_breaks_the_folder_nor_stays(tmp_path: Path) -> None:
+    wf = tmp_path / "wf"
+    good = _write(wf / "2024-01-01", _encoder())
+    # What a training killed during its export of the next bundle leaves behind:
+    # a hidden staging folder that looks like a (broken) bundle.
+    stale = wf / ".2025-01-01.tmp-dead"
+    stale.mkdir()
+    (stale / "model.onnx").write_bytes(b"half")
+    (stale / "manifest.json").write_text((good.path / "manifest.json").read_text())
+    assert [b.path for b in list_bundles(wf)] == [good.path]
+    _write(wf / "2025-01-01", _encoder(seed=1))  # the next training cleans it up
+    assert sorted(p.name for p in wf.iterdir()) == ["2024-01-01", "2025-01-01"]

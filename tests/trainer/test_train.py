@@ -204,6 +204,8 @@ def test_cli_writes_a_bundle(sample_prices: pl.DataFrame, tmp_path: Path) -> Non
         ["--config", str(config), "--prices", str(panel), "--end", "2016-12-31", "--out", str(out)],
     )
     assert res.exit_code == 0, res.output
+    assert "one bundle, trained on 2016-01-01 .. 2016-12-31" in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["train_start"] >= "2016-01-01" and manifest["train_end"] <= "2016-12-31"
     assert manifest["losses"]["val"] < manifest["losses"]["naive_val"]

@@ -1,0 +1,196 @@
+"""From today's target weights to orders: trades against what is held, and share counts.
+
+The book held now comes from ``--holdings`` (a CSV of ``ticker`` and either
+``weight`` or ``shares``), or else from the last ``weights_<date>.csv`` the job
+wrote on or before today: the weights as last decided, not drifted with the
+prices since, so pass ``--holdings`` for the real book. Turnover is one-way,
+half the sum of the absolute weight changes, cash included (a switch from
+one asset to another, or investing all cash, is a turnover of 1); the
+estimated cost is charged on every unit
+traded, ``sum |change| x (cost_bps + slippage_bps) / 1e4``, as the backtest
+charges it. Share counts for ``--capital`` come from PyPortfolioOpt's
+``DiscreteAllocation`` (greedy) at the latest prices, with the leftover cash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from shared.errors import DataError
+
+TRADE_COLUMNS = ("ticker", "current", "target", "change")
+_WEIGHTS_FILE = re.compile(r"^weights_(\d{4}-\d{2}-\d{2})\.csv$")
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What is held now, as weights summing to at most 1, and where that came from."""
+
+    weights: dict[str, float]
+    source: str
+    shares: dict[str, float] | None = None
+
+
+def _read_table(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise DataError(f"--holdings {path}: file not found")
+    try:
+        return pl.read_csv(path)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"--holdings {path}: cannot read ({first})") from None
+
+
+def read_holdings(path: Path, prices: Mapping[str, float]) -> Holdings:
+    """A holdings CSV: ``ticker`` and ``weight`` (fractions) or ``shares`` (counts).
+
+    Share counts are valued at ``prices`` (the latest) to give weights.
+
+    Raises
+    ------
+    DataError
+        Missing columns, a duplicated ticker, a negative or non-finite amount,
+        weights above 1 in total, or a held ticker without a price.
+    """
+    table = _read_table(path)
+    kind = next((c for c in ("weight", "shares") if c in table.columns), None)
+    if "ticker" not in table.columns or kind is None:
+        raise DataError(f"--holdings {path}: needs a 'ticker' column and 'weight' or 'shares'")
+    tickers = [str(t) for t in table["ticker"].to_list()]
+    amounts = [float(a) if a is not None else float("nan") for a in table[kind].to_list()]
+    if len(set(tickers)) < len(tickers):
+        raise DataError(f"--holdings {path}: a ticker appears more than once")
+    for ticker, amount in zip(tickers, amounts, strict=True):
+        if not amount >= 0 or amount == float("inf"):
+            raise DataError(f"--holdings {path}: {kind} {amount} for {ticker} is not >= 0")
+    held = {t: a for t, a in zip(tickers, amounts, strict=True) if a > 0}
+    if kind == "weight":
+        if sum(held.values()) > 1 + 1e-6:
+            raise DataError(f"--holdings {path}: weights sum to {sum(held.values()):.4f} > 1")
+        return Holdings(held, str(path))
+    missing = [t for t in held if t not in prices]
+    if missing:
+        raise DataError(f"--holdings {path}: no price for {', '.join(sorted(missing))}")
+    value = {t: n * prices[t] for t, n in held.items()}
+    total = sum(value.values())
+    weights = {t: v / total for t, v in value.items()} if total > 0 else {}
+    return Holdings(weights, str(path), shares=held)
+
+
+def previous_weights(out: Path, asof: dt.date) -> Holdings:
+    """The last ``weights_<date>.csv`` in ``out`` dated on or before ``asof``; none: all cash."""
+    dated = sorted(
+        (dt.date.fromisoformat(m[1]), p)
+        for p in (out.iterdir() if out.is_dir() else ())
+        if (m := _WEIGHTS_FILE.match(p.name))
+    )
+    earlier = [p for day, p in dated if day <= asof]
+    if not earlier:
+        return Holdings({}, "none (all cash)")
+    table = pl.read_csv(earlier[-1])
+    weights = dict(zip(table["ticker"].to_list(), table["weight"].to_list(), strict=True))
+    return Holdings({str(t): float(w) for t, w in weights.items()}, earlier[-1].name)
+
+
+def trades_frame(current: Mapping[str, float], target: Mapping[str, float]) -> pl.DataFrame:
+    """One row per ticker held now or wanted: current, target and change, largest change first."""
+    tickers = sorted(set(current) | set(target))
+    rows = [(t, current.get(t, 0.0), target.get(t, 0.0)) for t in tickers]
+    rows.sort(key=lambda r: (-abs(r[2] - r[1]), r[0]))
+    return pl.DataFrame(
+        {
+            "ticker": [r[0] for r in rows],
+            "current": [r[1] for r in rows],
+            "target": [r[2] for r in rows],
+            "change": [r[2] - r[1] for r in rows],
+        },
+        schema={"ticker": pl.String, "current": pl.Float64, "target": pl.Float64,
+                "change": pl.Float64},
+    )  # fmt: skip
+
+
+def turnover_and_cost(trades: pl.DataFrame, cost_bps: float) -> tuple[float, float]:
+    """One-way turnover and the cost of trading every unit of the risky assets.
+
+    Turnover is half the sum of |change| over the assets and cash (the weight
+    neither book holds), so investing all cash, or switching one asset for
+    another, is 1.
+    """
+    traded = float(trades["change"].abs().sum())
+    cash = abs(float(trades["change"].sum()))
+    return (traded + cash) / 2, traded * cost_bps / 1e4
+
+
+def share_counts(
+    target: Mapping[str, float], prices: Mapping[str, float], capital: float
+) -> tuple[dict[str, int], float]:
+    """Whole shares of each target asset for ``capital`` at ``prices``, and the leftover cash.
+
+    Raises
+    ------
+    DataError
+        ``capital`` is not positive, or a target asset has no price.
+    """
+    import pandas as pd
+    from pypfopt.discrete_allocation import DiscreteAllocation
+
+    if not capital > 0:
+        raise DataError(f"--capital {capital}: must be a positive amount")
+    missing = [t for t in target if t not in prices]
+    if missing:
+        raise DataError(f"--capital: no latest price for {', '.join(sorted(missing))}")
+    latest = pd.Series({t: prices[t] for t in target}, dtype=float)
+    allocation = DiscreteAllocation(dict(target), latest, total_portfolio_value=capital)
+    shares, leftover = allocation.greedy_portfolio()
+    return {str(t): int(n) for t, n in shares.items()}, float(leftover)
+
+
+@dataclass(frozen=True)
+class Orders:
+    """The trades of one live run and their summary for the run JSON."""
+
+    trades: pl.DataFrame
+    holdings: str
+    turnover: float
+    cost: float
+    capital: float | None = None
+    leftover_cash: float | None = None
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "holdings": self.holdings,
+            "turnover_one_way": self.turnover,
+            "estimated_cost": self.cost,
+            "capital": self.capital,
+            "leftover_cash": self.leftover_cash,
+        }
+
+
+def make_orders(
+    holdings: Holdings,
+    target: Mapping[str, float],
+    prices: Mapping[str, float],
+    cost_bps: float,
+    capital: float | None = None,
+) -> Orders:
+    """Trades from ``holdings`` to ``target``; with ``capital``, share counts too."""
+    trades = trades_frame(holdings.weights, target)
+    turnover, cost = turnover_and_cost(trades, cost_bps)
+    if capital is None:
+        return Orders(trades, holdings.source, turnover, cost)
+    shares, leftover = share_counts(target, prices, capital)
+    counts = [shares.get(t, 0) for t in trades["ticker"]]
+    trades = trades.with_columns(pl.Series("target_shares", counts, dtype=pl.Int64))
+    if holdings.shares is not None:
+        held = [holdings.shares.get(t, 0.0) for t in trades["ticker"]]
+        trades = trades.with_columns(
+            pl.Series("current_shares", held, dtype=pl.Float64),
+            (pl.col("target_shares") - pl.Series(held)).alias("shares_change"),
+        )
+    return Orders(trades, holdings.source, turnover, cost, capital, leftover)
