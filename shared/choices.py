@@ -27,6 +27,8 @@ Fallback = Literal["hrp", "inverse_vol", "equal"]
 Rebalance = Literal["weekly", "monthly", "quarterly"]
 #: What uninvested cash earns in a backtest.
 Cash = Literal["risk_free", "zero"]
+#: What cleaning does with an asset whose prices look wrong (``shared.prices.clean``).
+Suspect = Literal["drop", "keep"]
 #: Backtest baselines (``backtest.baselines.BASELINES``).
 Baseline = Literal["equal_weight", "hrp_all", "corr_cluster"]
 

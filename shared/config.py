@@ -34,6 +34,7 @@ from shared.choices import (
     Method,
     Rebalance,
     Source,
+    Suspect,
 )
 from shared.errors import ConfigError
 
@@ -68,6 +69,15 @@ class DataSettings(_Section):
     ffill_limit: NonNegInt = 5
     #: Assets with fewer valid prices than this are dropped, with a warning.
     min_history: PositiveInt = 100
+    #: A one-day move beyond this (1.0: x2 or x0.5) that the next day takes back
+    #: by more than half is a bad tick (0 turns the check off). 0.5 would flag
+    #: a real March-2020 move in the shared panel (TRGP -34%, +46% the next day).
+    max_jump: NonNegFloat = 1.0
+    #: A price unchanged for more than this many days is a stale series (0: off).
+    max_stale_days: NonNegInt = 30
+    #: "drop": an asset with a bad tick or a stale stretch leaves the run, with a
+    #: warning and the reason in the run JSON; "keep": only the warning.
+    suspect_prices: Suspect = "drop"
     #: Fraction of requested tickers that must come back from Yahoo.
     min_coverage: Fraction = 0.9
     #: Yahoo download chunk size, retries, and the first back-off delay in seconds.

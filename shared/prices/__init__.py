@@ -89,6 +89,9 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
         calendar=settings.calendar,
         ffill_limit=settings.ffill_limit,
         min_history=settings.min_history,
+        max_jump=settings.max_jump,
+        max_stale_days=settings.max_stale_days,
+        suspect_prices=settings.suspect_prices,
         source=source,
     )
     present = set(cleaned.tickers)

@@ -18,7 +18,12 @@ Rules, in order:
    asset's history) are filled with the last price, which is known at the time
    so it leaks nothing. Longer gaps stay missing.
 5. Assets with fewer than ``min_history`` prices are dropped, with a warning
-   naming them. Choosing ``min_history`` at least the feature warm-up plus one
+   naming them.
+6. Suspect prices: a one-day move beyond ``max_jump`` taken back the next day
+   (a bad tick), or a price unchanged for more than ``max_stale_days`` days (a
+   stale series), is reported by ticker and date; with ``suspect_prices =
+   "drop"`` the asset leaves the run. In a backtest that is a choice of
+   universe made with the whole panel in view, like the history rule. Choosing ``min_history`` at least the feature warm-up plus one
    window means such an asset could never have a complete window anyway, so
    dropping it uses no future information.
 """
@@ -232,6 +237,54 @@ def _short_histories(panel: _Panel, min_history: int) -> dict[str, str]:
     return dropped
 
 
+def _bad_ticks(values: np.ndarray, max_jump: float) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of one-day moves beyond ``max_jump`` that the next day takes back.
+
+    A move from ``p[t-1]`` to ``p[t]`` of more than ``log(1 + max_jump)`` in
+    log terms, followed by one the other way that ends within half of it of
+    ``p[t-1]``: a price x1,000 for a day, not a crash that stays.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = np.diff(np.log(values), axis=0)
+    up, down = step[:-1], step[1:]
+    big = np.abs(up) > np.log1p(max_jump)
+    back = (np.sign(down) == -np.sign(up)) & (np.abs(up + down) < np.abs(up) / 2)
+    rows, cols = np.nonzero(big & back)
+    return rows + 1, cols
+
+
+def _longest_flat_run(values: np.ndarray) -> np.ndarray:
+    """Per column, the most consecutive days the price did not change."""
+    same = np.zeros(values.shape, dtype=np.int32)
+    same[1:] = values[1:] == values[:-1]
+    # Length of the run of equal prices ending at each day, by cumulative sums
+    # reset wherever the price changes.
+    total = np.cumsum(same, axis=0, dtype=np.int32)
+    reset = np.maximum.accumulate(np.where(same == 0, total, 0), axis=0)
+    return (total - reset).max(axis=0)
+
+
+def _suspects(panel: _Panel, max_jump: float, max_stale_days: int) -> dict[str, str]:
+    """Assets whose prices look wrong, with the reason naming the first date."""
+    found: dict[str, str] = {}
+    if max_jump > 0:
+        for row, col in zip(*_bad_ticks(panel.values, max_jump), strict=True):
+            ticker = panel.tickers[col]
+            if ticker not in found:
+                ratio = panel.values[row, col] / panel.values[row - 1, col]
+                found[ticker] = (
+                    f"bad tick: x{ratio:.3g} on {panel.dates[int(row)]}, taken back the next day"
+                )
+    if max_stale_days > 0:
+        flat = _longest_flat_run(panel.values)
+        for col in np.flatnonzero(flat > max_stale_days):
+            ticker = panel.tickers[col]
+            found.setdefault(
+                ticker, f"stale: price unchanged for {flat[col]} days (> max_stale_days)"
+            )
+    return found
+
+
 def _restricted_rows(
     panel: _Panel, start: dt.date | None, end: dt.date | None, source: str
 ) -> np.ndarray:
@@ -253,6 +306,9 @@ def clean_prices(
     calendar: str = "union",
     ffill_limit: int = 5,
     min_history: int = 100,
+    max_jump: float = 0.0,
+    max_stale_days: int = 0,
+    suspect_prices: str = "drop",
     source: str = "prices",
 ) -> CleanPrices:
     """Validate, align and clean a raw wide price frame (see module docstring).
@@ -267,6 +323,17 @@ def clean_prices(
     panel = panel.rows(_calendar_rows(panel, calendar, source))
     panel = _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, ffill_limit))
     dropped = _short_histories(panel, min_history)
+    suspects = _suspects(panel, max_jump, max_stale_days)
+    if suspects:
+        action = "dropped" if suspect_prices == "drop" else "kept"
+        log.warning(
+            "%s %d asset(s) with suspect prices: %s",
+            action,
+            len(suspects),
+            "; ".join(f"{t} ({r})" for t, r in suspects.items()),
+        )
+        if suspect_prices == "drop":
+            dropped.update({t: r for t, r in suspects.items() if t not in dropped})
     if len(dropped) == len(panel.tickers):
         raise DataError(f"{source}: no asset has at least {min_history} prices")
     keep = np.array([t not in dropped for t in panel.tickers], dtype=bool)

@@ -188,3 +188,25 @@ def test_a_cron_week_end_friday_saturday_monday(models: Path, tmp_path: Path) ->
         for d in ("2019-03-15", "2019-03-18")
         for kind, ext in (("run", "json"), ("trades", "csv"), ("weights", "csv"))
     )
+
+
+def test_a_bad_tick_leaves_the_run_with_its_reason_in_the_json(
+    models: Path, sample_prices: pl.DataFrame, tmp_path: Path
+) -> None:
+    day = dt.date(2019, 3, 5)
+    ticked = sample_prices.with_columns(
+        pl.when(pl.col("date") == day).then(pl.col("AAPL") * 1000).otherwise("AAPL").alias("AAPL")
+    )
+    panel = tmp_path / "p.csv"
+    ticked.write_csv(panel)
+    out = tmp_path / "out"
+    proc = _infer(
+        "--config", SAMPLE, "--prices", str(panel), "--model", str(models),
+        "--asof", "2019-03-15", "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((out / "run_2019-03-15.json").read_text())
+    assert record["dropped"]["AAPL"].startswith("bad tick: x")
+    assert "on 2019-03-05" in record["dropped"]["AAPL"]
+    assert "AAPL" not in pl.read_csv(out / "weights_2019-03-15.csv")["ticker"].to_list()
+    assert "AAPL (bad tick" in proc.stderr

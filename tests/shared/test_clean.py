@@ -201,3 +201,48 @@ def test_first_non_positive_price_in_column_order_is_named() -> None:
     frame = _frame(A=[1.0, 2.0, 3.0], B=[1.0, -1.0, 2.0], C=[0.0, 1.0, 1.0])
     with pytest.raises(DataError, match=r"non-positive price -1\.0 for B on 2024-01-02"):
         clean_prices(frame, min_history=1)
+
+
+def _walk(n: int, seed: int) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return list(100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))))
+
+
+def test_a_bad_tick_drops_the_asset_with_its_date(caplog: pytest.LogCaptureFixture) -> None:
+    ticked = _walk(10, 0)
+    ticked[4] *= 1000  # one day x1,000, back the next
+    crash = _walk(10, 1)
+    crash[4:] = [p * 0.3 for p in crash[4:]]  # -70% that stays: real, kept
+    frame = _frame(A=ticked, B=crash, C=_walk(10, 2))
+    with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
+        cleaned = clean_prices(frame, min_history=1, max_jump=0.5)
+    assert cleaned.tickers == ("B", "C")
+    assert (
+        cleaned.dropped["A"].startswith("bad tick: x") and "on 2024-01-05" in cleaned.dropped["A"]
+    )
+    assert "A (bad tick" in caplog.text
+    kept = clean_prices(frame, min_history=1, max_jump=0.5, suspect_prices="keep")
+    assert kept.tickers == ("A", "B", "C") and not kept.dropped
+
+
+def test_a_stale_series_is_dropped() -> None:
+    stale = _walk(10, 3)
+    stale[2:] = [stale[2]] * 8  # frozen for 7 days
+    frame = _frame(A=stale, B=_walk(10, 4))
+    cleaned = clean_prices(frame, min_history=1, max_stale_days=5)
+    assert cleaned.tickers == ("B",)
+    assert cleaned.dropped["A"] == "stale: price unchanged for 7 days (> max_stale_days)"
+    assert clean_prices(frame, min_history=1, max_stale_days=7).tickers == ("A", "B")
+
+
+def test_the_shared_panel_has_no_suspect_prices_at_the_defaults(shared_panel_path) -> None:
+    from shared.config import DataSettings
+
+    d = DataSettings()
+    cleaned = clean_prices(
+        read_panel(shared_panel_path),
+        max_jump=d.max_jump,
+        max_stale_days=d.max_stale_days,
+        suspect_prices=d.suspect_prices,
+    )
+    assert not [r for r in cleaned.dropped.values() if r.startswith(("bad tick", "stale"))]
