@@ -18,14 +18,14 @@ Rules, in order:
    asset's history) are filled with the last price, which is known at the time
    so it leaks nothing. Longer gaps stay missing.
 5. Assets with fewer than ``min_history`` prices are dropped, with a warning
-   naming them.
+   naming them. Choosing ``min_history`` at least the feature warm-up plus one
+   window means such an asset could never have a complete window anyway, so
+   dropping it uses no future information.
 6. Suspect prices: a one-day move beyond ``max_jump`` taken back the next day
    (a bad tick), or a price unchanged for more than ``max_stale_days`` days (a
    stale series), is reported by ticker and date; with ``suspect_prices =
    "drop"`` the asset leaves the run. In a backtest that is a choice of
-   universe made with the whole panel in view, like the history rule. Choosing ``min_history`` at least the feature warm-up plus one
-   window means such an asset could never have a complete window anyway, so
-   dropping it uses no future information.
+   universe made with the whole panel in view.
 """
 
 from __future__ import annotations
