@@ -197,6 +197,9 @@ def main() -> None:
     """
     try:
         code = cli.main(prog_name="deepquant", auto_envvar_prefix=ENV_PREFIX, standalone_mode=False)
+    except DeepQuantError as err:  # raised before a command runs (resolving it, say)
+        click.echo(f"deepquant: error: {err}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as err:
         # Usage errors (a missing option, a bad value) are bad input like any other:
         # one line and status 2, instead of click's three-line usage block.
