@@ -261,7 +261,7 @@ def _longest_flat_run(values: np.ndarray) -> np.ndarray:
     # reset wherever the price changes.
     total = np.cumsum(same, axis=0, dtype=np.int32)
     reset = np.maximum.accumulate(np.where(same == 0, total, 0), axis=0)
-    return (total - reset).max(axis=0)
+    return (total - reset).max(axis=0, initial=0)
 
 
 def _suspects(panel: _Panel, max_jump: float, max_stale_days: int) -> dict[str, str]:
