@@ -63,8 +63,11 @@ class DataSettings(_Section):
     cache_dir: Path = Path("data/cache")
     #: Benchmark ticker (must be in the data for backtests).
     benchmark: str = "SPY"
-    #: "union": every date any asset traded; a ticker: that ticker's trading days.
-    calendar: str = "union"
+    #: "benchmark": the benchmark's trading days (FX pairs trade on US holidays;
+    #: a US benchmark's calendar drops those days, and an FX move across one
+    #: counts on the next); "union": every date any asset traded; a ticker:
+    #: that ticker's trading days.
+    calendar: str = "benchmark"
     #: Longest run of missing days filled with the last price.
     ffill_limit: NonNegInt = 5
     #: Assets with fewer valid prices than this are dropped, with a warning.

@@ -87,6 +87,7 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
         start=settings.start,
         end=settings.end,
         calendar=settings.calendar,
+        benchmark=settings.benchmark,
         ffill_limit=settings.ffill_limit,
         min_history=settings.min_history,
         max_jump=settings.max_jump,

@@ -10,9 +10,11 @@ Rules, in order:
    a value is bad data and silently dropping it would hide that). A column
    name that repeats another, is empty, or is another spelling of ``date`` is
    an error too.
-3. One calendar across asset classes: ``"union"`` keeps every date on which
-   any asset has a price (FX trades on US holidays, US stocks do not); a ticker
-   name keeps that ticker's trading days. Dates on which no asset has a price
+3. One calendar across asset classes: ``"benchmark"`` (the default) keeps the
+   benchmark's trading days (FX trades on US holidays, a US benchmark does
+   not; a move across such a day counts on the next); ``"union"`` keeps every
+   date on which any asset has a price; a ticker name keeps that ticker's
+   trading days. Dates on which no asset has a price
    are removed; no date is removed because one asset lacks it.
 4. Short gaps (at most ``ffill_limit`` consecutive missing days inside an
    asset's history) are filled with the last price, which is known at the time
@@ -172,7 +174,21 @@ def validate_prices(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     return _validated(frame, source).frame()
 
 
-def _calendar_rows(panel: _Panel, calendar: str, source: str) -> np.ndarray:
+def _calendar_rows(
+    panel: _Panel, calendar: str, source: str, benchmark: str | None = None
+) -> np.ndarray:
+    if calendar == "benchmark":
+        if benchmark in panel.tickers:
+            calendar = benchmark
+        else:
+            # Inference needs no benchmark; a backtest stops on its own one-line
+            # error about the missing benchmark.
+            log.warning(
+                "%s: benchmark %s not in the data; calendar is every date any asset traded",
+                source,
+                benchmark,
+            )
+            calendar = "union"
     if calendar == "union":
         return ~np.isnan(panel.values).all(axis=1)
     if calendar not in panel.tickers:
@@ -309,6 +325,7 @@ def clean_prices(
     max_jump: float = 0.0,
     max_stale_days: int = 0,
     suspect_prices: str = "drop",
+    benchmark: str | None = None,
     source: str = "prices",
 ) -> CleanPrices:
     """Validate, align and clean a raw wide price frame (see module docstring).
@@ -320,7 +337,7 @@ def clean_prices(
     """
     panel = _validated(frame, source)
     panel = panel.rows(_restricted_rows(panel, start, end, source))
-    panel = panel.rows(_calendar_rows(panel, calendar, source))
+    panel = panel.rows(_calendar_rows(panel, calendar, source, benchmark))
     panel = _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, ffill_limit))
     dropped = _short_histories(panel, min_history)
     suspects = _suspects(panel, max_jump, max_stale_days)

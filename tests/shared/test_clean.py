@@ -246,3 +246,20 @@ def test_the_shared_panel_has_no_suspect_prices_at_the_defaults(shared_panel_pat
         suspect_prices=d.suspect_prices,
     )
     assert not [r for r in cleaned.dropped.values() if r.startswith(("bad tick", "stale"))]
+
+
+def test_benchmark_calendar_drops_days_the_benchmark_did_not_trade() -> None:
+    # Jan 2 is a US holiday in this toy: FX traded, SPY did not.
+    frame = _frame(SPY=[100.0, None, 102.0, 103.0], EURUSD=[1.10, 1.11, 1.12, 1.13])
+    out = clean_prices(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
+    assert out["date"].to_list() == [D[0], D[2], D[3]]
+    assert out["EURUSD"].to_list() == [1.10, 1.12, 1.13]  # the move across the holiday is kept
+
+
+def test_benchmark_calendar_without_the_benchmark_is_the_union(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    frame = _frame(QQQ=[100.0, None, 102.0], EURUSD=[1.10, 1.11, 1.12])
+    with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
+        out = clean_prices(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
+    assert out.height == 3 and "benchmark SPY not in the data" in caplog.text
