@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 
 import polars as pl
@@ -107,8 +108,12 @@ def test_one_rebalance_on_a_panel_without_classes_writes_a_whole_set(
     out = tmp_path / "bt"
     args = ["backtest", "--config", str(ROOT / "configs" / "sample.toml"), "--prices", str(panel)]
     args += ["--model", str(models), "--start", "2019-01-01", "--end", "2019-02-15"]
-    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    try:
+        result = CliRunner().invoke(cli, ["-q", *args, "--out", str(out)])
+    finally:
+        logging.getLogger("deepquant").setLevel(logging.NOTSET)  # -q set it for this process
     assert result.exit_code == 0, result.output
+    assert "rebalance" not in result.stderr  # -q silences the progress
     weights = pl.read_csv(out / "weights.csv")
     assert weights["date"].unique().to_list() == ["2019-01-31"]
     names = {p.name for p in out.iterdir() if not p.name.startswith(".")}

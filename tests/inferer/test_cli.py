@@ -210,3 +210,17 @@ def test_a_bad_tick_leaves_the_run_with_its_reason_in_the_json(
     assert "on 2019-03-05" in record["dropped"]["AAPL"]
     assert "AAPL" not in pl.read_csv(out / "weights_2019-03-15.csv")["ticker"].to_list()
     assert "AAPL (bad tick" in proc.stderr
+
+
+def test_a_manifest_naming_the_wrong_graph_input_is_one_line(models: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for f in (models / "2018-12-31").iterdir():
+        (bundle / f.name).write_bytes(f.read_bytes())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["input_name"] = "prices"
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    proc = _infer("--config", SAMPLE, "--model", str(bundle), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("deepquant: error: model bundle") and "'prices'" in last
