@@ -397,6 +397,22 @@ def _palette(n: int) -> list[Any]:
 MAX_LEAVES = 400
 
 
+def _tree_geometry(z: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """SciPy's dendrogram coordinates; past MAX_LEAVES, of the top of the tree only.
+
+    Leaves "(k)" then hold k assets: a row per asset would make an image taller
+    than any screen or renderer. ``no_plot``: SciPy's own plotting would
+    import pyplot, and the geometry is all that is needed.
+    """
+    from scipy.cluster import hierarchy
+
+    cut = {"truncate_mode": "lastp", "p": MAX_LEAVES} if len(names) > MAX_LEAVES else {}
+    tree: dict[str, Any] = hierarchy.dendrogram(
+        z, labels=names, no_plot=True, above_threshold_color="0.55", **cut
+    )
+    return tree
+
+
 def dendrogram(
     linkage: npt.ArrayLike,
     tickers: Sequence[str],
@@ -423,8 +439,6 @@ def dendrogram(
         lies on its side with one row per leaf and a height proportional to
         ``n``, so 300+ labels stay legible (at the cost of a tall image).
     """
-    from scipy.cluster import hierarchy
-
     z = np.asarray(linkage, dtype=np.float64)
     names = [str(t) for t in tickers]
     n = len(names)
@@ -432,11 +446,7 @@ def dendrogram(
         raise ValueError(f"linkage of shape {z.shape} does not fit {n} tickers")
     chosen = set(selected) & set(names)
     asset_class = asset_class or None  # a universe without classes colours nothing
-    # Past MAX_LEAVES the top of the tree is drawn (leaves "(k)" hold k assets):
-    # a row per asset would make an image taller than any screen or renderer.
-    cut = {"truncate_mode": "lastp", "p": MAX_LEAVES} if n > MAX_LEAVES else {}
-    # no_plot: SciPy's own plotting would import pyplot; the geometry is all that is needed.
-    tree = hierarchy.dendrogram(z, labels=names, no_plot=True, above_threshold_color="0.55", **cut)
+    tree = _tree_geometry(z, names)
     leaves: list[str] = tree["ivl"]
     shown = n
     n = len(leaves)

@@ -15,6 +15,13 @@ from tests.bundles import make_bundle
 from tests.paths import ROOT
 
 
+def _backtest(model: Path, start: str, end: str, out: Path, *more: str) -> list[str]:
+    """``deepquant backtest`` arguments on the sample config."""
+    config = str(ROOT / "configs" / "sample.toml")
+    return ["backtest", "--config", config, "--model", str(model), "--start", start,
+            "--end", end, "--out", str(out), *more]  # fmt: skip
+
+
 def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Path) -> None:
     models = tmp_path / "models"
     for year in (2017, 2018):
@@ -26,22 +33,7 @@ def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Pat
             latent=16,
         )
     out = tmp_path / "bt"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "backtest",
-            "--config",
-            str(ROOT / "configs" / "sample.toml"),
-            "--model",
-            str(models),
-            "--start",
-            "2018-01-01",
-            "--end",
-            "2019-06-30",
-            "--out",
-            str(out),
-        ],
-    )
+    result = CliRunner().invoke(cli, _backtest(models, "2018-01-01", "2019-06-30", out))
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert {
@@ -77,20 +69,7 @@ def _no_nan(name: str) -> float:
 
 def test_end_before_start_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli,
-        [
-            "backtest",
-            "--config",
-            str(ROOT / "configs" / "sample.toml"),
-            "--model",
-            str(tmp_path),
-            "--start",
-            "2019-01-01",
-            "--end",
-            "2018-01-01",
-            "--out",
-            str(tmp_path / "o"),
-        ],
+        cli, _backtest(tmp_path, "2019-01-01", "2018-01-01", tmp_path / "o")
     )
     assert result.exit_code == 2
     assert "--end 2018-01-01 is not after --start 2019-01-01" in result.output
@@ -106,10 +85,9 @@ def test_one_rebalance_on_a_panel_without_classes_writes_a_whole_set(
     panel.parent.mkdir()
     sample_prices.write_csv(panel)
     out = tmp_path / "bt"
-    args = ["backtest", "--config", str(ROOT / "configs" / "sample.toml"), "--prices", str(panel)]
-    args += ["--model", str(models), "--start", "2019-01-01", "--end", "2019-02-15"]
+    args = _backtest(models, "2019-01-01", "2019-02-15", out, "--prices", str(panel))
     try:
-        result = CliRunner().invoke(cli, ["-q", *args, "--out", str(out)])
+        result = CliRunner().invoke(cli, ["-q", *args])
     finally:
         logging.getLogger("deepquant").setLevel(logging.NOTSET)  # -q set it for this process
     assert result.exit_code == 0, result.output
