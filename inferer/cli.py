@@ -54,7 +54,7 @@ def infer(
     out: Path,
 ) -> None:
     """Embed, cluster, select and allocate as of a date; write weights, trades and run JSON."""
-    from inferer.output import write_outputs
+    from inferer.output import weights_name, write_outputs
     from shared.prices import load_prices
     from shared.publish import OutputFolder
 
@@ -76,7 +76,7 @@ def infer(
                 orders=orders,
                 dropped=data.dropped,
             ),
-            last=(f"weights_{alloc.asof}.csv",),
+            last=(weights_name(alloc.asof),),
         )
     _echo(alloc, data.universe)
     cash = orders.leftover_cash
@@ -96,12 +96,15 @@ def _orders(
     out: Path,
 ) -> Orders:
     """Trades from what is held (``--holdings``, else the last weights written) to the target."""
-    from inferer.trades import make_orders, previous_weights, read_holdings
+    from inferer.output import previous_weights
+    from inferer.trades import make_orders, read_holdings
 
-    past = data.prices.filter(pl.col("date") <= alloc.asof)
-    # The latest price of each asset, even one that did not trade on the as-of day.
-    latest = past.drop("date").select(pl.all().drop_nulls().last()).row(0, named=True)
-    prices = {t: float(p) for t, p in latest.items() if p is not None}
+    prices: dict[str, float] = {}
+    if holdings or capital:  # share counts need prices; weights alone do not
+        past = data.prices.filter(pl.col("date") <= alloc.asof)
+        # The latest price of each asset, even one that did not trade on the as-of day.
+        latest = past.drop("date").select(pl.all().drop_nulls().last()).row(0, named=True)
+        prices = {t: float(p) for t, p in latest.items() if p is not None}
     held = read_holdings(holdings, prices) if holdings else previous_weights(out, alloc.asof)
     cost_bps = settings.backtest.cost_bps + settings.backtest.slippage_bps
     return make_orders(held, alloc.weights, prices, cost_bps, capital)

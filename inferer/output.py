@@ -1,6 +1,6 @@
-"""The inference job's files: ``weights_<asof>.csv`` and ``run_<asof>.json``.
+"""The inference job's files: ``weights_<asof>.csv``, ``trades_<asof>.csv``, ``run_<asof>.json``.
 
-Both are written through a temporary file and a rename, so a killed run
+Each is written through a temporary file and a rename, so a killed run
 leaves either the previous files or the new ones, never half a file.
 Re-running the same as-of date with the same inputs rewrites the CSV byte for
 byte; the JSON differs only in ``created`` and ``timings``.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,18 @@ from typing import Any
 import polars as pl
 
 from inferer.pipeline import Allocation
-from inferer.trades import Orders
+from inferer.trades import Holdings, Orders
 from shared import __version__
 from shared.atomic import atomic_write_text
 from shared.universe import Universe
 
 CSV_COLUMNS = ("asof", "ticker", "weight", "cluster", "asset_class", "method")
+_WEIGHTS_FILE = re.compile(r"^weights_(\d{4}-\d{2}-\d{2})\.csv$")
+
+
+def weights_name(asof: dt.date) -> str:
+    """The weights CSV of one as-of date, the file downstream jobs wait for."""
+    return f"weights_{asof.isoformat()}.csv"
 
 
 def weights_frame(alloc: Allocation, universe: Universe) -> pl.DataFrame:
@@ -130,6 +137,22 @@ def write_outputs(
         out / f"run_{stem}.json", json.dumps(record, indent=2, allow_nan=False) + "\n"
     )
     csv_path = atomic_write_text(
-        out / f"weights_{stem}.csv", weights_frame(alloc, universe).write_csv()
+        out / weights_name(alloc.asof), weights_frame(alloc, universe).write_csv()
     )
     return csv_path, run_path
+
+
+def previous_weights(out: Path, asof: dt.date) -> Holdings:
+    """What the job last decided: the newest ``weights_<date>.csv`` in ``out`` dated on or
+    before ``asof``, as holdings; none: all cash."""
+    dated = sorted(
+        (dt.date.fromisoformat(m[1]), p)
+        for p in (out.iterdir() if out.is_dir() else ())
+        if (m := _WEIGHTS_FILE.match(p.name))
+    )
+    earlier = [p for day, p in dated if day <= asof]
+    if not earlier:
+        return Holdings({}, "none (all cash)")
+    table = pl.read_csv(earlier[-1])
+    weights = dict(zip(table["ticker"].to_list(), table["weight"].to_list(), strict=True))
+    return Holdings({str(t): float(w) for t, w in weights.items()}, earlier[-1].name)

@@ -14,8 +14,7 @@ charges it. Share counts for ``--capital`` come from PyPortfolioOpt's
 
 from __future__ import annotations
 
-import datetime as dt
-import re
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ import polars as pl
 from shared.errors import DataError
 
 TRADE_COLUMNS = ("ticker", "current", "target", "change")
-_WEIGHTS_FILE = re.compile(r"^weights_(\d{4}-\d{2}-\d{2})\.csv$")
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def read_holdings(path: Path, prices: Mapping[str, float]) -> Holdings:
     if len(set(tickers)) < len(tickers):
         raise DataError(f"--holdings {path}: a ticker appears more than once")
     for ticker, amount in zip(tickers, amounts, strict=True):
-        if not amount >= 0 or amount == float("inf"):
+        if not (math.isfinite(amount) and amount >= 0):
             raise DataError(f"--holdings {path}: {kind} {amount} for {ticker} is not >= 0")
     held = {t: a for t, a in zip(tickers, amounts, strict=True) if a > 0}
     if kind == "weight":
@@ -81,21 +79,6 @@ def read_holdings(path: Path, prices: Mapping[str, float]) -> Holdings:
     total = sum(value.values())
     weights = {t: v / total for t, v in value.items()} if total > 0 else {}
     return Holdings(weights, str(path), shares=held)
-
-
-def previous_weights(out: Path, asof: dt.date) -> Holdings:
-    """The last ``weights_<date>.csv`` in ``out`` dated on or before ``asof``; none: all cash."""
-    dated = sorted(
-        (dt.date.fromisoformat(m[1]), p)
-        for p in (out.iterdir() if out.is_dir() else ())
-        if (m := _WEIGHTS_FILE.match(p.name))
-    )
-    earlier = [p for day, p in dated if day <= asof]
-    if not earlier:
-        return Holdings({}, "none (all cash)")
-    table = pl.read_csv(earlier[-1])
-    weights = dict(zip(table["ticker"].to_list(), table["weight"].to_list(), strict=True))
-    return Holdings({str(t): float(w) for t, w in weights.items()}, earlier[-1].name)
 
 
 def trades_frame(current: Mapping[str, float], target: Mapping[str, float]) -> pl.DataFrame:

@@ -62,9 +62,7 @@ class FeatureCube:
         return FEATURE_NAMES
 
 
-def ewm_mean(
-    x: np.ndarray, alpha: np.ndarray | float, min_samples: int, last: int | None = None
-) -> np.ndarray:
+def ewm_mean(x: np.ndarray, alpha: float, min_samples: int, last: int | None = None) -> np.ndarray:
     """Exponential moving average of each column of ``x``, NaN meaning "no price".
 
     ``polars.Expr.ewm_mean(alpha, adjust=False, ignore_nulls=False)`` step for
@@ -80,13 +78,12 @@ def ewm_mean(
     ----------
     x : numpy.ndarray
         ``(T, N)`` float64.
-    alpha : float or numpy.ndarray
-        Smoothing factor, one for all columns or one per column.
+    alpha : float
+        Smoothing factor.
     min_samples : int
     last : int, optional
         Return only the last ``last`` rows (the average still runs over all of them).
     """
-    alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), x.shape[1:])
     decay = 1.0 - alpha
     present = ~np.isnan(x)
     first = 0 if last is None else max(0, x.shape[0] - last)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from inferer.output import previous_weights
 from inferer.trades import (
     Holdings,
     make_orders,
-    previous_weights,
     read_holdings,
     share_counts,
     trades_frame,
