@@ -7,11 +7,12 @@ Conventions (the hand-computed tests follow them exactly):
 - Between rebalances the holdings drift with prices: weight ``i`` grows by
   ``(1 + r_i)`` each day and the portfolio return is ``sum_i w_i r_i`` plus
   the cash weight times the cash return; weights are renormalised daily.
-- Turnover at ``D`` is ``sum_i |w_target_i - w_drifted_i|`` over risky assets
-  (the first rebalance, from cash, has turnover 1). Its cost
-  ``turnover * (cost_bps + slippage_bps) / 1e4`` is a fraction of wealth paid
-  at ``D``'s close; it appears in the return of the day after ``D``:
-  ``(1 - cost) * (1 + gross) - 1``.
+- Turnover at ``D`` is one-way, cash included (:mod:`shared.turnover`): the
+  first rebalance, from cash, has turnover 1, as has a switch from one asset
+  to another. The cost ``sum_i |w_target_i - w_drifted_i| * (cost_bps +
+  slippage_bps) / 1e4`` (every unit of a risky asset traded) is a fraction of
+  wealth paid at ``D``'s close; it appears in the return of the day after
+  ``D``: ``(1 - cost) * (1 + gross) - 1``.
 - A missing asset return (no price that day) counts as 0: the position is
   held at its last price, and the whole move across the gap is earned on the
   day prices resume.
@@ -30,6 +31,7 @@ import numpy as np
 from shared.choices import Rebalance
 from shared.errors import DataError
 from shared.returns import credited_returns
+from shared.turnover import one_way_turnover, traded
 
 FREQUENCIES: tuple[str, ...] = get_args(Rebalance)
 
@@ -95,11 +97,15 @@ class Simulation:
         One-way turnover at each rebalance.
     costs : numpy.ndarray
         Fraction of wealth paid at each rebalance.
+    held : numpy.ndarray
+        ``(len(rebalances), N)`` drifted weights just before each rebalance
+        (zeros before the first): the book each rebalance trades from.
     """
 
     returns: np.ndarray
     turnover: np.ndarray
     costs: np.ndarray
+    held: np.ndarray
 
 
 def simulate(
@@ -146,13 +152,15 @@ def simulate(
     out = np.empty(t_count - 1 - reb[0])
     turnover = np.empty(reb.size)
     costs = np.empty(reb.size)
+    held_all = np.zeros((reb.size, n))
     held = np.zeros(n)  # drifted risky weights just before a rebalance; all cash at first
     for k, t0 in enumerate(reb):
         t1 = reb[k + 1] if k + 1 < reb.size else t_count - 1
         w = w_all[k]
         cash = 1.0 - w.sum()
-        turnover[k] = np.abs(w - held).sum()
-        costs[k] = cost_rate * turnover[k]
+        held_all[k] = held
+        turnover[k] = one_way_turnover(w - held)
+        costs[k] = cost_rate * traded(w - held)
         # Growth of each holding since t0, then wealth relative to t0's pre-cost wealth.
         growth = np.cumprod(1.0 + r[t0 + 1 : t1 + 1], axis=0)
         cash_growth = np.cumprod(1.0 + cash_r[t0 + 1 : t1 + 1])
@@ -161,4 +169,4 @@ def simulate(
         out[t0 - reb[0] : t1 - reb[0]] = value / prev - 1.0
         if value.size:
             held = w * growth[-1] * (1.0 - costs[k]) / value[-1]
-    return Simulation(out, turnover, costs)
+    return Simulation(out, turnover, costs, held_all)

@@ -1,4 +1,4 @@
-"""The backtest's files: returns.csv, weights.csv, metrics.json, charts and report.
+"""The backtest's files: returns, weights, rebalances, metrics, charts and the report.
 
 Every file is written through a temporary name and a rename (see
 :mod:`shared.atomic`); the report is written last, so its presence means
@@ -14,14 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from backtest import plots
+from backtest import plots, sections
 from backtest.engine import BacktestResult
 from backtest.frontier import Frontier, efficient_frontier
-from backtest.report import write_report
+from backtest.names import SECTIONS
+from backtest.periods import monthly_returns
+from backtest.report import Section, write_report
+from backtest.risk import TargetRisk, group_contributions, target_risk
+from backtest.sections import RunFacts
+from backtest.stability import cluster_stability
 from inferer.hrp import hrp
 from inferer.moments import complete_rows, moments
 from shared.atomic import atomic_write_text
 from shared.config import Settings
+from shared.errors import DataError
 from shared.metrics import TRADING_DAYS
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.universe import Universe
@@ -71,38 +77,84 @@ def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> 
     )
 
 
-def _chart(charts: dict[str, Path], fig: Any, path: Path) -> None:
-    """Save ``fig`` and file it under its own title, the report's heading for it."""
+def _chart(charts: dict[str, Section], anchor: str, fig: Any, path: Path) -> None:
+    """Save ``fig`` and file it under ``anchor``, headed by the chart's own title."""
     title = plots.title_of(fig)
-    charts[title] = plots.save(fig, path)
+    charts[anchor] = Section(anchor, title, chart=plots.save(fig, path))
 
 
-def _charts(
-    result: BacktestResult, out: Path, prices: Any, universe: Universe, settings: Settings
-) -> dict[str, Path]:
-    charts: dict[str, Path] = {}
-    _chart(charts, plots.equity_curves(result.returns), out / "equity.png")
-    _chart(charts, plots.drawdowns(result.returns), out / "drawdowns.png")
-    rolling = plots.rolling_sharpe(
-        result.returns, int(TRADING_DAYS), result.periods_per_year, result.risk_free
+def _return_charts(result: BacktestResult, out: Path) -> dict[str, Section]:
+    charts: dict[str, Section] = {}
+    ppy = result.periods_per_year
+    _chart(charts, "equity", plots.equity_curves(result.returns), out / "equity.png")
+    _chart(charts, "drawdown", plots.drawdowns(result.returns), out / "drawdowns.png")
+    table = monthly_returns(result.returns, "strategy")
+    _chart(charts, "monthly", plots.monthly_heatmap(table), out / "monthly.png")
+    _chart(charts, "rolling", plots.rolling_risk(result.returns, ppy), out / "rolling_risk.png")
+    rolling = plots.rolling_sharpe(result.returns, int(TRADING_DAYS), ppy, result.risk_free)
+    _chart(charts, "rolling_sharpe", rolling, out / "rolling_sharpe.png")
+    return charts
+
+
+def _allocation_charts(
+    result: BacktestResult, out: Path, risk: TargetRisk, universe: Universe
+) -> dict[str, Section]:
+    charts: dict[str, Section] = {}
+    classes = universe.asset_class
+    last = result.allocations[-1]
+    fig = plots.class_weights(result.weights, classes)
+    _chart(charts, "asset_classes", fig, out / "asset_classes.png")
+    by_cluster = group_contributions(
+        risk.contributions, {t: f"cluster {c}" for t, c in last.clusters.items()}
     )
-    _chart(charts, rolling, out / "rolling_sharpe.png")
-    if result.weights.height:
-        _chart(charts, plots.weights_through_time(result.weights), out / "weights.png")
-    if result.allocations:
-        last = result.allocations[-1]
-        tickers = list(last.clusters)
-        tree = plots.dendrogram(
-            last.clustering.linkage,
-            [tickers[i] for i in last.clustering.tree_rows],
-            selected=list(last.weights),
-            asset_class=universe.asset_class,
-        )
-        _chart(charts, tree, out / "dendrogram.png")
+    by_class = group_contributions(risk.contributions, classes)
+    fig = plots.risk_contribution(by_cluster, by_class, list(classes.values()))
+    _chart(charts, "risk", fig, out / "risk_contribution.png")
+    stability = cluster_stability(
+        [a.asof for a in result.allocations], [a.clusters for a in result.allocations]
+    )
+    if stability.height:
+        _chart(charts, "stability", plots.cluster_stability(stability), out / "stability.png")
+    tickers = list(last.clusters)
+    tree = plots.dendrogram(
+        last.clustering.linkage,
+        [tickers[i] for i in last.clustering.tree_rows],
+        selected=list(last.weights),
+        asset_class=classes,
+    )
+    _chart(charts, "dendrogram", tree, out / "dendrogram.png")
+    return charts
+
+
+def _sections(
+    result: BacktestResult,
+    out: Path,
+    prices: Any,
+    universe: Universe,
+    settings: Settings,
+    facts: RunFacts,
+) -> list[Section]:
+    """Every section of the report, in the order of :data:`backtest.names.SECTIONS`."""
+    last = result.allocations[-1]
+    day = result.rebalances["date"][-1]
+    past = prices.filter(prices["date"] <= day)
+    risk = target_risk(past, last.weights, settings.inference.lookback, last.periods_per_year)
+    tickers = [c for c in prices.columns if c != "date"]
+    found: dict[str, Section] = {
+        "summary": sections.summary(result, settings, facts),
+        "holdings": sections.holdings(result, risk, universe.asset_class),
+        "trades": sections.trades(result, tickers),
+        "metrics": sections.metrics(result, settings),
+        **sections.tables(result),
+        **_return_charts(result, out),
+        **_allocation_charts(result, out, risk, universe),
+        "reproduce": sections.reproduce(result, settings, facts),
+    }
     front = latest_frontier(result, prices, settings)
     if front is not None:
-        _chart(charts, plots.frontier(front), out / "frontier.png")
-    return charts
+        fig = plots.frontier(front, last.asof, settings.inference.lookback)
+        _chart(found, "frontier", fig, out / "frontier.png")
+    return [found[anchor] for anchor in SECTIONS if anchor in found]
 
 
 def write_backtest(
@@ -112,25 +164,22 @@ def write_backtest(
     prices: Any,
     universe: Universe,
     settings: Settings,
-    meta: dict[str, Any],
-    notes: list[str],
+    facts: RunFacts,
 ) -> dict[str, Path]:
     """Write every backtest output into ``out_dir``; return their paths by name."""
+    if not result.allocations:
+        raise DataError("the strategy made no decision: nothing to report")
     out = Path(out_dir)
     paths: dict[str, Path] = {}
     paths["returns"] = atomic_write_text(out / "returns.csv", result.returns.write_csv())
     paths["weights"] = atomic_write_text(out / "weights.csv", result.weights.write_csv())
+    paths["rebalances"] = atomic_write_text(out / "rebalances.csv", result.rebalances.write_csv())
     paths["metrics"] = atomic_write_text(
         out / "metrics.json", json.dumps(_json_safe(result.metrics), indent=2) + "\n"
     )
-    charts = _charts(result, out, prices, universe, settings)
-    paths.update({p.stem: p for p in charts.values()})
+    report_sections = _sections(result, out, prices, universe, settings, facts)
+    paths.update({s.chart.stem: s.chart for s in report_sections if s.chart is not None})
     paths["report"] = write_report(
-        out,
-        title="deepquant walk-forward backtest",
-        metrics=result.metrics,
-        charts=charts,
-        meta=meta,
-        notes=notes,
+        out, title="deepquant walk-forward backtest", sections=report_sections
     )
     return paths

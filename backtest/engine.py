@@ -24,6 +24,8 @@ import polars as pl
 
 from backtest.accounting import asset_returns, held_returns, rebalance_indices, simulate
 from backtest.baselines import BASELINES, Context, weight_vector
+from backtest.rebalances import decided_row, kept_row, rebalances_frame
+from backtest.risk import target_risk
 from inferer.embed import Embedder
 from inferer.pipeline import Allocation, allocate_asof
 from shared.bundle import Bundle, find_bundle
@@ -50,12 +52,17 @@ class BacktestResult:
         rebalance.
     weights : polars.DataFrame
         ``date`` (rebalance), ``ticker``, ``weight``, ``cluster`` of the strategy.
+    rebalances : polars.DataFrame
+        One row per rebalance of the strategy (:mod:`backtest.rebalances`).
     metrics : dict
         Series name -> :func:`shared.metrics.summary`.
     allocations : tuple of Allocation
         The strategy's decision at each rebalance.
     turnover, costs : dict
-        Series name -> per-rebalance turnover and cost (fraction of wealth).
+        Series name -> per-rebalance one-way turnover and cost (fraction of wealth).
+    held : numpy.ndarray
+        ``(rebalances, assets)`` drifted weights of the strategy just before
+        each rebalance, columns in the order of the price columns.
     periods_per_year : float
         Calendar of the returns, used to annualise.
     risk_free : numpy.ndarray
@@ -69,10 +76,12 @@ class BacktestResult:
 
     returns: pl.DataFrame
     weights: pl.DataFrame
+    rebalances: pl.DataFrame
     metrics: dict[str, dict[str, float]]
     allocations: tuple[Allocation, ...]
     turnover: dict[str, np.ndarray]
     costs: dict[str, np.ndarray]
+    held: np.ndarray
     periods_per_year: float
     risk_free: np.ndarray
     notes: list[str] = field(default_factory=list)
@@ -86,6 +95,7 @@ class _Decisions:
     targets: dict[str, list[np.ndarray]]
     allocations: list[Allocation] = field(default_factory=list)
     rows: list[dict[str, object]] = field(default_factory=list)
+    rebalances: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def keep_previous(self, name: str, day: dt.date, err: Exception) -> None:
@@ -115,6 +125,7 @@ def _decide_strategy(
     settings: Settings,
     tickers: list[str],
 ) -> None:
+    cfg = settings.inference
     try:
         alloc = allocate_asof(
             past, day, embedder.bundle, settings, embedder=embedder, features=cube
@@ -123,8 +134,15 @@ def _decide_strategy(
         if not out.targets["strategy"]:
             raise
         out.keep_previous("strategy", day, err)
+        kept = out.allocations[-1].weights
+        ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
+        vol = target_risk(past, kept, cfg.lookback, ppy).vol
+        row = kept_row(day, embedder.bundle.path, cfg.method, len(kept), str(err), vol)
+        out.rebalances.append(row)
         return
     out.allocations.append(alloc)
+    vol = target_risk(past, alloc.weights, cfg.lookback, alloc.periods_per_year).vol
+    out.rebalances.append(decided_row(alloc, vol))
     out.targets["strategy"].append(weight_vector(alloc.weights, tickers))
     out.rows.extend(
         {"date": day, "ticker": tk, "weight": w, "cluster": alloc.clusters[tk]}
@@ -188,14 +206,25 @@ def _metrics(
     return metrics
 
 
+@dataclass(frozen=True)
+class _Simulated:
+    """Daily net returns (the benchmark's too), turnover and costs of every portfolio."""
+
+    series: dict[str, np.ndarray]
+    turnover: dict[str, np.ndarray]
+    costs: dict[str, np.ndarray]
+    risk_free: np.ndarray
+    held: np.ndarray
+
+
 def _simulate_all(
     prices: pl.DataFrame,
     reb: np.ndarray,
     targets: dict[str, list[np.ndarray]],
     settings: Settings,
     ppy: float,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
-    """Daily net returns, turnover and costs of every portfolio, the benchmark, and the rf."""
+) -> _Simulated:
+    """Every portfolio through the same rebalances, costs and cash rate."""
     cfg, bench = settings.backtest, settings.data.benchmark
     tickers = [c for c in prices.columns if c != "date"]
     returns = asset_returns(prices.select(tickers).to_numpy())
@@ -209,11 +238,14 @@ def _simulate_all(
     series: dict[str, np.ndarray] = {"strategy": np.empty(0), "benchmark": np.empty(0)}
     turnover: dict[str, np.ndarray] = {}
     costs: dict[str, np.ndarray] = {}
+    held = np.empty(0)
     for name, rows_w in targets.items():
         sim = simulate(returns, reb, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash)
         series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
+        if name == "strategy":
+            held = sim.held
     series["benchmark"] = returns[reb[0] + 1 :, tickers.index(bench)]
-    return series, turnover, costs, rf_all[reb[0] + 1 :]
+    return _Simulated(series, turnover, costs, rf_all[reb[0] + 1 :], held)
 
 
 def run_backtest(
@@ -264,8 +296,8 @@ def run_backtest(
     if ret_dates.size < 2:
         raise DataError(f"fewer than 2 days of returns after the first rebalance {dates[reb[0]]}")
     ppy = periods_per_year(ret_dates)
-    series, turnover, costs, rf = _simulate_all(prices, reb, decisions.targets, settings, ppy)
-    frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **series})
+    sim = _simulate_all(prices, reb, decisions.targets, settings, ppy)
+    frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **sim.series})
     weights = pl.DataFrame(
         decisions.rows,
         schema={"date": pl.Date, "ticker": pl.String, "weight": pl.Float64, "cluster": pl.Int64},
@@ -274,12 +306,16 @@ def run_backtest(
     return BacktestResult(
         returns=frame,
         weights=weights,
-        metrics=_metrics(series, turnover, costs, rf, ppy),
+        rebalances=rebalances_frame(
+            decisions.rebalances, sim.turnover["strategy"], sim.costs["strategy"]
+        ),
+        metrics=_metrics(sim.series, sim.turnover, sim.costs, sim.risk_free, ppy),
         allocations=tuple(decisions.allocations),
-        turnover=turnover,
-        costs=costs,
+        turnover=sim.turnover,
+        costs=sim.costs,
+        held=sim.held,
         periods_per_year=ppy,
-        risk_free=rf,
+        risk_free=sim.risk_free,
         notes=decisions.notes,
         timings={
             "rebalances": t_sim - t_start,

@@ -31,25 +31,33 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from backtest.frontier import Frontier
+from backtest.names import SECTIONS, series_label
+from backtest.rolling import ROLLING_WINDOW, rolling_beta, rolling_vol
 from shared.atomic import atomic_open
 from shared.metrics import TRADING_DAYS, drawdown_series, sharpe_ratio
 
 __all__ = [
     "DPI",
+    "class_weights",
+    "cluster_stability",
     "dendrogram",
     "drawdowns",
     "equity_curves",
     "frontier",
+    "monthly_heatmap",
+    "risk_contribution",
+    "rolling_risk",
     "rolling_sharpe",
     "save",
     "title_of",
-    "weights_through_time",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
-DPI = 110
-_WIDE = (11.0, 5.5)
+#: Two device pixels per CSS pixel (96 per inch): sharp on high-density screens.
+DPI = 192
+#: Wide enough for a legend beside the axes, narrow enough that 10 pt text prints near 8 pt.
+_WIDE = (9.0, 4.2)
 
 _STRATEGY_COLOR = "#1f4e9a"
 _BENCHMARK_COLOR = "#333333"
@@ -185,9 +193,9 @@ def equity_curves(returns: pl.DataFrame) -> Figure:
             lo = min(lo, float(np.nanmin(wealth)))
             hi = max(hi, float(np.nanmax(wealth)))
             final = wealth[np.isfinite(wealth)][-1]
-            label = f"{name} ({final:.2f}×)"
+            label = f"{series_label(name)} ({final:.2f}×)"
         else:
-            label = name
+            label = series_label(name)
         ax.plot(dates, wealth, label=label, **_style(i))
     ax.set_yscale("log")
     ax.axhline(1.0, color="0.6", linewidth=0.8, linestyle=":", zorder=1)
@@ -195,7 +203,7 @@ def equity_curves(returns: pl.DataFrame) -> Figure:
         ax.yaxis.set_major_locator(ticker.FixedLocator(_log_ticks(lo, hi)))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(_fmt_multiple))
-    ax.set_title("Growth of 1 invested (log scale)")
+    ax.set_title(SECTIONS["equity"])
     ax.set_ylabel("Wealth (× initial, log scale)")
     ax.set_xlabel("Date")
     ax.grid(True, which="major", alpha=0.3)
@@ -223,20 +231,20 @@ def drawdowns(returns: pl.DataFrame) -> Figure:
     for i, (name, r) in enumerate(cols.items()):
         filled, started = _observed(r)
         if not started.any():
-            ax.plot([], [], label=name, **_style(i))
+            ax.plot([], [], label=series_label(name), **_style(i))
             continue
         # Measured from the series' own start, so a late starter begins at 0.
         dd = np.full(r.size, np.nan)
         dd[started] = drawdown_series(filled[started])
         style = _style(i)
-        ax.plot(dates, dd, label=f"{name} (max {np.nanmin(dd):.1%})", **style)
+        ax.plot(dates, dd, label=f"{series_label(name)} (max {np.nanmin(dd):.1%})", **style)
         if i == 0:
             ax.fill_between(
                 dates, dd, 0.0, where=started, color=style["color"], alpha=0.25, zorder=2
             )
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=1)
     ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
-    ax.set_title("Drawdown from running peak")
+    ax.set_title(SECTIONS["drawdown"])
     ax.set_ylabel("Drawdown (%)")
     ax.set_xlabel("Date")
     ax.grid(True, alpha=0.3)
@@ -284,10 +292,11 @@ def rolling_sharpe(
         s = pl.Series(name, r - rf_days, dtype=pl.Float64).fill_nan(None)
         mean = s.rolling_mean(w, min_samples=w).to_numpy()
         std = s.rolling_std(w, min_samples=w).to_numpy()
-        ax.plot(dates, sharpe_ratio(mean, std, periods_per_year), label=name, **_style(i))
+        sr = sharpe_ratio(mean, std, periods_per_year)
+        ax.plot(dates, sr, label=series_label(name), **_style(i))
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=1)
     days = f"{w}-day" if w == window else f"{w}-day (whole sample, shorter than {window})"
-    ax.set_title(f"Rolling {days} Sharpe ratio")
+    ax.set_title(SECTIONS["rolling_sharpe"].format(days=days))
     ax.set_ylabel("Sharpe ratio (annualised, over the risk-free rate)")
     ax.set_xlabel("Date (end of window)")
     ax.grid(True, alpha=0.3)
@@ -296,89 +305,166 @@ def rolling_sharpe(
     return fig
 
 
-# --------------------------------------------------------------------------- weights
-
-
-def weights_through_time(weights: pl.DataFrame, top: int = 12) -> Figure:
-    """Stacked target weights at each rebalance, held until the next one.
+def rolling_risk(
+    returns: pl.DataFrame, periods_per_year: float, window: int = ROLLING_WINDOW
+) -> Figure:
+    """Rolling annualised volatility of each series (top) and beta to the benchmark (bottom).
 
     Parameters
     ----------
-    weights : polars.DataFrame
-        Long format: ``date`` (rebalance date), ``ticker``, ``weight``. A
-        ticker absent at a rebalance has weight 0 there.
-    top : int
-        Tickers with the highest average weight over all rebalances are named;
-        the others are summed into ``other``.
+    returns : polars.DataFrame
+        As in :func:`equity_curves`; the second series is the benchmark.
+    periods_per_year : float
+        Annualisation factor of the volatility.
+    window : int
+        Trading days per window (:data:`backtest.rolling.ROLLING_WINDOW`).
 
     Returns
     -------
     matplotlib.figure.Figure
-        A stepped stacked area; the largest holdings sit at the bottom. The
-        last rebalance is drawn for the median gap between rebalances.
+        Two panels sharing the date axis; the benchmark has no beta line (it is 1).
+    """
+    dates, cols = _series(returns)
+    names = list(cols)
+    if len(names) < 2:
+        raise ValueError("returns needs the strategy and the benchmark")
+    fig = Figure(figsize=(_WIDE[0], _WIDE[1] * 1.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_vol, ax_beta = fig.subplots(2, 1, sharex=True)
+    bench = cols[names[1]]
+    for i, name in enumerate(names):
+        style = _style(i)
+        ax_vol.plot(dates, rolling_vol(cols[name], window, periods_per_year), **style,
+                    label=series_label(name))  # fmt: skip
+        if i != 1:
+            ax_beta.plot(dates, rolling_beta(cols[name], bench, window), **style)
+    ax_beta.axhline(1.0, color=_BENCHMARK_COLOR, linewidth=0.8, linestyle=":", zorder=1)
+    ax_vol.set_title(SECTIONS["rolling"])
+    ax_vol.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
+    ax_vol.set_ylabel("Volatility (annualised)")
+    ax_beta.set_ylabel("Beta to the benchmark")
+    ax_beta.set_xlabel("Date (end of window)")
+    for ax in (ax_vol, ax_beta):
+        ax.grid(True, alpha=0.3)
+    _date_axis(ax_beta)
+    _legend_outside(ax_vol)
+    return fig
+
+
+def monthly_heatmap(table: pl.DataFrame) -> Figure:
+    """Monthly returns as a colour grid, a row per year, with the year's total.
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        :func:`backtest.periods.monthly_returns`: ``year``, ``1`` .. ``12``, ``total``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Cells coloured red (loss) to green (gain) on a scale symmetric about
+        0, each printed in percent; empty months blank.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import TwoSlopeNorm
+
+    cols = [str(m) for m in range(1, 13)]
+    months = table.select(cols).to_numpy().astype(np.float64)
+    totals = table["total"].to_numpy().astype(np.float64)
+    years = table["year"].to_list()
+    fig, ax = _new_figure((_WIDE[0], 0.36 * len(years) + 1.4))
+    bound = float(np.nanmax(np.abs(months))) if np.isfinite(months).any() else 0.01
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
+    grid = np.column_stack([months, np.full(len(years), np.nan)])
+    ax.imshow(grid, cmap=colormaps["RdYlGn"], norm=norm, aspect="auto")
+    for y in range(len(years)):
+        for m in range(13):
+            v = months[y, m] if m < 12 else totals[y]
+            if np.isfinite(v):
+                weight = "bold" if m == 12 else "normal"
+                ax.text(m, y, f"{v:.1%}", ha="center", va="center", fontsize=8, weight=weight)
+    labels = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+              "Dec", "Year"]  # fmt: skip
+    ax.set_xticks(range(13), labels)
+    ax.set_yticks(range(len(years)), [str(y) for y in years])
+    ax.tick_params(length=0)
+    ax.xaxis.tick_top()
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(SECTIONS["monthly"])
+    return fig
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def class_weights(weights: pl.DataFrame, asset_class: Mapping[str, str]) -> Figure:
+    """Target weights summed by asset class at each rebalance, held until the next one.
+
+    Parameters
+    ----------
+    weights : polars.DataFrame
+        Long format: ``date`` (rebalance date), ``ticker``, ``weight``.
+    asset_class : mapping of str to str
+        Ticker -> asset class; a ticker without one is ``unknown``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A stepped stacked area, one layer per class, the class with the highest
+        average weight at the bottom; cash (weights under 1) is left blank.
     """
     missing = {"date", "ticker", "weight"} - set(weights.columns)
     if missing:
         raise ValueError(f"weights lacks column(s) {sorted(missing)}")
     if weights.height == 0:
         raise ValueError("weights is empty")
-    if top < 1:
-        raise ValueError(f"top must be positive, got {top}")
+    classes = pl.Series([asset_class.get(t, "unknown") for t in weights["ticker"]])
     wide = (
-        weights.group_by("date", "ticker")
+        weights.with_columns(classes.alias("class"))
+        .group_by("date", "class")
         .agg(pl.col("weight").cast(pl.Float64).sum())
-        .pivot(on="ticker", index="date", values="weight")
+        .pivot(on="class", index="date", values="weight")
         .sort("date")
         .fill_null(0.0)
     )
     dates = wide["date"].to_numpy()
-    tickers = [c for c in wide.columns if c != "date"]
-    mat = wide.select(tickers).to_numpy().astype(np.float64)
-    avg = mat.mean(axis=0)
-    # Stable sort on negated averages: ties keep a reproducible (ticker) order.
-    order = sorted(range(len(tickers)), key=lambda j: (-avg[j], tickers[j]))
-    named = order[:top]
-    layers = [mat[:, j] for j in named]
-    labels = [tickers[j] for j in named]
-    rest = order[top:]
-    if rest:
-        layers.append(mat[:, rest].sum(axis=1))
-        labels.append(f"other ({len(rest)})")
-
-    # One step past the last rebalance, so its weights get a visible width.
-    if dates.size > 1:
-        gap = np.median(np.diff(dates))
-    else:
-        # A month, in the dates' own unit (a datetime64 plus a timedelta64, not
-        # a datetime64 plus a datetime64).
-        gap = np.timedelta64(30, "D").astype(f"timedelta64[{np.datetime_data(dates.dtype)[0]}]")
-    x = np.append(dates, dates[-1] + gap)
-    ys = [np.append(layer, layer[-1]) for layer in layers]
-
-    cmap = _palette(len(named))
-    colors = [cmap[k] for k in range(len(named))] + (["#b0b0b0"] if rest else [])
+    names = [c for c in wide.columns if c != "date"]
+    mat = wide.select(names).to_numpy().astype(np.float64)
+    order = sorted(range(len(names)), key=lambda j: (-mat[:, j].mean(), names[j]))
+    x = np.append(dates, dates[-1] + _step(dates))
+    ys = [np.append(mat[:, j], mat[-1, j]) for j in order]
+    colors = _class_colors([*asset_class.values(), *names])
     fig, ax = _new_figure(_WIDE)
     ax.stackplot(
-        x, *ys, labels=labels, colors=colors, step="post", linewidth=0.3, edgecolor="white"
-    )
-    ax.set_ylim(0.0, max(1.0, float(np.max(np.sum(ys, axis=0)))))
+        x, *ys, labels=[names[j] for j in order], colors=[colors[names[j]] for j in order],
+        step="post", linewidth=0.3, edgecolor="white",
+    )  # fmt: skip
+    ax.set_ylim(0.0, 1.0)
     ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
-    ax.set_title(f"Portfolio weights at each rebalance ({dates.size} rebalances)")
+    ax.set_title(SECTIONS["asset_classes"])
     ax.set_ylabel("Weight (%)")
     ax.set_xlabel("Rebalance date")
     ax.grid(True, axis="y", alpha=0.3)
     _date_axis(ax)
-    # The legend reads top-down like the stack does, so reverse the bottom-up order.
-    handles, names = ax.get_legend_handles_labels()
-    ax.legend(
-        handles[::-1],
-        names[::-1],
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-        title=f"top {min(top, len(tickers))} by avg weight",
-    )
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False, title="asset class")  # fmt: skip
     return fig
+
+
+def _step(dates: npt.NDArray[Any]) -> Any:
+    """How long the last rebalance's weights are drawn: the median gap, or a month."""
+    if dates.size > 1:
+        return np.median(np.diff(dates))
+    # A month in the dates' own unit (datetime64 + timedelta64, not datetime64 + datetime64).
+    return np.timedelta64(30, "D").astype(f"timedelta64[{np.datetime_data(dates.dtype)[0]}]")
+
+
+def _class_colors(classes: Sequence[str]) -> dict[str, Any]:
+    """One colour per asset class, by sorted name, so a class looks the same in every chart."""
+    ordered = sorted(set(classes))
+    return dict(zip(ordered, _palette(len(ordered)), strict=True))
 
 
 def _palette(n: int) -> list[Any]:
@@ -473,7 +559,8 @@ def dendrogram(
     # SciPy places leaf k at 5 + 10 k.
     pos = 5.0 + 10.0 * np.arange(n)
     classes = sorted({asset_class.get(t, "unknown") for t in leaves}) if asset_class else []
-    class_colors = dict(zip(classes, _palette(len(classes)), strict=True))
+    every = _class_colors([*(asset_class or {}).values(), *classes])
+    class_colors = {c: every[c] for c in classes}
     if horizontal:
         ax.set_yticks(pos, leaves, fontsize=font)
         ax.set_ylim(0.0, 10.0 * n)
@@ -495,7 +582,8 @@ def dendrogram(
         ax.scatter(*xy, s=18, color=_SELECTED_COLOR, zorder=5, clip_on=False)
     _dendrogram_legend(ax, len(chosen), class_colors)
     top = f", top {n} branches" if n < shown else ""
-    ax.set_title(f"Asset clustering: {shown} assets, {len(chosen)} selected{top}")
+    detail = f"{shown} assets, {len(chosen)} selected{top}"
+    ax.set_title(SECTIONS["dendrogram"].format(detail=detail))
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
@@ -543,18 +631,105 @@ def _dendrogram_legend(ax: Any, n_chosen: int, class_colors: Mapping[str, Any]) 
     )
 
 
+def risk_contribution(
+    by_cluster: Mapping[str, float],
+    by_class: Mapping[str, float],
+    classes: Sequence[str] = (),
+) -> Figure:
+    """Shares of the ex-ante variance by cluster (left) and by asset class (right).
+
+    Parameters
+    ----------
+    by_cluster, by_class : mapping of str to float
+        :func:`backtest.risk.group_contributions`; the shares of each sum to 1.
+    classes : sequence of str
+        Every asset class of the universe, so each keeps its colour from the
+        other charts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Horizontal bars, largest at the top, each labelled in percent.
+    """
+    fig = Figure(figsize=_WIDE, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    colors = _class_colors([*classes, *by_class])
+    panels = (("Cluster", by_cluster, None), ("Asset class", by_class, colors))
+    for ax, (name, shares, palette) in zip(axes, panels, strict=True):
+        labels = list(shares)[::-1]
+        values = [shares[k] for k in labels]
+        bar_colors = [palette[k] if palette else _STRATEGY_COLOR for k in labels]
+        ax.barh(labels, values, color=bar_colors, height=0.7)
+        ax.set_ylim(-0.6, max(len(labels), 6) - 0.4)  # a lone bar stays a bar, not a wall
+        for y, v in enumerate(values):
+            ax.text(v, y, f" {v:.0%}", va="center", fontsize=8.5)
+        ax.set_xlabel("Share of portfolio variance")
+        ax.set_ylabel(name)
+        ax.xaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
+        ax.set_xlim(min(0.0, min(values, default=0.0)), max(1.0, max(values, default=0.0)) * 1.1)
+        ax.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(SECTIONS["risk"])
+    return fig
+
+
+def cluster_stability(stability: pl.DataFrame) -> Figure:
+    """Share of each cluster kept together, and the adjusted Rand index, rebalance to rebalance.
+
+    Parameters
+    ----------
+    stability : polars.DataFrame
+        :func:`backtest.stability.cluster_stability`: ``date``, ``k``, ``kept``, ``ari``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Both measures on a 0-1 scale against the later rebalance's date; the
+        number of clusters as grey steps on a second axis.
+    """
+    if stability.height == 0:
+        raise ValueError("stability needs two rebalances or more")
+    dates = stability["date"].to_numpy()
+    fig, ax = _new_figure(_WIDE)
+    ax.plot(dates, stability["kept"].to_numpy(), marker="o", markersize=3,
+            label="membership kept", **_style(0))  # fmt: skip
+    ax.plot(dates, stability["ari"].to_numpy(), color=_BASELINE_COLORS[1], linewidth=1.2,
+            label="adjusted Rand index")  # fmt: skip
+    ax.set_ylim(min(0.0, float(np.nanmin(stability["ari"].to_numpy()))), 1.02)
+    ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_ylabel("Agreement with the previous rebalance")
+    ax.set_xlabel("Rebalance date")
+    k_ax = ax.twinx()
+    k_ax.step(dates, stability["k"].to_numpy(), where="post", color="0.6", linewidth=1.0,
+              label="clusters (right axis)")  # fmt: skip
+    k_ax.set_ylabel("Clusters")
+    k_ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.set_title(SECTIONS["stability"])
+    ax.grid(True, alpha=0.3)
+    _date_axis(ax)
+    lines = ax.get_legend_handles_labels()
+    k_lines = k_ax.get_legend_handles_labels()
+    ax.legend(lines[0] + k_lines[0], lines[1] + k_lines[1], loc="upper left",
+              bbox_to_anchor=(1.08, 1.0), frameon=False)  # fmt: skip
+    return fig
+
+
 # --------------------------------------------------------------------------- frontier
 
 _MARKER_SHAPES = ("*", "D", "P", "X", "s", "^", "v", "h", "p", "<", ">")
 
 
-def frontier(front: Frontier) -> Figure:
+def frontier(front: Frontier, asof: Any, days: int) -> Figure:
     """Monte Carlo portfolios, the efficient frontier and the marked portfolios.
 
     Parameters
     ----------
     front : backtest.frontier.Frontier
         Annualised random portfolios, curve and markers.
+    asof : date
+        The rebalance the moments were estimated at; the title says so.
+    days : int
+        Trading days the moments were estimated over (the lookback).
 
     Returns
     -------
@@ -562,8 +737,10 @@ def frontier(front: Frontier) -> Figure:
         Volatility against expected return, random portfolios coloured by
         Sharpe ratio (colour bar), the long-only frontier as a line, and each
         marker as a distinct symbol named in the legend with its coordinates.
+        The strategy's marker is the largest and drawn first, so a portfolio
+        at the same spot (HRP, often) shows on top of it.
     """
-    fig, ax = _new_figure((9.5, 6.5))
+    fig, ax = _new_figure((8.5, 6.0))
     ok = np.isfinite(front.vols) & np.isfinite(front.returns) & np.isfinite(front.sharpes)
     # Draw the best Sharpe ratios last so they are not buried under the crowd.
     idx = np.flatnonzero(ok)[np.argsort(front.sharpes[ok], kind="stable")]
@@ -576,7 +753,7 @@ def frontier(front: Frontier) -> Figure:
         alpha=0.6,
         linewidths=0,
         rasterized=True,
-        label=f"random portfolios ({ok.sum():,})",
+        label=f"random portfolios ({ok.sum():,}, Dirichlet)",
     )
     fig.colorbar(sc, ax=ax, label="Sharpe ratio (annualised)", pad=0.01)
     if front.curve_vols.size:
@@ -594,20 +771,20 @@ def frontier(front: Frontier) -> Figure:
         ax.scatter(
             [vol],
             [ret],
-            marker=_MARKER_SHAPES[k % len(_MARKER_SHAPES)],
-            s=260 if is_strategy else 160,
-            color=color,
-            edgecolors="white",
-            linewidths=1.0,
-            zorder=6,
-            label=f"{name.replace('_', ' ')} (σ {vol:.1%}, μ {ret:.1%})",
+            marker="o" if is_strategy else _MARKER_SHAPES[k % len(_MARKER_SHAPES)],
+            s=420 if is_strategy else 160,
+            facecolors="none" if is_strategy else color,
+            edgecolors=color if is_strategy else "white",
+            linewidths=2.5 if is_strategy else 1.0,
+            zorder=5 if is_strategy else 6,
+            label=f"{series_label(name)} (σ {vol:.1%}, μ {ret:.1%})",
         )
     # decimals=None: as many as the tick spacing needs, so 7.5 % is not shown as "8%".
     ax.xaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=None))
     ax.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=None))
     ax.set_xlabel("Volatility (annualised, %)")
     ax.set_ylabel("Expected return (annualised, %)")
-    ax.set_title("Efficient frontier: Monte Carlo portfolios (Dirichlet) and optimum")
+    ax.set_title(SECTIONS["frontier"].format(asof=asof, days=days))
     ax.grid(True, alpha=0.3)
     # Above and left of the frontier no long-only portfolio exists: that corner is empty.
     ax.legend(loc="upper left", fontsize=8.5, framealpha=0.9, markerscale=0.8)
@@ -619,6 +796,9 @@ def frontier(front: Frontier) -> Figure:
 
 def title_of(fig: Figure) -> str:
     """The chart's own title: the report's heading for it, so the two never disagree."""
+    suptitle = fig.get_suptitle()
+    if suptitle:
+        return str(suptitle)
     return str(fig.axes[0].get_title()) if fig.axes else ""
 
 

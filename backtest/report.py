@@ -1,29 +1,42 @@
 """The backtest report: one self-contained HTML page and a Markdown twin.
 
+A report is a title and a list of :class:`Section` (heading, text, a table,
+a chart, a list, a block of configuration), rendered in the order given.
 ``report.html`` embeds every chart as a base64 data URI and styles itself
-inline, so it can be mailed or archived as a single file and opened offline.
-``report.md`` carries the same metrics table with relative links to the PNGs,
-ready to paste into a README. Both are rendered in memory first and written
-through a temporary file and a rename: a failed run leaves no half page.
+inline, so it can be mailed or archived as a single file and opened
+offline; its print styles keep each heading on the page of what it heads.
+``report.md`` carries the same sections with relative links to the PNGs.
+Both are rendered in memory first and written through a temporary file and
+a rename: a failed run leaves no half page.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import math
 import os
+import struct
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from shared import __version__
 from shared.atomic import atomic_write_text
 
-__all__ = ["METRIC_ROWS", "format_metric", "metrics_markdown", "write_report"]
+__all__ = [
+    "METRIC_ROWS",
+    "Section",
+    "Table",
+    "format_metric",
+    "format_value",
+    "metrics_markdown",
+    "metrics_table",
+    "write_report",
+]
 
-Kind = Literal["pct", "ratio"]
+Kind = Literal["pct", "pct1", "ratio", "int", "text"]
 
 # Order, label and format of each known metric (keys of shared.metrics.summary).
 METRIC_ROWS: tuple[tuple[str, str, Kind], ...] = (
@@ -49,28 +62,58 @@ METRIC_ROWS: tuple[tuple[str, str, Kind], ...] = (
 _KNOWN = {key: (label, kind) for key, label, kind in METRIC_ROWS}
 _NA = "n/a"
 
-_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}
-
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #222;
-       max-width: 1250px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
 h1 { margin-bottom: 0.2em; }
-h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
-th, td { padding: 0.3em 0.8em; border-bottom: 1px solid #e4e4e4; }
+h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+p.lead { font-size: 1.05em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
 th { background: #f4f6f8; text-align: left; }
-table.metrics td.num, table.metrics th.series { text-align: right;
-       font-variant-numeric: tabular-nums; }
-table.metrics tr:hover td { background: #fafbfc; }
-table.metrics td.num.first, table.metrics th.series.first { background: #eef3fb;
-       font-weight: 600; }
-table.meta th { width: 14em; }
-img { max-width: 100%; height: auto; border: 1px solid #eee; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.first, th.first { background: #eef3fb; font-weight: 600; }
+tr:hover td { background: #fafbfc; }
+img { max-width: 100%; height: auto; display: block; }
+figure { margin: 0.6em 0; }
+pre { background: #f6f8fa; padding: 0.8em; font-size: 0.82em; overflow-x: auto; }
 .footer { margin-top: 3em; color: #888; font-size: 0.85em; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  section { break-inside: avoid; page-break-inside: avoid; }
+  p.lead, table, figure { break-before: avoid; page-break-before: avoid; }
+  tr, img { break-inside: avoid; page-break-inside: avoid; }
+  pre { white-space: pre-wrap; }
+  tr:hover td { background: none; }
+}
 """.strip()
 
 
 # --------------------------------------------------------------------------- formatting
+
+
+def format_value(value: Any, kind: Kind) -> str:
+    """One table cell: ``pct`` (``12.34%``), ``pct1`` (``12.3%``), ``ratio`` (``1.23``),
+    ``int`` or ``text``. ``None``, NaN and infinities read ``n/a``."""
+    if value is None:
+        return _NA
+    if kind == "text" or isinstance(value, (bool, str)):
+        return str(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return _NA
+    v += 0.0  # -0.0 -> 0.0, so a flat series does not print "-0.00%".
+    if kind == "pct":
+        return f"{v:.2%}"
+    if kind == "pct1":
+        return f"{v:.1%}"
+    if kind == "ratio":
+        return f"{v:.2f}"
+    return f"{round(v):,}"
 
 
 def format_metric(key: str, value: Any) -> str:
@@ -81,21 +124,10 @@ def format_metric(key: str, value: Any) -> str:
     (``0.1234`` -> ``12.34%``); ratios two decimals; an unknown key four
     significant digits. ``None``, NaN and infinities read ``n/a``.
     """
-    if value is None or isinstance(value, bool):
-        return _NA if value is None else str(value)
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return _NA
-    v += 0.0  # -0.0 -> 0.0, so a flat series does not print "-0.00%".
-    kind = _KNOWN.get(key, (key, None))[1]
-    if kind == "pct":
-        return f"{v:.2%}"
-    if kind == "ratio":
-        return f"{v:.2f}"
-    return f"{v:.4g}"
+    if key in _KNOWN or value is None or isinstance(value, (bool, str)):
+        return format_value(value, _KNOWN.get(key, (key, "text"))[1])
+    v = float(value)
+    return f"{v + 0.0:.4g}" if math.isfinite(v) else _NA
 
 
 def _label(key: str) -> str:
@@ -113,25 +145,63 @@ def _rows(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return known + [key for key in present if key not in _KNOWN]
 
 
-def _format_meta(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return _NA if not math.isfinite(value) else f"{value:g}"
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_format_meta(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return ", ".join(_format_meta(v) for v in items)
-    if value is None:
-        return _NA
-    return str(value)
+# --------------------------------------------------------------------------- content
 
 
-def _title_case(key: str) -> str:
-    return key.replace("_", " ").strip().capitalize()
+@dataclass(frozen=True)
+class Table:
+    """A table of formatted cells.
+
+    Attributes
+    ----------
+    columns : tuple of str
+        Header cells.
+    rows : tuple of tuple of str
+        Body cells, already formatted; the first column heads each row.
+    numeric : tuple of bool
+        Per column, whether it is right-aligned (numbers).
+    highlight : int or None
+        A column to shade (the strategy's).
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...] = ()
+    highlight: int | None = None
+
+    def __post_init__(self) -> None:
+        if any(len(row) != len(self.columns) for row in self.rows):
+            raise ValueError(f"every row needs {len(self.columns)} cells")
+
+    def is_numeric(self, j: int) -> bool:
+        return j < len(self.numeric) and self.numeric[j]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the report, drawn as: heading, text, table, chart, list, code.
+
+    ``anchor`` is the section's id in the page; ``chart`` a PNG (or SVG)
+    file, whose heading should be the chart's own title.
+    """
+
+    anchor: str
+    heading: str
+    text: tuple[str, ...] = ()
+    table: Table | None = None
+    chart: Path | None = None
+    items: tuple[str, ...] = ()
+    code: str = ""
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -> Table:
+    """The metrics as a :class:`Table`: a row per metric, a column per series (``labels``)."""
+    series = list(metrics)
+    rows = tuple(
+        (_label(key), *(format_metric(key, metrics[s].get(key)) for s in series))
+        for key in _rows(metrics)
+    )
+    return Table(("Metric", *labels), rows, (False, *(True,) * len(series)), highlight=1)
 
 
 def _md_cell(text: str) -> str:
@@ -139,80 +209,114 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-# --------------------------------------------------------------------------- markdown
+def _md_table(table: Table) -> list[str]:
+    align = [("---:" if table.is_numeric(j) else ":---") for j in range(len(table.columns))]
+    lines = [
+        "| " + " | ".join(_md_cell(c) for c in table.columns) + " |",
+        "| " + " | ".join(align) + " |",
+    ]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    return lines
 
 
-def metrics_markdown(metrics: Mapping[str, Mapping[str, Any]]) -> str:
-    """The metrics as a GitHub-flavoured Markdown table.
+def metrics_markdown(
+    metrics: Mapping[str, Mapping[str, Any]], labels: Sequence[str] | None = None
+) -> str:
+    """The metrics as a GitHub-flavoured Markdown table, ending with a newline.
 
     Parameters
     ----------
     metrics : mapping
         Series name -> metric key -> value, e.g. the content of
-        ``metrics.json``; columns follow the mapping's order (strategy,
-        benchmark, baselines).
-
-    Returns
-    -------
-    str
-        Header ``| Metric | <series> ... |``, right-aligned number columns, one
-        row per metric any series has, in the order of :data:`METRIC_ROWS`;
-        ends with a newline.
+        ``metrics.json``; columns follow the mapping's order.
+    labels : sequence of str, optional
+        Column headers for the series (default: the series names).
     """
-    series = list(metrics)
-    lines = [
-        "| " + " | ".join(["Metric", *(_md_cell(s) for s in series)]) + " |",
-        "| " + " | ".join([":---", *("---:" for _ in series)]) + " |",
-    ]
-    for key in _rows(metrics):
-        cells = [format_metric(key, metrics[s].get(key)) for s in series]
-        lines.append("| " + " | ".join([_md_cell(_label(key)), *cells]) + " |")
-    return "\n".join(lines) + "\n"
+    table = metrics_table(metrics, list(metrics) if labels is None else labels)
+    return "\n".join(_md_table(table)) + "\n"
 
 
-def _markdown(
-    out_dir: Path,
-    title: str,
-    metrics: Mapping[str, Mapping[str, Any]],
-    charts: Mapping[str, Path],
-    meta: Mapping[str, Any],
-    notes: Sequence[str],
-) -> str:
+# --------------------------------------------------------------------------- markdown
+
+
+def _markdown(out_dir: Path, title: str, sections: Sequence[Section]) -> str:
     parts = [f"# {title}", ""]
-    if meta:
-        parts += ["| | |", "| :--- | :--- |"]
-        parts += [
-            f"| {_md_cell(_title_case(k))} | {_md_cell(_format_meta(v))} |" for k, v in meta.items()
-        ]
-        parts.append("")
-    parts += ["## Metrics", "", metrics_markdown(metrics)]
-    if notes:
-        parts += ["## Notes", ""]
-        parts += [f"- {note}" for note in notes]
-        parts.append("")
-    if charts:
-        parts += ["## Charts", ""]
-        for heading, path in charts.items():
-            rel = Path(os.path.relpath(Path(path).resolve(), out_dir.resolve())).as_posix()
-            parts += [f"### {_md_cell(heading)}", "", f"![{_md_cell(heading)}]({rel})", ""]
+    for sec in sections:
+        parts += [f"## {_md_cell(sec.heading)}", ""]
+        for para in sec.text:
+            parts += [para, ""]
+        if sec.table is not None:
+            parts += [*_md_table(sec.table), ""]
+        if sec.chart is not None:
+            rel = Path(os.path.relpath(Path(sec.chart).resolve(), out_dir.resolve())).as_posix()
+            parts += [f"![{_md_cell(sec.heading)}]({rel})", ""]
+        if sec.items:
+            parts += [*(f"- {item}" for item in sec.items), ""]
+        if sec.code:
+            parts += ["```toml", sec.code.rstrip("\n"), "```", ""]
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
 # --------------------------------------------------------------------------- html
 
-
-def _data_uri(path: Path) -> str:
-    mime = _MIME.get(path.suffix.lower(), "image/png")
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+_MIME = {".png": "image/png", ".svg": "image/svg+xml"}
 
 
-def _html(
-    title: str,
-    metrics: Mapping[str, Mapping[str, Any]],
-    images: Mapping[str, tuple[str, str]],
-    meta: Mapping[str, Any],
-    notes: Sequence[str],
-) -> str:
+@dataclass(frozen=True)
+class _Image:
+    uri: str
+    width: int | None  # CSS pixels: half the PNG's, which is drawn at 2 device pixels per px
+    height: int | None
+
+
+def _image(path: Path) -> _Image:
+    data = Path(path).read_bytes()
+    mime = _MIME.get(Path(path).suffix.lower(), "image/png")
+    uri = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        w, h = struct.unpack(">II", data[16:24])
+        return _Image(uri, max(1, w // 2), max(1, h // 2))
+    return _Image(uri, None, None)
+
+
+def _html_table(table: Table) -> list[str]:
+    esc = html.escape
+
+    def cls(j: int) -> str:
+        names = [n for n, on in (("num", table.is_numeric(j)), ("first", j == table.highlight))
+                 if on]  # fmt: skip
+        return f' class="{" ".join(names)}"' if names else ""
+
+    out = ["<table>", "<thead><tr>"]
+    out += [f"<th{cls(j)}>{esc(c)}</th>" for j, c in enumerate(table.columns)]
+    out.append("</tr></thead><tbody>")
+    for row in table.rows:
+        cells = [f"<th>{esc(row[0])}</th>"] + [
+            f"<td{cls(j)}>{esc(c)}</td>" for j, c in enumerate(row) if j > 0
+        ]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return out
+
+
+def _html_section(sec: Section, image: _Image | None) -> list[str]:
+    esc = html.escape
+    out = [f'<section id="{esc(sec.anchor)}">', f"<h2>{esc(sec.heading)}</h2>"]
+    out += [f'<p class="lead">{esc(para)}</p>' for para in sec.text]
+    if sec.table is not None:
+        out += _html_table(sec.table)
+    if image is not None:
+        size = f' width="{image.width}" height="{image.height}"' if image.width else ""
+        out.append(f'<figure><img src="{image.uri}"{size} alt="{esc(sec.heading)}"></figure>')
+    if sec.items:
+        out += ["<ul>", *(f"<li>{esc(item)}</li>" for item in sec.items), "</ul>"]
+    if sec.code:
+        out.append(f"<pre>{esc(sec.code)}</pre>")
+    out.append("</section>")
+    return out
+
+
+def _html(title: str, sections: Sequence[Section], images: Mapping[str, _Image]) -> str:
     esc = html.escape
     out = [
         "<!DOCTYPE html>",
@@ -226,39 +330,8 @@ def _html(
         "<body>",
         f"<h1>{esc(title)}</h1>",
     ]
-    if meta:
-        out.append('<table class="meta">')
-        out += [
-            f"<tr><th>{esc(_title_case(k))}</th><td>{esc(_format_meta(v))}</td></tr>"
-            for k, v in meta.items()
-        ]
-        out.append("</table>")
-
-    series = list(metrics)
-
-    def first(j: int) -> str:
-        return " first" if j == 0 else ""
-
-    out += ["<h2>Metrics</h2>", '<table class="metrics">', "<thead><tr><th>Metric</th>"]
-    out += [f'<th class="series{first(j)}">{esc(s)}</th>' for j, s in enumerate(series)]
-    out.append("</tr></thead><tbody>")
-    for key in _rows(metrics):
-        cells = "".join(
-            f'<td class="num{first(j)}">{esc(format_metric(key, metrics[s].get(key)))}</td>'
-            for j, s in enumerate(series)
-        )
-        out.append(f'<tr><th title="{esc(key)}">{esc(_label(key))}</th>{cells}</tr>')
-    out.append("</tbody></table>")
-
-    if notes:
-        out += ["<h2>Notes</h2>", "<ul>"]
-        out += [f"<li>{esc(note)}</li>" for note in notes]
-        out.append("</ul>")
-
-    for heading, (anchor, uri) in images.items():
-        label = esc(heading)
-        out += [f'<h2 id="{esc(anchor)}">{label}</h2>', f'<img src="{uri}" alt="{label}">']
-
+    for sec in sections:
+        out += _html_section(sec, images.get(sec.anchor))
     out += [
         f'<p class="footer">Generated by deepquant {esc(__version__)}.</p>',
         "</body>",
@@ -268,15 +341,7 @@ def _html(
     return ("\n".join(out) + "\n").encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
-def write_report(
-    out_dir: Path,
-    *,
-    title: str,
-    metrics: dict[str, dict[str, float]],
-    charts: dict[str, Path],
-    meta: dict[str, Any],
-    notes: Sequence[str] = (),
-) -> Path:
+def write_report(out_dir: Path, *, title: str, sections: Sequence[Section]) -> Path:
     """Write ``report.html`` and ``report.md`` into ``out_dir``.
 
     Parameters
@@ -286,20 +351,8 @@ def write_report(
         chart PNGs, so the Markdown links stay relative.
     title : str
         Page title and top heading.
-    metrics : dict
-        Series name -> metric key -> value (see :mod:`shared.metrics`); columns
-        follow the dict's order: strategy, benchmark, baselines.
-    charts : dict
-        Chart title -> image file, in display order. Each becomes a heading
-        (the title, as the chart itself states it: see
-        :func:`backtest.plots.title_of`) and an embedded image anchored by the
-        file's stem.
-    meta : dict
-        Run facts for the header table (period, rebalance frequency, costs,
-        models, universe size, run time, ...); dates, lists and dicts are
-        rendered readably.
-    notes : sequence of str
-        Caveats and remarks, shown as a bulleted list.
+    sections : sequence of Section
+        In reading order; anchors must be unique.
 
     Returns
     -------
@@ -310,12 +363,17 @@ def write_report(
     ------
     FileNotFoundError
         When a chart file is missing; nothing is written then.
+    ValueError
+        When two sections share an anchor.
     """
+    anchors = [sec.anchor for sec in sections]
+    if len(set(anchors)) < len(anchors):
+        raise ValueError(f"section anchors repeat: {anchors}")
     out_dir = Path(out_dir)
     # Read every image before writing anything: a missing chart must not leave a stale pair.
-    images = {title: (Path(path).stem, _data_uri(Path(path))) for title, path in charts.items()}
-    page = _html(title, metrics, images, meta, notes)
-    markdown = _markdown(out_dir, title, metrics, charts, meta, notes)
+    images = {sec.anchor: _image(sec.chart) for sec in sections if sec.chart is not None}
+    page = _html(title, sections, images)
+    markdown = _markdown(out_dir, title, sections)
     html_path = atomic_write_text(out_dir / "report.html", page)
     atomic_write_text(out_dir / "report.md", markdown)
     return html_path

@@ -3,12 +3,10 @@
 The book held now comes from ``--holdings`` (a CSV of ``ticker`` and either
 ``weight`` or ``shares``), or else from the last ``weights_<date>.csv`` the job
 wrote on or before today: the weights as last decided, not drifted with the
-prices since, so pass ``--holdings`` for the real book. Turnover is one-way,
-half the sum of the absolute weight changes, cash included (a switch from
-one asset to another, or investing all cash, is a turnover of 1); the
-estimated cost is charged on every unit
-traded, ``sum |change| x (cost_bps + slippage_bps) / 1e4``, as the backtest
-charges it. Share counts for ``--capital`` come from PyPortfolioOpt's
+prices since, so pass ``--holdings`` for the real book. Turnover and cost
+follow :mod:`shared.turnover`, as the backtest's do: one-way turnover, cash
+included, and a cost of ``sum |change| x (cost_bps + slippage_bps) / 1e4``.
+Share counts for ``--capital`` come from PyPortfolioOpt's
 ``DiscreteAllocation`` (greedy) at the latest prices, with the leftover cash.
 """
 
@@ -22,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from shared.errors import DataError
+from shared.turnover import one_way_turnover, traded
 
 TRADE_COLUMNS = ("ticker", "current", "target", "change")
 
@@ -105,9 +104,8 @@ def turnover_and_cost(trades: pl.DataFrame, cost_bps: float) -> tuple[float, flo
     neither book holds), so investing all cash, or switching one asset for
     another, is 1.
     """
-    traded = float(trades["change"].abs().sum())
-    cash = abs(float(trades["change"].sum()))
-    return (traded + cash) / 2, traded * cost_bps / 1e4
+    changes = trades["change"].to_numpy()
+    return one_way_turnover(changes), traded(changes) * cost_bps / 1e4
 
 
 def share_counts(

@@ -270,10 +270,14 @@ def _format_error(path: Path, err: ValidationError) -> str:
     return f"{path}: {where} {msg}{more}".replace("  ", " ")
 
 
+#: Keys of ``[data]`` that name files or folders, relative to the config file's folder.
+PATH_KEYS = ("path", "universe", "cache_dir")
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     data = raw.get("data")
     if isinstance(data, dict):
-        for key in ("path", "universe", "cache_dir"):
+        for key in PATH_KEYS:
             value = data.get(key)
             if isinstance(value, str) and value and not Path(value).is_absolute():
                 data[key] = str(base / value)

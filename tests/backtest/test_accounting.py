@@ -26,9 +26,11 @@ def test_two_assets_three_rebalances_by_hand() -> None:
     )
     targets = np.array([[0.5, 0.5], [1.0, 0.0], [0.25, 0.75]])
     sim = simulate(asset_returns(prices), np.array([0, 2, 4]), targets, cost_rate=0.001)
-    # t0: from cash, turnover 1, cost 0.001; wealth 0.999 * (0.5 * 1.1 + 0.5 * 1.0) on day 1.
-    # t2: drifted weights A 0.495/1.045, B 0.55/1.045; to (1, 0): turnover 1.1/1.045 = 20/19.
-    # t4: held (1, 0); to (0.25, 0.75): turnover 1.5, cost 0.0015.
+    # t0: from cash, one-way turnover 1 (all cash spent), cost 0.001 on 1 unit traded;
+    #     wealth 0.999 * (0.5 * 1.1 + 0.5 * 1.0) on day 1.
+    # t2: drifted weights A 0.495/1.045, B 0.55/1.045; to (1, 0): traded 1.1/1.045 = 20/19,
+    #     one-way half that, 10/19.
+    # t4: held (1, 0); to (0.25, 0.75): traded 1.5, one-way 0.75, cost 0.0015.
     c1 = 0.001 * 20 / 19
     expected = [
         0.999 * 1.05 - 1,
@@ -39,8 +41,11 @@ def test_two_assets_three_rebalances_by_hand() -> None:
         0.95 / 0.925 - 1,
     ]
     np.testing.assert_allclose(sim.returns, expected, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(sim.turnover, [1.0, 20 / 19, 1.5], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sim.turnover, [1.0, 10 / 19, 0.75], rtol=0, atol=1e-12)
     np.testing.assert_allclose(sim.costs, [0.001, c1, 0.0015], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        sim.held, [[0, 0], [0.495 / 1.045, 0.55 / 1.045], [1, 0]], rtol=0, atol=1e-12
+    )
 
 
 def _loop(returns, reb, targets, cost_rate, cash_r):

@@ -8,44 +8,31 @@ import logging
 from pathlib import Path
 
 import polars as pl
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from shared.cli import cli
+from tests.backtest.conftest import backtest_args
 from tests.bundles import make_bundle
-from tests.paths import ROOT
 
 
-def _backtest(model: Path, start: str, end: str, out: Path, *more: str) -> list[str]:
-    """``deepquant backtest`` arguments on the sample config."""
-    config = str(ROOT / "configs" / "sample.toml")
-    return ["backtest", "--config", config, "--model", str(model), "--start", start,
-            "--end", end, "--out", str(out), *more]  # fmt: skip
-
-
-def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    for year in (2017, 2018):
-        make_bundle(
-            models / f"{year}-12-29",
-            sample_prices,
-            dt.date(year - 1, 1, 1),
-            dt.date(year, 12, 29),
-            latent=16,
-        )
-    out = tmp_path / "bt"
-    result = CliRunner().invoke(cli, _backtest(models, "2018-01-01", "2019-06-30", out))
-    assert result.exit_code == 0, result.output
+def test_backtest_writes_every_output(backtest_run: Result) -> None:
+    out = backtest_run.out  # type: ignore[attr-defined]
     names = {p.name for p in out.iterdir()}
     assert {
         "returns.csv",
         "weights.csv",
+        "rebalances.csv",
         "metrics.json",
         "report.html",
         "report.md",
         "equity.png",
         "drawdowns.png",
+        "monthly.png",
+        "rolling_risk.png",
         "rolling_sharpe.png",
-        "weights.png",
+        "asset_classes.png",
+        "risk_contribution.png",
+        "stability.png",
         "dendrogram.png",
         "frontier.png",
     } <= names
@@ -58,9 +45,9 @@ def test_backtest_writes_every_output(sample_prices: pl.DataFrame, tmp_path: Pat
     weights = pl.read_csv(out / "weights.csv")
     assert {"date", "ticker", "weight"} <= set(weights.columns)
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 6
-    assert "| Metric | strategy | benchmark |" in result.output
-    assert "report:" in result.output
+    assert html.count("data:image/png;base64,") == 10
+    assert "| Metric | Strategy | Benchmark |" in backtest_run.output
+    assert "report:" in backtest_run.output
 
 
 def _no_nan(name: str) -> float:
@@ -69,7 +56,7 @@ def _no_nan(name: str) -> float:
 
 def test_end_before_start_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        cli, _backtest(tmp_path, "2019-01-01", "2018-01-01", tmp_path / "o")
+        cli, backtest_args(tmp_path, "2019-01-01", "2018-01-01", tmp_path / "o")
     )
     assert result.exit_code == 2
     assert "--end 2018-01-01 is not after --start 2019-01-01" in result.output
@@ -85,7 +72,7 @@ def test_one_rebalance_on_a_panel_without_classes_writes_a_whole_set(
     panel.parent.mkdir()
     sample_prices.write_csv(panel)
     out = tmp_path / "bt"
-    args = _backtest(models, "2019-01-01", "2019-02-15", out, "--prices", str(panel))
+    args = backtest_args(models, "2019-01-01", "2019-02-15", out, "--prices", str(panel))
     try:
         result = CliRunner().invoke(cli, ["-q", *args])
     finally:
@@ -95,5 +82,6 @@ def test_one_rebalance_on_a_panel_without_classes_writes_a_whole_set(
     weights = pl.read_csv(out / "weights.csv")
     assert weights["date"].unique().to_list() == ["2019-01-31"]
     names = {p.name for p in out.iterdir() if not p.name.startswith(".")}
-    assert {"report.html", "returns.csv", "weights.png", "dendrogram.png"} <= names
+    assert {"report.html", "returns.csv", "rebalances.csv", "dendrogram.png"} <= names
+    assert "stability.png" not in names  # one rebalance: nothing to compare with
     assert not [p for p in out.iterdir() if p.name.startswith(".staging")]

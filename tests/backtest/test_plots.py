@@ -15,6 +15,8 @@ from scipy.cluster.hierarchy import linkage
 
 from backtest import plots
 from backtest.frontier import Frontier, efficient_frontier
+from backtest.names import SECTIONS, series_label
+from backtest.rolling import rolling_beta, rolling_vol
 from shared import metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -83,9 +85,12 @@ def assert_png(path: Path, min_kb: float = 10.0) -> tuple[int, int]:
     return width, height
 
 
-def lines_by_label(fig: Figure) -> dict[str, object]:
-    ax = fig.axes[0]
-    return {line.get_label().split(" (")[0]: line for line in ax.get_lines()}
+def lines_by_label(fig: Figure, ax_index: int = 0) -> dict[str, object]:
+    """Lines keyed by series identifier, read back from their labels."""
+    by_label = {series_label(name): name for name in SERIES}
+    ax = fig.axes[ax_index]
+    return {by_label[line.get_label().split(" (")[0]]: line for line in ax.get_lines()
+            if line.get_label().split(" (")[0] in by_label}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- returns charts
@@ -101,14 +106,15 @@ def test_equity_curves_log_wealth(returns: pl.DataFrame, tmp_path: Path) -> None
     np.testing.assert_allclose(lines["strategy"].get_ydata(), wealth)
     assert lines["strategy"].get_linewidth() > max(lines[s].get_linewidth() for s in SERIES[1:])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend[0] == f"strategy ({wealth[-1]:.2f}×)"
-    assert ax.get_ylabel() and ax.get_title()
+    assert legend[0] == f"Strategy ({wealth[-1]:.2f}×)"
+    assert ax.get_title() == SECTIONS["equity"] == plots.title_of(fig)
+    assert ax.get_ylabel()
     # At least four labelled ticks even though wealth spans less than a decade.
     assert len([t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]) >= 4
 
     out = plots.save(fig, tmp_path / "equity.png")
     assert out == tmp_path / "equity.png"
-    assert assert_png(out) == (11 * plots.DPI, round(5.5 * plots.DPI))
+    assert assert_png(out) == (round(9 * plots.DPI), round(4.2 * plots.DPI))
 
 
 def test_equity_curves_late_starter_is_hidden_until_it_starts(returns: pl.DataFrame) -> None:
@@ -162,28 +168,84 @@ def test_returns_without_date_rejected(returns: pl.DataFrame) -> None:
 # --------------------------------------------------------------------------- weights
 
 
-def test_weights_through_time_top_and_other(weights: pl.DataFrame, tmp_path: Path) -> None:
-    fig = plots.weights_through_time(weights, top=5)
+def test_class_weights_sum_by_class(weights: pl.DataFrame, tmp_path: Path) -> None:
+    classes = {f"T{i:02d}": ("bond" if i % 3 == 0 else "equity") for i in range(30)}
+    classes["ZZZ"] = "commodity"  # a class never held gets no layer
+    fig = plots.class_weights(weights, classes)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    n_other = weights["ticker"].n_unique() - 5
-    # Legend reads top-down: "other" on top, the heaviest holding (T00) at the bottom.
-    assert labels[0] == f"other ({n_other})"
-    assert labels[-1] == "T00"
-    assert len(labels) == 6
-    assert len(ax.collections) == 6
-    # Stacked layers reach exactly 100 % at every rebalance.
+    assert sorted(labels) == ["bond", "equity"]
+    held = (
+        weights.with_columns(pl.col("ticker").replace_strict(classes).alias("class"))
+        .group_by("date", "class")
+        .agg(pl.col("weight").sum())
+    )
+    # The stack's top reaches the total weight (1) and the bottom layer is the heavier class.
     top_layer = ax.collections[-1].get_paths()[0].vertices
     assert top_layer[:, 1].max() == pytest.approx(1.0)
-    assert_png(plots.save(fig, tmp_path / "w.png"))
+    heaviest = held.group_by("class").agg(pl.col("weight").sum()).sort("weight")["class"][-1]
+    assert labels[-1] == heaviest
+    assert ax.get_title() == SECTIONS["asset_classes"]
+    assert_png(plots.save(fig, tmp_path / "classes.png"))
 
 
-def test_weights_fewer_tickers_than_top_has_no_other(weights: pl.DataFrame) -> None:
-    few = weights.filter(pl.col("ticker").is_in(["T00", "T01", "T02"]))
-    labels = [
-        t.get_text() for t in plots.weights_through_time(few).axes[0].get_legend().get_texts()
-    ]
-    assert not any(label.startswith("other") for label in labels)
+def test_rolling_risk_panels(returns: pl.DataFrame, tmp_path: Path) -> None:
+    fig = plots.rolling_risk(returns, 252.0, window=63)
+    vol = lines_by_label(fig, 0)
+    beta = {line.get_color(): line for line in fig.axes[1].get_lines()}
+    r, b = returns["strategy"].to_numpy(), returns["benchmark"].to_numpy()
+    end = 300
+    expected_vol = np.std(r[end - 63 : end], ddof=1) * math.sqrt(252.0)
+    assert vol["strategy"].get_ydata()[end - 1] == pytest.approx(expected_vol, rel=1e-9)
+    cov = np.cov(r[end - 63 : end], b[end - 63 : end], ddof=1)
+    strategy_beta = beta[vol["strategy"].get_color()].get_ydata()
+    assert strategy_beta[end - 1] == pytest.approx(cov[0, 1] / cov[1, 1], rel=1e-9)
+    # Four series, three betas (the benchmark's is 1 by definition) and the line at 1.
+    assert len(fig.axes[1].get_lines()) == len(SERIES) - 1 + 1
+    assert plots.title_of(fig) == SECTIONS["rolling"]
+    assert_png(plots.save(fig, tmp_path / "rolling.png"))
+
+
+def test_rolling_helpers_wait_for_a_full_window() -> None:
+    r = np.random.default_rng(1).normal(size=50)
+    assert np.isnan(rolling_vol(r, 10, 252.0)[:9]).all()
+    assert np.isfinite(rolling_vol(r, 10, 252.0)[9:]).all()
+    np.testing.assert_allclose(rolling_beta(3 * r, r, 10)[9:], 3.0)
+    assert np.isnan(rolling_beta(r, np.zeros(50), 10)).all()  # a flat benchmark has no beta
+
+
+def test_monthly_heatmap_prints_every_month(tmp_path: Path) -> None:
+    from backtest.periods import monthly_returns
+
+    days = business_days(dt.date(2021, 3, 1), 300)
+    r = np.random.default_rng(2).normal(0.0005, 0.01, 300)
+    table = monthly_returns(pl.DataFrame({"date": days, "strategy": r}), "strategy")
+    fig = plots.monthly_heatmap(table)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    months = table.select([str(m) for m in range(1, 13)]).to_numpy()
+    # One cell per month with data plus one total per year.
+    assert len(texts) == int(np.isfinite(months.astype(float)).sum()) + table.height
+    assert f"{table['total'][0]:.1%}" in texts
+    assert plots.title_of(fig) == SECTIONS["monthly"]
+    assert_png(plots.save(fig, tmp_path / "monthly.png"))
+
+
+def test_risk_contribution_and_stability_charts(tmp_path: Path) -> None:
+    fig = plots.risk_contribution(
+        {"cluster 1": 0.7, "cluster 0": 0.3}, {"equity": 1.0}, ["bond", "equity"]
+    )
+    bars = [p.get_width() for p in fig.axes[0].patches]
+    assert sorted(bars) == [0.3, 0.7]
+    assert plots.title_of(fig) == SECTIONS["risk"]
+    assert_png(plots.save(fig, tmp_path / "risk.png"))
+    stability = pl.DataFrame(
+        {"date": [dt.date(2021, 2, 26), dt.date(2021, 3, 31)], "k": [4, 5],
+         "kept": [0.8, 1.0], "ari": [0.5, 1.0]},
+    )  # fmt: skip
+    fig = plots.cluster_stability(stability)
+    assert list(fig.axes[0].get_lines()[0].get_ydata()) == [0.8, 1.0]
+    assert plots.title_of(fig) == SECTIONS["stability"]
+    assert_png(plots.save(fig, tmp_path / "stability.png"), min_kb=5)
 
 
 # --------------------------------------------------------------------------- dendrogram
@@ -250,13 +312,16 @@ def test_dendrogram_shape_mismatch() -> None:
 
 
 def test_frontier_chart(front: Frontier, tmp_path: Path) -> None:
-    fig = plots.frontier(front)
+    fig = plots.frontier(front, dt.date(2022, 12, 30), 252)
     ax = fig.axes[0]
     assert len(fig.axes) == 2, "a colour bar for the Sharpe ratios"
     assert "Sharpe" in fig.axes[1].get_ylabel()
     legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
-    for name in ("max sharpe", "min vol", "hrp", "strategy", "efficient frontier"):
-        assert name in legend
+    for name in ("max_sharpe", "min_vol", "hrp", "strategy"):
+        assert series_label(name) in legend
+    assert "efficient frontier" in legend
+    # The title says when and over how long the moments were estimated.
+    assert ax.get_title() == "Efficient frontier on 2022-12-30, from the 252 trading days before"
     curve = next(line for line in ax.get_lines() if "frontier" in line.get_label())
     np.testing.assert_allclose(curve.get_xdata(), front.curve_vols)
     assert "%" in ax.get_xlabel() and "%" in ax.get_ylabel()

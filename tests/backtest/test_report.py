@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from backtest import plots, report
-from backtest.report import format_metric, metrics_markdown, write_report
+from backtest.report import (
+    Section,
+    Table,
+    format_metric,
+    metrics_markdown,
+    metrics_table,
+    write_report,
+)
 
 IMG = '<img src="data:image/png;base64,'
 
@@ -45,13 +53,16 @@ def pngs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return {name: tiny_png(src / f"{name}.png").read_bytes() for name in ("a", "b", "c")}
 
 
+NOTES = ("Costs are 10 bps per unit of one-way turnover.", "Past results <do not> repeat.")
+
+
 @pytest.fixture
 def charts(tmp_path: Path, pngs: dict[str, bytes]) -> dict[str, Path]:
-    """Three charts in the report folder, one of them in a subfolder, keyed by title."""
+    """Three charts in the report folder, one of them in a subfolder, keyed by anchor."""
     paths = {
-        "Growth of 1 invested (log scale)": tmp_path / "out" / "equity_curves.png",
-        "Drawdown from running peak": tmp_path / "out" / "drawdowns.png",
-        "Efficient frontier | latest": tmp_path / "out" / "charts" / "frontier.png",
+        "equity": tmp_path / "out" / "equity_curves.png",
+        "drawdown": tmp_path / "out" / "drawdowns.png",
+        "frontier": tmp_path / "out" / "charts" / "frontier.png",
     }
     for path, data in zip(paths.values(), pngs.values(), strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,20 +70,22 @@ def charts(tmp_path: Path, pngs: dict[str, bytes]) -> dict[str, Path]:
     return paths
 
 
-META: dict[str, Any] = {
-    "period": "2016-01-04 .. 2026-07-31",
-    "rebalance": "monthly",
-    "costs_bps": 10.0,
-    "models": ["2016-01-01", "2017-01-01"],
-    "universe_size": 338,
-    "run_time_s": 12.5,
-}
-NOTES = ("Costs are 10 bps per unit of one-way turnover.", "Past results <do not> repeat.")
+HEADINGS = {"equity": "Growth of 1", "drawdown": "Drawdown", "frontier": "Frontier | latest"}
+
+
+def sections(charts: dict[str, Path]) -> list[Section]:
+    holdings = Table(("Ticker", "Weight"), (("A<B", "60.0%"), ("C", "40.0%")), (False, True))
+    return [
+        Section("summary", "Summary", text=("One <sentence>.",), items=NOTES),
+        Section("holdings", "Holdings", table=holdings),
+        Section("metrics", "Risk and return", table=metrics_table(METRICS, list(METRICS))),
+        *(Section(a, HEADINGS.get(a, a), chart=p) for a, p in charts.items()),
+        Section("reproduce", "Configuration", code='[data]\nsource = "sample"\n'),
+    ]
 
 
 def render(out: Path, charts: dict[str, Path]) -> tuple[str, str]:
-    path = write_report(out, title="Walk-forward <backtest>", metrics=METRICS, charts=charts,
-                        meta=META, notes=NOTES)  # fmt: skip
+    path = write_report(out, title="Walk-forward <backtest>", sections=sections(charts))
     assert path == out / "report.html"
     return path.read_text(encoding="utf-8"), (out / "report.md").read_text(encoding="utf-8")
 
@@ -139,41 +152,51 @@ def test_html_is_self_contained(tmp_path: Path, charts: dict[str, Path]) -> None
     for external in ('src="http', "href=", "<link", "<script", "url("):
         assert external not in html
     assert html.isascii()
-    # Charts follow the given order, each under its own heading.
-    heads = re.findall(r'<h2 id="(\w+)">([^<]+)</h2>', html)
-    assert heads == [(p.stem, t) for t, p in charts.items()]
+    # Sections follow the given order, each under its own heading.
+    heads = re.findall(r'<section id="(\w+)">\n<h2>([^<]+)</h2>', html)
+    assert [a for a, _ in heads] == ["summary", "holdings", "metrics", *charts, "reproduce"]
+    assert heads[3] == ("equity", "Growth of 1")
 
 
-def test_html_tables_notes_and_escaping(tmp_path: Path, charts: dict[str, Path]) -> None:
+def test_images_are_drawn_at_half_their_pixels(tmp_path: Path, charts: dict[str, Path]) -> None:
+    html, _ = render(tmp_path / "out", charts)
+    data = charts["equity"].read_bytes()
+    width, height = struct.unpack(">II", data[16:24])
+    assert f'width="{width // 2}" height="{height // 2}"' in html
+
+
+def test_html_tables_text_and_escaping(tmp_path: Path, charts: dict[str, Path]) -> None:
     html, _ = render(tmp_path / "out", charts)
     assert "<title>Walk-forward &lt;backtest&gt;</title>" in html
     for text in ("12.34%", "-20.00%", "1.23", "n/a", "250.00%", "0.5321"):
         assert f">{text}</td>" in html
-    header = re.search(r"<thead>(.*?)</thead>", html, re.S)
-    assert header is not None
-    names = re.findall(r'<th class="series[^"]*">([^<]+)</th>', header.group(1))
-    assert names == ["strategy", "benchmark", "equal_weight"]
-    # Meta: humanised keys, lists joined.
-    assert "<th>Universe size</th><td>338</td>" in html
-    assert "<td>2016-01-01, 2017-01-01</td>" in html
+    assert "<th>A&lt;B</th>" in html
+    assert '<p class="lead">One &lt;sentence&gt;.</p>' in html
     assert "<li>Past results &lt;do not&gt; repeat.</li>" in html
-    assert html.index("Metrics</h2>") < html.index("Notes</h2>") < html.index(IMG)
+    assert "<pre>[data]\nsource = &quot;sample&quot;\n</pre>" in html
+    assert "@media print" in html and "break-after: avoid" in html
 
 
 def test_markdown_report_links_relative(tmp_path: Path, charts: dict[str, Path]) -> None:
     _, md = render(tmp_path / "out", charts)
     assert md.startswith("# Walk-forward <backtest>\n")
     assert "| Metric | strategy | benchmark | equal_weight |" in md
-    assert "### Growth of 1 invested (log scale)" in md
-    assert "![Growth of 1 invested (log scale)](equity_curves.png)" in md
-    assert "![Efficient frontier \\| latest](charts/frontier.png)" in md
+    assert "## Growth of 1" in md
+    assert "![Growth of 1](equity_curves.png)" in md
+    assert "![Frontier \\| latest](charts/frontier.png)" in md
     assert "- Costs are 10 bps per unit of one-way turnover." in md
-    assert "| Universe size | 338 |" in md
+    assert "| A<B | 60.0% |" in md
+    assert '```toml\n[data]\nsource = "sample"\n```' in md
+
+
+def test_repeated_anchor_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="anchors repeat"):
+        write_report(tmp_path, title="t", sections=[Section("a", "A"), Section("a", "B")])
 
 
 def test_missing_chart_writes_nothing(tmp_path: Path, charts: dict[str, Path]) -> None:
     out = tmp_path / "out"
-    charts["missing"] = out / "nope.png"
+    charts["dendrogram"] = out / "nope.png"
     with pytest.raises(FileNotFoundError):
         render(out, charts)
     assert not (out / "report.html").exists()
@@ -207,5 +230,5 @@ def test_failed_rewrite_keeps_previous_report(
 
     monkeypatch.setattr("shared.atomic.os.fsync", boom)
     with pytest.raises(OSError, match="I/O error"):
-        write_report(out, title="new", metrics=METRICS, charts=charts, meta={})
+        write_report(out, title="new", sections=sections(charts))
     assert (out / "report.html").read_text(encoding="utf-8") == old_html

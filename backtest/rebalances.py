@@ -1,0 +1,107 @@
+"""``rebalances.csv``: one row per rebalance of the strategy, saying what it decided and why.
+
+Columns, in order (:data:`COLUMNS`): ``date``; ``bundle`` (the model folder
+used); ``k`` and ``silhouette`` of the clustering; ``candidates`` (assets
+embedded and clustered) and ``picks`` (assets held); ``method`` asked for,
+``method_used`` and ``fallback`` (why the method asked for was not used;
+empty when it was); one-way ``turnover`` and ``cost`` (fraction of wealth,
+as :mod:`backtest.accounting` charges it); and ``ex_ante_vol``, the
+annualised volatility of the target weights under the strategy's covariance
+(:mod:`backtest.risk`). A decision that failed keeps the previous weights:
+its row says ``kept previous`` with the error as the fallback reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from inferer.pipeline import Allocation
+
+__all__ = ["COLUMNS", "KEPT", "decided_row", "kept_row", "rebalances_frame", "yearly_trading"]
+
+KEPT = "kept previous"
+
+SCHEMA: dict[str, Any] = {
+    "date": pl.Date,
+    "bundle": pl.String,
+    "k": pl.Int64,
+    "silhouette": pl.Float64,
+    "candidates": pl.Int64,
+    "picks": pl.Int64,
+    "method": pl.String,
+    "method_used": pl.String,
+    "fallback": pl.String,
+    "turnover": pl.Float64,
+    "cost": pl.Float64,
+    "ex_ante_vol": pl.Float64,
+}
+COLUMNS: tuple[str, ...] = tuple(SCHEMA)
+
+
+def decided_row(alloc: Allocation, ex_ante_vol: float) -> dict[str, Any]:
+    """The row of a rebalance whose decision was made (turnover and cost come later)."""
+    return {
+        "date": alloc.asof,
+        "bundle": Path(alloc.bundle_path).name,
+        "k": alloc.clustering.n_clusters,
+        "silhouette": alloc.clustering.silhouette,
+        "candidates": len(alloc.clusters),
+        "picks": len(alloc.weights),
+        "method": alloc.method,
+        "method_used": alloc.method_used,
+        "fallback": alloc.fallback_reason or "",
+        "ex_ante_vol": ex_ante_vol,
+    }
+
+
+def kept_row(
+    day: dt.date, bundle: str | Path, method: str, picks: int, error: str, ex_ante_vol: float
+) -> dict[str, Any]:
+    """The row of a rebalance whose decision failed, so the previous weights were kept."""
+    return {
+        "date": day,
+        "bundle": Path(bundle).name,
+        "k": None,
+        "silhouette": None,
+        "candidates": None,
+        "picks": picks,
+        "method": method,
+        "method_used": KEPT,
+        "fallback": error,
+        "ex_ante_vol": ex_ante_vol,
+    }
+
+
+def rebalances_frame(
+    rows: Sequence[Mapping[str, Any]], turnover: np.ndarray, costs: np.ndarray
+) -> pl.DataFrame:
+    """The rows with the simulation's turnover and cost, in :data:`COLUMNS` order."""
+    if not len(rows) == turnover.size == costs.size:
+        raise ValueError(
+            f"{len(rows)} rebalances but {turnover.size} turnovers, {costs.size} costs"
+        )
+    full = [
+        {**row, "turnover": float(t), "cost": float(c)}
+        for row, t, c in zip(rows, turnover, costs, strict=True)
+    ]
+    return pl.DataFrame(full, schema=SCHEMA)
+
+
+def yearly_trading(rebalances: pl.DataFrame) -> pl.DataFrame:
+    """Per calendar year: rebalances, one-way turnover and cost (sums of the rows)."""
+    return (
+        rebalances.group_by(pl.col("date").dt.year().alias("year"))
+        .agg(
+            pl.len().alias("rebalances"),
+            pl.col("turnover").sum(),
+            pl.col("cost").sum(),
+        )
+        .sort("year")
+        .with_columns(pl.col("rebalances").cast(pl.Int64))
+    )

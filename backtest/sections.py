@@ -1,0 +1,253 @@
+"""The report's text and tables, built from a backtest result: one function per section.
+
+Charts are drawn by :mod:`backtest.plots` and filed by :mod:`backtest.artifacts`;
+what is here is everything a reader reads as words and numbers: the
+summary, the holdings and trades of the last rebalance, the metrics with
+their assumptions, yearly returns, worst drawdowns, turnover and cost per
+year, and how to reproduce the run. Headings come from
+:data:`backtest.names.SECTIONS`, series labels from
+:func:`backtest.names.series_label`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backtest.drawdowns import worst_drawdowns
+from backtest.engine import BacktestResult
+from backtest.names import SECTIONS, series_label
+from backtest.periods import yearly_returns
+from backtest.rebalances import yearly_trading
+from backtest.report import Section, Table, format_value, metrics_table
+from backtest.risk import TargetRisk
+from inferer.trades import trades_frame
+from shared import __version__
+from shared.config import PATH_KEYS, Settings
+from shared.turnover import one_way_turnover
+
+__all__ = ["RunFacts", "holdings", "metrics", "reproduce", "summary", "tables", "trades"]
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the report says about the run beyond the result: inputs and how to repeat it."""
+
+    config_name: str
+    start: dt.date
+    end: dt.date
+    data_first: dt.date
+    data_last: dt.date
+    n_assets: int
+    source: str
+    model_name: str
+    notes: tuple[str, ...] = ()
+
+
+def _section(anchor: str, **content: Any) -> Section:
+    return Section(anchor, SECTIONS[anchor], **content)
+
+
+def _pct(v: float) -> str:
+    return format_value(v, "pct1")
+
+
+def _sentence(name: str, m: Mapping[str, float], bench: Mapping[str, float]) -> str:
+    if name == "benchmark":
+        return (
+            f"{series_label(name)}, held without trading: CAGR {_pct(m['cagr'])}, Sharpe "
+            f"{format_value(m['sharpe'], 'ratio')}, worst drawdown {_pct(m['max_drawdown'])}."
+        )
+    return (
+        f"{series_label(name)}: CAGR {_pct(m['cagr'])} against the benchmark's "
+        f"{_pct(bench['cagr'])}, Sharpe {format_value(m['sharpe'], 'ratio')} against "
+        f"{format_value(bench['sharpe'], 'ratio')}, worst drawdown {_pct(m['max_drawdown'])} "
+        f"against {_pct(bench['max_drawdown'])}, after costs of "
+        f"{_pct(m.get('cost_drag', float('nan')))} a year."
+    )
+
+
+def summary(result: BacktestResult, settings: Settings, facts: RunFacts) -> Section:
+    """One sentence on the run, then one per series against the benchmark."""
+    dates = result.rebalances["date"]
+    cfg = settings.backtest
+    lead = (
+        f"Walk-forward from {result.returns['date'][0]} to {result.returns['date'][-1]}: "
+        f"{dates.len()} {cfg.rebalance} rebalances from {dates[0]} to {dates[-1]}, each "
+        f"decided from prices up to its date with a model trained before it; "
+        f"{settings.data.benchmark} is the benchmark."
+    )
+    bench = result.metrics["benchmark"]
+    items = tuple(_sentence(name, m, bench) for name, m in result.metrics.items())
+    return _section("summary", text=(lead,), items=items + facts.notes)
+
+
+def holdings(result: BacktestResult, risk: TargetRisk, asset_class: Mapping[str, str]) -> Section:
+    """The last rebalance's target weights: ticker, class, cluster, weight, risk share."""
+    last = result.allocations[-1]
+    rows = tuple(
+        (
+            ticker,
+            asset_class.get(ticker, "unknown"),
+            str(last.clusters.get(ticker, "")),
+            format_value(weight, "pct1"),
+            format_value(risk.contributions.get(ticker), "pct1"),
+        )
+        for ticker, weight in last.weights.items()
+    )
+    cash = 1.0 - sum(last.weights.values())
+    text = (
+        f"Target weights decided on {result.rebalances['date'][-1]} "
+        f"(ex-ante volatility {_pct(risk.vol)} a year"
+        + (f", {_pct(cash)} in cash" if cash > 1e-9 else "")
+        + "). Risk contribution is each asset's share of the portfolio variance.",
+    )
+    columns = ("Ticker", "Asset class", "Cluster", "Weight", "Risk contribution")
+    table = Table(columns, rows, (False, False, True, True, True))
+    return _section("holdings", text=text, table=table)
+
+
+def trades(result: BacktestResult, tickers: Sequence[str]) -> Section:
+    """From the book drifted since the previous rebalance to the last rebalance's target."""
+    last = result.allocations[-1]
+    held = result.held[-1]
+    current = {t: float(w) for t, w in zip(tickers, held, strict=True) if w > 0}
+    frame = trades_frame(current, last.weights)
+    rows = tuple(
+        (t, _pct(a), _pct(b), format_value(c, "pct1"))
+        for t, a, b, c in frame.iter_rows()
+        if abs(c) > 5e-4
+    )
+    turnover = one_way_turnover(frame["change"].to_numpy())
+    cost = format_value(result.costs["strategy"][-1], "pct")
+    text = (
+        f"One-way turnover {_pct(turnover)}, cost {cost} of wealth; "
+        "changes under 0.05% are left out.",
+    )
+    table = Table(("Ticker", "Before", "After", "Change"), rows, (False, True, True, True))
+    return _section("trades", text=text, table=table)
+
+
+def metrics(result: BacktestResult, settings: Settings) -> Section:
+    """The metrics table with the risk-free rate and cost assumptions beside it."""
+    cfg, rf = settings.backtest, settings.inference.risk_free
+    mean_rf = float(np.mean(result.risk_free)) * result.periods_per_year
+    rate = (
+        f"the daily returns of {rf}, which averaged {_pct(mean_rf)} a year over the period"
+        if isinstance(rf, str)
+        else f"a constant {_pct(rf)} a year"
+    )
+    cash = "the risk-free rate" if cfg.cash == "risk_free" else "nothing"
+    items = (
+        f"Sharpe, Sortino, alpha and beta are measured over the risk-free rate: {rate}.",
+        f"Costs: {cfg.cost_bps:g} bps plus {cfg.slippage_bps:g} bps slippage on every unit "
+        "traded; turnover is one-way, cash included.",
+        f"Uninvested cash earns {cash}.",
+        "Volatility, VaR and ratios are annualised with the calendar's "
+        f"{result.periods_per_year:.1f} trading days a year.",
+    )
+    labels = [series_label(name) for name in result.metrics]
+    return _section("metrics", table=metrics_table(result.metrics, labels), items=items)
+
+
+def _yearly(result: BacktestResult) -> Section:
+    frame = yearly_returns(result.returns)
+    names = [c for c in frame.columns if c != "year"]
+    rows = tuple(
+        (str(row[0]), *(format_value(v, "pct1") for v in row[1:])) for row in frame.iter_rows()
+    )
+    columns = ("Year", *(series_label(n) for n in names))
+    table = Table(columns, rows, (False, *(True,) * len(names)), highlight=1)
+    return _section("yearly", table=table, text=("Partial first and last years included.",))
+
+
+def _worst(result: BacktestResult) -> Section:
+    start = result.rebalances["date"][0]
+    frame = worst_drawdowns(result.returns["date"], result.returns["strategy"], start)
+    rows = tuple(
+        (
+            str(s),
+            str(t),
+            str(r) if r is not None else "not recovered",
+            format_value(d, "pct1"),
+            format_value(n, "int"),
+        )
+        for s, t, r, d, n in frame.iter_rows()
+    )
+    columns = ("Peak", "Trough", "Recovery", "Depth", "Length (trading days)")
+    table = Table(columns, rows, (False, False, False, True, True))
+    return _section("worst_drawdowns", table=table)
+
+
+def _trading(result: BacktestResult) -> Section:
+    frame = yearly_trading(result.rebalances)
+    rows = tuple(
+        (str(y), str(n), format_value(t, "pct1"), format_value(c, "pct"))
+        for y, n, t, c in frame.iter_rows()
+    )
+    total = (
+        "Total",
+        str(result.rebalances.height),
+        format_value(float(result.rebalances["turnover"].sum()), "pct1"),
+        format_value(float(result.rebalances["cost"].sum()), "pct"),
+    )
+    columns = ("Year", "Rebalances", "Turnover (one-way)", "Cost (of wealth)")
+    text = ("The strategy's; rebalances.csv has every rebalance's row.",)
+    table = Table(columns, (*rows, total), (False, True, True, True))
+    return _section("trading", text=text, table=table)
+
+
+def tables(result: BacktestResult) -> dict[str, Section]:
+    """The sections that are a table of the returns or the rebalances, by anchor."""
+    return {
+        "yearly": _yearly(result),
+        "worst_drawdowns": _worst(result),
+        "trading": _trading(result),
+    }
+
+
+def _toml_value(key: str, value: Any) -> str:
+    if isinstance(value, str) and key in PATH_KEYS:
+        value = Path(value).name  # a local path says nothing to another reader
+    return json.dumps(value)  # TOML's strings, numbers, booleans and arrays read the same
+
+
+def settings_toml(settings: Settings) -> str:
+    """The effective settings, defaults included, as a TOML file ``deepquant`` can read."""
+    lines: list[str] = []
+    for section, values in settings.model_dump(mode="json").items():
+        if lines:
+            lines.append("")
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if value is None:
+                lines.append(f"# {key}: not set")
+            else:
+                lines.append(f"{key} = {_toml_value(key, value)}")
+    return "\n".join(lines) + "\n"
+
+
+def reproduce(result: BacktestResult, settings: Settings, facts: RunFacts) -> Section:
+    """The command, the data range and the effective settings of the run."""
+    bundles = sorted({Path(a.bundle_path).name for a in result.allocations})
+    command = (
+        f"deepquant backtest --config {facts.config_name} --model {facts.model_name} "
+        f"--start {facts.start} --end {facts.end} --out <folder>"
+    )
+    items = (
+        f"Command: {command}",
+        f"Prices: {facts.n_assets} assets from {facts.source}, {facts.data_first} to "
+        f"{facts.data_last}.",
+        f"Models: {len(bundles)} bundle(s), {bundles[0]} to {bundles[-1]}."
+        if bundles
+        else "Models: none used.",
+        f"deepquant {__version__}; settings digest {settings.digest()}.",
+        "The effective settings, defaults included, follow.",
+    )
+    return _section("reproduce", items=items, code=settings_toml(settings))
