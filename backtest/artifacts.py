@@ -77,10 +77,12 @@ def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> 
     )
 
 
-def _chart(charts: dict[str, Section], anchor: str, fig: Any, path: Path) -> None:
+def _chart(
+    charts: dict[str, Section], anchor: str, fig: Any, path: Path, text: tuple[str, ...] = ()
+) -> None:
     """Save ``fig`` and file it under ``anchor``, headed by the chart's own title."""
     title = plots.title_of(fig)
-    charts[anchor] = Section(anchor, title, chart=plots.save(fig, path))
+    charts[anchor] = Section(anchor, title, text=text, chart=plots.save(fig, path))
 
 
 def _return_charts(result: BacktestResult, out: Path) -> dict[str, Section]:
@@ -153,7 +155,12 @@ def _sections(
     front = latest_frontier(result, prices, settings)
     if front is not None:
         fig = plots.frontier(front, last.asof, settings.inference.lookback)
-        _chart(found, "frontier", fig, out / "frontier.png")
+        note = (
+            "Over the assets held after the last rebalance, with the strategy's own moments: "
+            "the expected returns are the trailing window's compounded returns, a description "
+            "of that window and not a forecast.",
+        )
+        _chart(found, "frontier", fig, out / "frontier.png", note)
     return [found[anchor] for anchor in SECTIONS if anchor in found]
 
 

@@ -21,7 +21,9 @@ def _progress(i: int, n: int, day: dt.date) -> None:
         log.info("rebalance %d/%d %s", i, n, day)
 
 
-def _facts(data: Any, config: Path, model: Path, start: dt.date, end: dt.date) -> Any:
+def _facts(
+    data: Any, config: Path, prices: Path | None, model: Path, start: dt.date, end: dt.date
+) -> Any:
     """What the report says about the inputs: names only, never a local path."""
     from backtest.sections import RunFacts
 
@@ -36,6 +38,7 @@ def _facts(data: Any, config: Path, model: Path, start: dt.date, end: dt.date) -
         n_assets=len(data.tickers),
         source=source,
         model_name=model.name,
+        prices_name=prices.name if prices is not None else None,
     )
 
 
@@ -71,7 +74,7 @@ def backtest(
         data = load_prices(settings.data, prices)
         result = run_backtest(data.prices, settings, model, start, end, progress=_progress)
         facts = replace(
-            _facts(data, config, model, start, end), notes=(_SURVIVORSHIP, *result.notes)
+            _facts(data, config, prices, model, start, end), notes=(_SURVIVORSHIP, *result.notes)
         )
         # The whole folder is one set: a new backtest replaces every file of the last.
         folder.publish(

@@ -47,6 +47,7 @@ class RunFacts:
     n_assets: int
     source: str
     model_name: str
+    prices_name: str | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -236,8 +237,9 @@ def settings_toml(settings: Settings) -> str:
 def reproduce(result: BacktestResult, settings: Settings, facts: RunFacts) -> Section:
     """The command, the data range and the effective settings of the run."""
     bundles = sorted({Path(a.bundle_path).name for a in result.allocations})
+    prices = f" --prices {facts.prices_name}" if facts.prices_name else ""
     command = (
-        f"deepquant backtest --config {facts.config_name} --model {facts.model_name} "
+        f"deepquant backtest --config {facts.config_name}{prices} --model {facts.model_name} "
         f"--start {facts.start} --end {facts.end} --out <folder>"
     )
     items = (
