@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	@# torch first and pinned: on this machine pip takes the local CPU wheel for
 	@# exactly this version; an unpinned install would pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet 'torch==2.13.0'
-	$(BIN)/pip install --quiet -e '.[train,infer,report,dev]'
+	$(BIN)/pip install --quiet -e '.[train,infer,report,scale,dev]'
 	touch $@
 
 setup: $(VENV)/.installed

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from inferer.hrp import hrp
+from inferer.memo import Memo, digest
 from inferer.pipeline import decide
 from shared.config import Settings
 from shared.returns import trailing_returns
@@ -46,12 +47,15 @@ class Context:
     candidates : sequence of str
         The assets the strategy could choose from at D.
     settings : Settings
+    memo : Memo
+        Results computed before from the same inputs (:mod:`inferer.memo`).
     """
 
     past: pl.DataFrame
     tickers: Sequence[str]
     candidates: Sequence[str]
     settings: Settings
+    memo: Memo = field(default_factory=lambda: Memo(keep=False))
 
 
 def weight_vector(weights: Mapping[str, float], tickers: Sequence[str]) -> np.ndarray:
@@ -88,13 +92,15 @@ def hrp_all(ctx: Context) -> np.ndarray:
     complete = np.asarray(np.isfinite(r).all(axis=0))
     complete[complete] = r[:, complete].std(axis=0) > 0
     w = np.zeros(len(ctx.tickers))
-    w[np.flatnonzero(complete)] = hrp(r[:, complete])
+    held = r[:, complete]
+    w[np.flatnonzero(complete)] = ctx.memo.get("hrp", digest(held), lambda: hrp(held))
     return w
 
 
 def corr_cluster(ctx: Context) -> np.ndarray:
     r = trailing_returns(ctx.past, ctx.candidates, ctx.settings.inference.lookback)
-    decision = decide(ctx.past, ctx.candidates, correlation_embeddings(r), ctx.settings)
+    embeddings = correlation_embeddings(r)
+    decision = decide(ctx.past, ctx.candidates, embeddings, ctx.settings, memo=ctx.memo)
     chosen = dict(zip(decision.selection.tickers, decision.result.weights, strict=True))
     return weight_vector(chosen, ctx.tickers)
 

@@ -27,6 +27,7 @@ from backtest.baselines import BASELINES, Context, weight_vector
 from backtest.rebalances import decided_row, kept_row, rebalances_frame
 from backtest.risk import target_risk
 from inferer.embed import Embedder
+from inferer.memo import Memo
 from inferer.pipeline import Allocation, allocate_asof
 from shared.bundle import Bundle, find_bundle
 from shared.config import Settings
@@ -124,11 +125,12 @@ def _decide_strategy(
     cube: FeatureCube,
     settings: Settings,
     tickers: list[str],
+    memo: Memo,
 ) -> None:
     cfg = settings.inference
     try:
         alloc = allocate_asof(
-            past, day, embedder.bundle, settings, embedder=embedder, features=cube
+            past, day, embedder.bundle, settings, embedder=embedder, features=cube, memo=memo
         )
     except DataError as err:
         if not out.targets["strategy"]:
@@ -156,6 +158,7 @@ def _decide_all(
     model: str | Path,
     settings: Settings,
     progress: Progress | None,
+    memo: Memo,
 ) -> _Decisions:
     """Every portfolio's targets at every rebalance, from prices up to that date only."""
     tickers = [c for c in prices.columns if c != "date"]
@@ -169,9 +172,9 @@ def _decide_all(
         if bundle.path not in embedders:
             embedders[bundle.path] = Embedder(bundle, settings.inference.onnx_threads)
         past = prices.head(int(t) + 1)
-        _decide_strategy(out, past, day, embedders[bundle.path], cube, settings, tickers)
+        _decide_strategy(out, past, day, embedders[bundle.path], cube, settings, tickers, memo)
         candidates = list(out.allocations[-1].clusters) if out.allocations else tickers
-        ctx = Context(past, tickers, candidates, settings)
+        ctx = Context(past, tickers, candidates, settings, memo)
         for name in settings.backtest.baselines:
             try:
                 out.targets[name].append(BASELINES[name](ctx))
@@ -256,6 +259,7 @@ def run_backtest(
     end: dt.date,
     *,
     progress: Progress | None = None,
+    memo: Memo | None = None,
 ) -> BacktestResult:
     """Walk forward from ``start`` to ``end``; see the module docstring.
 
@@ -272,6 +276,9 @@ def run_backtest(
         date of ``prices`` on or before ``end``.
     progress : callable, optional
         Called as ``progress(i, n, date)`` after each rebalance.
+    memo : Memo, optional
+        Embeddings, clusterings and HRP weights computed before from the same
+        inputs (:mod:`inferer.memo`); a sweep's variants share one.
 
     Raises
     ------
@@ -289,7 +296,8 @@ def run_backtest(
     reb = rebalance_indices(dates, start, end, cfg.rebalance)
     if reb.size == 0:
         raise DataError(f"no {cfg.rebalance} rebalance date between {start} and {end}")
-    decisions = _decide_all(prices, reb, model, settings, progress)
+    memo = memo if memo is not None else Memo(keep=False)
+    decisions = _decide_all(prices, reb, model, settings, progress, memo)
     t_sim = time.perf_counter()
 
     ret_dates = dates[reb[0] + 1 :]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from backtest.rolling import ROLLING_WINDOW
 
-__all__ = ["SECTIONS", "series_label"]
+__all__ = ["SECTIONS", "TITLES", "series_label"]
 
 _SERIES = {
     "strategy": "Strategy",
@@ -51,4 +51,8 @@ SECTIONS: dict[str, str] = {
     "dendrogram": "Asset clustering at the last rebalance: {detail}",
     "frontier": "Efficient frontier on {asof}, from the {days} trading days before",
     "reproduce": "Configuration and data",
+}
+#: Titles of charts outside the backtest report.
+TITLES = {
+    "sweep": "Strategy Sharpe ratio per variant (a point per seed; bar: their mean)",
 }

@@ -31,7 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from backtest.frontier import Frontier
-from backtest.names import SECTIONS, series_label
+from backtest.names import SECTIONS, TITLES, series_label
 from backtest.rolling import ROLLING_WINDOW, rolling_beta, rolling_vol
 from shared.atomic import atomic_open
 from shared.metrics import TRADING_DAYS, drawdown_series, sharpe_ratio
@@ -49,6 +49,7 @@ __all__ = [
     "rolling_risk",
     "rolling_sharpe",
     "save",
+    "sweep_sharpes",
     "title_of",
 ]
 
@@ -788,6 +789,43 @@ def frontier(front: Frontier, asof: Any, days: int) -> Figure:
     ax.grid(True, alpha=0.3)
     # Above and left of the frontier no long-only portfolio exists: that corner is empty.
     ax.legend(loc="upper left", fontsize=8.5, framealpha=0.9, markerscale=0.8)
+    return fig
+
+
+# --------------------------------------------------------------------------- research grids
+
+
+def sweep_sharpes(points: Mapping[str, Sequence[float]], benchmark: float) -> Figure:
+    """The strategy's Sharpe ratio per variant of a sweep, one point per seed.
+
+    Parameters
+    ----------
+    points : mapping of str to sequence of float
+        Variant -> the Sharpe ratio of each of its runs (seeds, costs).
+    benchmark : float
+        The benchmark's Sharpe ratio over the same days, drawn as a line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Points per variant with their mean as a bar; the benchmark dotted.
+    """
+    names = list(points)
+    fig, ax = _new_figure((max(_WIDE[0] * 0.6, 0.55 * len(names) + 2.5), _WIDE[1]))
+    for i, name in enumerate(names):
+        values = np.asarray(points[name], dtype=np.float64)
+        ax.scatter(np.full(values.size, i), values, color=_STRATEGY_COLOR, s=28, zorder=4)
+        if np.isfinite(values).any():
+            ax.hlines(np.nanmean(values), i - 0.3, i + 0.3, color=_STRATEGY_COLOR, linewidth=2.4)
+    ax.axhline(benchmark, color=_BENCHMARK_COLOR, linestyle=":", linewidth=1.2,
+               label=f"{series_label('benchmark')} ({benchmark:.2f})")  # fmt: skip
+    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=1)
+    ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 6 else 0, ha="right"
+                  if len(names) > 6 else "center")  # fmt: skip
+    ax.set_ylabel("Sharpe ratio (annualised, over the risk-free rate)")
+    ax.set_title(TITLES["sweep"])
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="best", frameon=False)
     return fig
 
 

@@ -21,6 +21,7 @@ import polars as pl
 from inferer.allocate import AllocationResult, allocate
 from inferer.cluster import Clustering, cluster_embeddings
 from inferer.embed import Embedder
+from inferer.memo import Memo, digest
 from inferer.select import AssetStats, Selection, select_assets
 from shared.bundle import Bundle, check_features
 from shared.config import Settings
@@ -129,6 +130,7 @@ def decide(
     embeddings: np.ndarray,
     settings: Settings,
     timings: dict[str, float] | None = None,
+    memo: Memo | None = None,
 ) -> Decision:
     """Cluster ``embeddings``, pick the best assets per cluster, and weight them.
 
@@ -146,18 +148,30 @@ def decide(
     settings : Settings
     timings : dict, optional
         Filled with seconds for "cluster", "select" and "allocate".
+    memo : Memo, optional
+        Where a clustering of the same embeddings with the same settings may
+        already be (:mod:`inferer.memo`).
     """
     timings = {} if timings is None else timings
     cfg = settings.inference
     with _timed(timings, "cluster"):
-        clustering = cluster_embeddings(
-            embeddings,
-            cfg.n_clusters,
-            linkage=cfg.linkage,
-            min_clusters=cfg.min_clusters,
-            max_clusters=cfg.max_clusters,
-            tree_sample=cfg.tree_sample,
-            silhouette_sample=cfg.silhouette_sample,
+        memo = memo if memo is not None else Memo(keep=False)
+        key = digest(
+            embeddings, cfg.n_clusters, cfg.linkage, cfg.min_clusters, cfg.max_clusters,
+            cfg.tree_sample, cfg.silhouette_sample,
+        )  # fmt: skip
+        clustering = memo.get(
+            "cluster",
+            key,
+            lambda: cluster_embeddings(
+                embeddings,
+                cfg.n_clusters,
+                linkage=cfg.linkage,
+                min_clusters=cfg.min_clusters,
+                max_clusters=cfg.max_clusters,
+                tree_sample=cfg.tree_sample,
+                silhouette_sample=cfg.silhouette_sample,
+            ),
         )
     with _timed(timings, "select"):
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
@@ -197,6 +211,7 @@ def allocate_asof(
     embedder: Embedder | None = None,
     features: FeatureCube | None = None,
     candidates: Sequence[str] | None = None,
+    memo: Memo | None = None,
 ) -> Allocation:
     """Decide the portfolio for ``asof`` from prices up to ``asof``.
 
@@ -218,6 +233,9 @@ def allocate_asof(
         backtest recomputing them every month.
     candidates : sequence of str, optional
         Restrict the universe (default: every asset with a window).
+    memo : Memo, optional
+        Embeddings and clusterings computed before from the same inputs
+        (:mod:`inferer.memo`): a research grid's variants share them.
 
     Raises
     ------
@@ -247,8 +265,11 @@ def allocate_asof(
             raise DataError(f"only {len(tickers)} asset(s) have a complete window on {asof}")
     with _timed(timings, "embed"):
         embedder = embedder if embedder is not None else Embedder(bundle, cfg.onnx_threads)
-        embeddings = embedder.embed(win.values[keep])
-    decision = decide(past, tickers, embeddings, settings, timings)
+        memo = memo if memo is not None else Memo(keep=False)
+        inputs = win.values[keep]
+        key = digest(manifest.model_sha256, inputs)
+        embeddings = memo.get("embed", key, lambda: embedder.embed(inputs))
+    decision = decide(past, tickers, embeddings, settings, timings, memo)
     skipped.update(decision.selection.skipped)
     result, selection, clustering = decision.result, decision.selection, decision.clustering
     order = np.argsort(-result.weights, kind="stable")

@@ -55,6 +55,11 @@ COMMANDS: dict[str, Command] = {
         "Walk-forward backtest against SPY and baselines.",
         ("backtest", "inferer", "onnxruntime", "matplotlib"),
     ),
+    "sweep": Command(
+        "sweep.cli:sweep",
+        "A grid of variants x seeds x costs, trained and backtested on Ray.",
+        ("sweep", "trainer", "torch", "backtest", "matplotlib", "ray"),
+    ),
 }
 
 
@@ -131,7 +136,7 @@ class JsonFormatter(logging.Formatter):
 
 
 #: Module names that are not deepquant's (a regex for ``warnings.filterwarnings``).
-_NOT_OURS = r"(?!(shared|inferer|trainer|backtest)(\.|$))"
+_NOT_OURS = r"(?!(shared|inferer|trainer|backtest|sweep)(\.|$))"
 
 
 def configure_logging(verbose: int, quiet: bool, log_format: str) -> None:

@@ -292,13 +292,13 @@ def parse_settings(raw: dict[str, Any], source: str | Path = "<settings>") -> Se
         raise ConfigError(_format_error(Path(source), err)) from None
 
 
-def load_settings(path: str | Path) -> Settings:
-    """Read and validate a TOML config file.
+def read_raw_config(path: str | Path) -> dict[str, Any]:
+    """A TOML config file as a mapping, its paths resolved against the file's folder.
 
     Raises
     ------
     ConfigError
-        The file is missing, is not valid TOML, or a setting is unknown or invalid.
+        The file is missing or is not valid TOML.
     """
     path = Path(path)
     if not path.is_file():
@@ -307,4 +307,15 @@ def load_settings(path: str | Path) -> Settings:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return parse_settings(_resolve_paths(raw, path.resolve().parent), path)
+    return _resolve_paths(raw, path.resolve().parent)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and validate a TOML config file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not valid TOML, or a setting is unknown or invalid.
+    """
+    return parse_settings(read_raw_config(path), path)

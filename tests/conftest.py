@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from tests.bundles import make_bundle
 from tests.paths import SHARED_PANEL
 
 _MISSING_PANEL = f"shared price panel not found at {SHARED_PANEL}"
@@ -32,6 +34,21 @@ def sample_prices() -> pl.DataFrame:
     from shared.prices.sample import load_sample
 
     return clean_prices(load_sample()).prices
+
+
+@pytest.fixture(scope="session")
+def sample_models(sample_prices: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two linear-encoder bundles, trained to the ends of 2017 and 2018."""
+    models = tmp_path_factory.mktemp("models")
+    for year in (2017, 2018):
+        make_bundle(
+            models / f"{year}-12-29",
+            sample_prices,
+            dt.date(year - 1, 1, 1),
+            dt.date(year, 12, 29),
+            latent=16,
+        )
+    return models
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -28,6 +28,18 @@ log = logging.getLogger("deepquant.train")
     default=None,
     help="Walk-forward: one bundle every N months in [start, end]. Without it: one bundle.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Walk-forward: train this many bundles at once, as Ray tasks (the `scale` extra).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Walk-forward on a Ray cluster: `auto` or ray://HOST:PORT (default: this machine).",
+)
 @out_option(
     "Bundle folder; in walk-forward mode, the folder of <YYYY-MM-DD>/ bundles.", file_okay=False
 )
@@ -37,6 +49,8 @@ def train(
     start: dt.date | None,
     end: dt.date | None,
     retrain_every: int | None,
+    workers: int,
+    address: str | None,
     out: Path,
 ) -> None:
     """Train the autoencoder and write its bundle (model.onnx + manifest.json).
@@ -47,10 +61,18 @@ def train(
     Walk-forward (--retrain-every N): one bundle per date start, start + N
     months, ... up to end, each trained on the train_years before that date
     (that date excluded), written to OUT/<date>/. start defaults to the first
-    price date plus train_years, end to the last price date.
+    price date plus train_years, end to the last price date. With --workers K
+    (or --address) the bundles train as parallel Ray tasks; each comes out
+    as it would one after the other.
     """
     from shared.prices import load_prices
-    from trainer.walkforward import add_months, train_bundle, train_walk_forward, years_before
+    from trainer.walkforward import (
+        add_months,
+        series_periods,
+        train_bundle,
+        train_walk_forward,
+        years_before,
+    )
 
     settings = load_settings(config)
     ts = settings.train
@@ -59,6 +81,11 @@ def train(
     every = retrain_every
     if start and end and end <= start:
         raise click.BadParameter(f"end {end} is not after start {start}", param_hint="--end")
+    parallel = workers > 1 or address is not None
+    if parallel and not every:
+        raise click.BadParameter(
+            "needs --retrain-every: one bundle is one task", param_hint="--workers"
+        )
 
     data = load_prices(settings.data, prices)
     dates = data.prices["date"]
@@ -66,7 +93,13 @@ def train(
     if every:
         wf_start = start or add_months(first, round(12 * ts.train_years))
         click.echo(f"walk-forward: a bundle every {every} months {wf_start} .. {end or last}")
-        paths = train_walk_forward(data.prices, settings, wf_start, end or last, every, out)
+        if parallel:
+            from trainer.parallel import train_series
+
+            periods = series_periods(wf_start, end or last, every, ts.train_years)
+            paths = train_series(data.prices, settings, periods, out, workers, address)
+        else:
+            paths = train_walk_forward(data.prices, settings, wf_start, end or last, every, out)
         click.echo(f"wrote {len(paths)} bundles to {out}")
         for path in paths:
             click.echo(f"  {path}")

@@ -210,6 +210,25 @@ def _record(result: FitResult, data: SplitWindows) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Period:
+    """One bundle of a walk-forward series: its retrain date and its training days."""
+
+    day: dt.date
+    first: dt.date
+    last: dt.date
+
+
+def series_periods(
+    start: dt.date, end: dt.date, every_months: int, train_years: float
+) -> list[Period]:
+    """The bundles of a series: each retrain date and the ``train_years`` before it."""
+    return [
+        Period(day, years_before(day, train_years), day - dt.timedelta(days=1))
+        for day in retrain_dates(start, end, every_months)
+    ]
+
+
 def train_walk_forward(
     prices: pl.DataFrame,
     settings: Settings,
@@ -230,12 +249,11 @@ def train_walk_forward(
     """
     out_dir = Path(out_dir)
     paths = []
-    dates = retrain_dates(start, end, every_months)
-    for i, day in enumerate(dates, 1):
-        last = day - dt.timedelta(days=1)
-        first = years_before(day, settings.train.train_years)
+    periods = series_periods(start, end, every_months, settings.train.train_years)
+    for i, p in enumerate(periods, 1):
         log.info(
-            "walk-forward %d/%d: bundle %s trained on %s .. %s", i, len(dates), day, first, last
-        )
-        paths.append(train_bundle(prices, settings, first, last, out_dir / day.isoformat()))
+            "walk-forward %d/%d: bundle %s trained on %s .. %s", i, len(periods), p.day,
+            p.first, p.last,
+        )  # fmt: skip
+        paths.append(train_bundle(prices, settings, p.first, p.last, out_dir / p.day.isoformat()))
     return paths

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-import polars as pl
 import pytest
 from click.testing import CliRunner, Result
 
 from shared.cli import cli
-from tests.bundles import make_bundle
 from tests.paths import ROOT
 
 SAMPLE_CONFIG = ROOT / "configs" / "sample.toml"
@@ -20,21 +17,6 @@ def backtest_args(model: Path, start: str, end: str, out: Path, *more: str) -> l
     """``deepquant backtest`` arguments on the sample config."""
     return ["backtest", "--config", str(SAMPLE_CONFIG), "--model", str(model), "--start", start,
             "--end", end, "--out", str(out), *more]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def sample_models(sample_prices: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two linear-encoder bundles, trained to the ends of 2017 and 2018."""
-    models = tmp_path_factory.mktemp("models")
-    for year in (2017, 2018):
-        make_bundle(
-            models / f"{year}-12-29",
-            sample_prices,
-            dt.date(year - 1, 1, 1),
-            dt.date(year, 12, 29),
-            latent=16,
-        )
-    return models
 
 
 @pytest.fixture(scope="session")

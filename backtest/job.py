@@ -1,0 +1,83 @@
+"""One backtest from loaded prices to a published folder: what ``deepquant backtest`` and
+each task of ``deepquant sweep`` run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from backtest.artifacts import write_backtest
+from backtest.engine import BacktestResult, Progress, run_backtest
+from backtest.sections import RunFacts
+from inferer.memo import Memo
+from shared.config import Settings
+from shared.prices import PriceData
+from shared.publish import OutputFolder
+
+__all__ = ["BacktestJob", "run_job"]
+
+SURVIVORSHIP = (
+    "The universe is the price file's list of instruments as it stands today: assets that "
+    "were delisted earlier are missing (survivorship bias), for every series alike."
+)
+
+
+@dataclass(frozen=True)
+class BacktestJob:
+    """What to backtest, where to write it, and the names the report gives its inputs."""
+
+    model: Path
+    start: dt.date
+    end: dt.date
+    out: Path
+    config_name: str
+    prices_name: str | None = None
+
+
+def _facts(data: PriceData, job: BacktestJob, result: BacktestResult) -> RunFacts:
+    """What the report says about the inputs: names only, never a local path."""
+    dates = data.prices["date"]
+    source = Path(data.source).name if "/" in data.source else data.source
+    return RunFacts(
+        config_name=job.config_name,
+        start=job.start,
+        end=job.end,
+        data_first=dates[0],
+        data_last=dates[-1],
+        n_assets=len(data.tickers),
+        source=source,
+        model_name=job.model.name,
+        prices_name=job.prices_name,
+        notes=(SURVIVORSHIP, *result.notes),
+    )
+
+
+def run_job(
+    data: PriceData,
+    settings: Settings,
+    job: BacktestJob,
+    *,
+    progress: Progress | None = None,
+    memo: Memo | None = None,
+) -> BacktestResult:
+    """Run the backtest and publish every output in ``job.out`` as one set, the report last."""
+    with OutputFolder(job.out) as folder:
+        result = run_backtest(
+            data.prices, settings, job.model, job.start, job.end, progress=progress, memo=memo
+        )
+        facts = _facts(data, job, result)
+        # The whole folder is one set: a new backtest replaces every file of the last.
+        folder.publish(
+            "backtest",
+            lambda stage: write_backtest(
+                result,
+                stage,
+                prices=data.prices,
+                universe=data.universe,
+                settings=settings,
+                facts=facts,
+            ).values(),
+            last=("report.html",),
+        )
+    return result

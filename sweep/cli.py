@@ -1,0 +1,68 @@
+"""``deepquant sweep``: a research grid, trained and backtested as Ray tasks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from shared.options import config_option, out_option, prices_option
+
+log = logging.getLogger("deepquant.sweep")
+
+
+@click.command()
+@config_option
+@prices_option
+@click.option(
+    "--grid",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Grid TOML: [period], seeds, cost_bps and [variants.NAME] overrides.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="A Ray cluster: `auto` or ray://HOST:PORT (default: Ray in this process).",
+)
+@click.option(
+    "--num-cpus",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cores for the local Ray (default: all of this machine's).",
+)
+@out_option("Folder of the sweep: bundles/, models/, cache/, <variant>/<seed>/, results.")
+def sweep(
+    config: Path,
+    prices: Path | None,
+    grid: Path,
+    address: str | None,
+    num_cpus: int | None,
+    out: Path,
+) -> None:
+    """Train and backtest every variant x seed x cost of a grid; aggregate the results.
+
+    Bundles are named by what they were trained on, so jobs that share a
+    model share its bundles; embeddings and clusterings are cached by their
+    inputs, so variants that differ only after clustering compute them once.
+    Run it again to resume: finished tasks are kept.
+    """
+    from shared.publish import writable_folder
+    from sweep.grid import load_grid
+    from sweep.results import aggregate
+    from sweep.run import run_sweep
+
+    jobs = load_grid(grid, config)
+    writable_folder(out)
+    log.info(
+        "sweep: %d variant(s), %d job(s), backtests %s .. %s",
+        len(jobs.variants), len(jobs.jobs), jobs.start, jobs.end,
+    )  # fmt: skip
+    run_sweep(
+        jobs, out, prices_path=prices, config_name=config.name, address=address,
+        num_cpus=num_cpus,
+    )  # fmt: skip
+    aggregate(jobs, out)
+    click.echo((out / "summary.md").read_text())
+    click.echo(f"results: {out / 'results.parquet'}")

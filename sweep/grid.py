@@ -1,0 +1,144 @@
+"""The grid file: named variants of a base config, times seeds and cost levels.
+
+.. code-block:: toml
+
+    seeds = [0, 1]            # [train] seed of each model series
+    cost_bps = [10.0]         # [backtest] cost_bps levels
+
+    [period]
+    train_start = 2017-01-01  # first retrain date
+    retrain_every = 12        # months between retrain dates
+    start = 2017-01-01        # backtest start and end
+    end = 2022-12-28
+
+    [variants.hrp]            # the base config as it is
+
+    [variants.top2]
+    inference.top_n = 2       # dotted keys override the base config
+
+Every variant is validated against the config schema before anything runs,
+and a bad one is named in a one-line error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.config import Settings, parse_settings, read_raw_config
+from shared.errors import ConfigError
+
+__all__ = ["Grid", "Job", "load_grid"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One backtest of the grid: a variant's settings with one seed and one cost level."""
+
+    variant: str
+    seed: int
+    cost_bps: float
+    settings: Settings
+
+    @property
+    def label(self) -> str:
+        """The folder name below the sweep's output: ``<variant>/<seed>`` (+ the cost)."""
+        return f"{self.variant}/{self.seed}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every job of the grid, in the file's order, and the walk-forward period."""
+
+    jobs: tuple[Job, ...]
+    variants: tuple[str, ...]
+    train_start: dt.date
+    retrain_every: int
+    start: dt.date
+    end: dt.date
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _override(raw: Mapping[str, Any], dotted: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``raw`` with each ``section.key = value`` of ``dotted`` set."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in raw.items()}
+    for key, value in dotted.items():
+        section, _, field = key.partition(".")
+        if not field or "." in field:
+            raise ConfigError(f"{where}: {key!r} is not a section.key override")
+        out.setdefault(section, {})[field] = value
+    return out
+
+
+def _period(table: Any, path: Path) -> tuple[dt.date, int, dt.date, dt.date]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: needs a [period] table: train_start, retrain_every, start, end")
+    try:
+        values = (table["train_start"], table["retrain_every"], table["start"], table["end"])
+    except KeyError as err:
+        raise ConfigError(f"{path}: [period] lacks {err.args[0]!r}") from None
+    train_start, every, start, end = values
+    if not all(isinstance(d, dt.date) for d in (train_start, start, end)):
+        raise ConfigError(f"{path}: [period] dates must be TOML dates (2017-01-01)")
+    if not isinstance(every, int) or every < 1 or end <= start:
+        raise ConfigError(f"{path}: [period] needs retrain_every >= 1 and end after start")
+    return train_start, every, start, end
+
+
+def _numbers(doc: Mapping[str, Any], key: str, default: list[Any], path: Path) -> list[Any]:
+    values = doc.get(key, default)
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{path}: {key} must be a non-empty list")
+    return values
+
+
+def load_grid(grid_path: str | Path, base_config: str | Path) -> Grid:
+    """Read the grid and the base config; every job's settings, validated.
+
+    Raises
+    ------
+    ConfigError
+        The grid cannot be read, or a variant's settings are invalid (named).
+    """
+    path = Path(grid_path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the grid ({err})") from None
+    raw = read_raw_config(base_config)
+    variants = doc.get("variants")
+    if not isinstance(variants, Mapping) or not variants:
+        raise ConfigError(f"{path}: needs at least one [variants.NAME] table")
+    seeds = _numbers(doc, "seeds", [0], path)
+    costs = _numbers(doc, "cost_bps", [raw.get("backtest", {}).get("cost_bps", 10.0)], path)
+    train_start, every, start, end = _period(doc.get("period"), path)
+    jobs = []
+    for name, table in variants.items():
+        if not _NAME.match(name):
+            raise ConfigError(f"{path}: variant name {name!r} is not a folder name")
+        merged = _override(raw, _flatten(table), f"{path}: variant {name}")
+        for seed in seeds:
+            for cost in costs:
+                run = _override(merged, {"train.seed": seed, "backtest.cost_bps": cost}, name)
+                settings = parse_settings(run, f"{path} (variant {name}, seed {seed})")
+                variant = name if len(costs) == 1 else f"{name}-{cost:g}bps"
+                jobs.append(Job(variant, int(seed), float(cost), settings))
+    names = tuple(dict.fromkeys(j.variant for j in jobs))
+    return Grid(tuple(jobs), names, train_start, every, start, end)

@@ -1,0 +1,157 @@
+"""A sweep, top to bottom: load prices, train what is missing, backtest, aggregate.
+
+Training tasks are one per distinct bundle (:mod:`sweep.keys`): jobs that
+share a model share its bundles, which live in ``OUT/bundles/<key>/``; each
+job's walk-forward series is a folder of links, ``OUT/models/<key>/<date>``.
+Backtests run in two waves: first one job per distinct series and
+clustering, which fills the cache of embeddings and clusterings
+(``OUT/cache``, :mod:`inferer.memo`), then every other job, which finds
+them there. A finished task's output is kept: running the same sweep again
+trains and backtests nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from inferer.memo import digest
+from shared.bundle import is_bundle
+from shared.prices import PriceData, load_prices
+from sweep.grid import Grid, Job
+from sweep.keys import bundle_key, data_key, series_key
+from sweep.tasks import backtest_one, finished
+from trainer.parallel import Task, connect, gpus_for, run_tasks, train_one
+from trainer.walkforward import Period, series_periods
+
+log = logging.getLogger("deepquant.sweep")
+
+__all__ = ["Plan", "plan", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A job, the prices it reads, and its walk-forward series of bundles."""
+
+    job: Job
+    data: str
+    bundles: tuple[tuple[Period, str], ...]
+
+    @property
+    def series(self) -> str:
+        return series_key(self.bundles)
+
+    @property
+    def wave_key(self) -> str:
+        """Jobs with the same key compute the same embeddings and clusterings."""
+        cfg = self.job.settings.inference
+        return digest(self.series, cfg.n_clusters, cfg.linkage, cfg.min_clusters,
+                      cfg.max_clusters, cfg.lookback)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every job with its inputs, and the prices of each distinct ``[data]`` section."""
+
+    jobs: tuple[Planned, ...]
+    prices: dict[str, PriceData]
+
+
+def plan(grid: Grid, prices_path: Path | None) -> Plan:
+    """Load each distinct ``[data]`` once and name every job's bundles."""
+    loaded: dict[str, PriceData] = {}
+    by_section: dict[str, str] = {}
+    jobs = []
+    for job in grid.jobs:
+        section = digest(job.settings.data.model_dump(mode="json"))
+        if section not in by_section:
+            data = load_prices(job.settings.data, prices_path)
+            by_section[section] = data_key(data.prices)
+            loaded[by_section[section]] = data
+        key = by_section[section]
+        periods = series_periods(
+            grid.train_start, grid.end, grid.retrain_every, job.settings.train.train_years
+        )
+        bundles = tuple((p, bundle_key(key, job.settings, p)) for p in periods)
+        jobs.append(Planned(job, key, bundles))
+    return Plan(tuple(jobs), loaded)
+
+
+def _train(plan: Plan, out: Path) -> None:
+    import ray
+
+    refs = {key: ray.put(data.prices) for key, data in plan.prices.items()}
+    tasks: dict[str, Task] = {}
+    for p in plan.jobs:
+        for period, key in p.bundles:
+            target = out / "bundles" / key
+            if key in tasks or is_bundle(target):
+                continue
+            tasks[key] = Task(
+                name=f"bundle {period.day} seed {p.job.seed} ({key})",
+                fn=train_one,
+                args=(refs[p.data], p.job.settings.model_dump(mode="json"), period, str(target)),
+                log_path=out / "bundles" / f"{key}.log",
+                num_gpus=gpus_for(p.job.settings),
+            )
+    log.info("sweep: %d bundle(s) to train", len(tasks))
+    run_tasks(list(tasks.values()), "trained")
+
+
+def _link_series(p: Planned, out: Path) -> Path:
+    """``OUT/models/<series>/<date>`` -> the bundle, relative, so the folder can move."""
+    folder = out / "models" / p.series
+    folder.mkdir(parents=True, exist_ok=True)
+    for period, key in p.bundles:
+        link = folder / period.day.isoformat()
+        if not link.is_symlink():
+            os.symlink(Path("..") / ".." / "bundles" / key, link, target_is_directory=True)
+    return folder
+
+
+def _backtests(plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None]) -> None:
+    import ray
+
+    refs = {key: ray.put(data) for key, data in plan.prices.items()}
+    leaders: list[Task] = []
+    followers: list[Task] = []
+    seen: set[str] = set()
+    for p in plan.jobs:
+        target = out / p.job.label
+        if finished(target):
+            continue
+        models = _link_series(p, out)
+        task = Task(
+            name=f"variant {p.job.variant} seed {p.job.seed}",
+            fn=backtest_one,
+            args=(refs[p.data], p.job.settings.model_dump(mode="json"), str(models),
+                  grid.start, grid.end, str(target), str(out / "cache"), names),
+            log_path=out / p.job.label / "task.log",
+        )  # fmt: skip
+        (followers if p.wave_key in seen else leaders).append(task)
+        seen.add(p.wave_key)
+    total = len(leaders) + len(followers)
+    log.info("sweep: %d backtest(s) to run", total)
+    # Leaders fill the cache of embeddings and clusterings that followers read.
+    run_tasks(leaders, "backtested", (0, total))
+    run_tasks(followers, "backtested", (len(leaders), total))
+
+
+def run_sweep(
+    grid: Grid,
+    out: Path,
+    *,
+    prices_path: Path | None,
+    config_name: str,
+    address: str | None = None,
+    num_cpus: int | None = None,
+) -> Plan:
+    """Train and backtest every job of ``grid`` into ``out`` (aggregation is separate)."""
+    the_plan = plan(grid, prices_path)
+    connect(address, num_cpus)
+    _train(the_plan, out)
+    prices_name = prices_path.name if prices_path is not None else None
+    _backtests(the_plan, grid, out, (config_name, prices_name))
+    return the_plan

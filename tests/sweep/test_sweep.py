@@ -1,0 +1,166 @@
+"""``deepquant sweep`` on a local Ray of 2 CPUs, on the embedded sample.
+
+The grid is 2 variants (one pick per cluster, two) x 2 model seeds. Its
+results must be what the same backtests give run one by one with
+``deepquant train`` and ``deepquant backtest``; a second run must train and
+backtest nothing; and a sweep whose backtest worker is killed (``kill -9``)
+must still finish with the same results.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+pytest.importorskip("ray", reason="the `scale` extra (Ray) is not installed")
+
+from tests.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
+GRID = ROOT / "configs" / "grids" / "sample.toml"
+#: The sample config with fewer epochs: the test is about the machinery, not the model.
+FAST = """
+[data]
+source = "sample"
+start = 2014-01-01
+benchmark = "SP500"
+[model]
+d_model = 16
+n_heads = 2
+n_layers = 1
+d_ff = 32
+latent = 8
+[train]
+train_years = 2
+epochs = 1
+stride = 3
+[inference]
+n_clusters = "auto"
+min_clusters = 3
+max_clusters = 8
+"""
+JOBS = [("top1", 0), ("top1", 1), ("top2", 0), ("top2", 1)]
+
+
+def _deepquant(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
+    cmd = [sys.executable, "-m", "shared", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _sweep(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return _deepquant("sweep", "--config", str(config), "--grid", str(GRID), "--out", str(out),
+                      "--num-cpus", "2")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "fast.toml"
+    path.write_text(FAST)
+    return path
+
+
+@pytest.fixture(scope="module")
+def swept(config: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    return out, _sweep(config, out).stderr
+
+
+def test_results_equal_the_backtests_run_one_by_one(
+    swept: tuple[Path, str], config: Path, tmp_path: Path
+) -> None:
+    out, log = swept
+    assert "4 bundle(s) to train" in log and "4 backtest(s) to run" in log
+    for seed in (0, 1):
+        cfg = tmp_path / f"seed{seed}.toml"
+        cfg.write_text(FAST.replace("[train]", f"[train]\nseed = {seed}"))
+        models = tmp_path / f"models{seed}"
+        _deepquant("train", "--config", str(cfg), "--start", "2017-01-01", "--end", "2018-12-28",
+                   "--retrain-every", "12", "--out", str(models))  # fmt: skip
+        for variant, top in (("top1", 1), ("top2", 2)):
+            if (variant, seed) not in {("top1", 1), ("top2", 0)}:
+                continue  # two of the four, one per seed and one per variant, keep it short
+            vcfg = tmp_path / f"{variant}{seed}.toml"
+            vcfg.write_text(cfg.read_text().replace("[inference]", f"[inference]\ntop_n = {top}"))
+            bt = tmp_path / f"bt_{variant}_{seed}"
+            _deepquant("backtest", "--config", str(vcfg), "--model", str(models), "--start",
+                       "2017-01-01", "--end", "2018-12-28", "--out", str(bt))  # fmt: skip
+            for name in ("returns.csv", "weights.csv", "rebalances.csv", "metrics.json"):
+                assert (bt / name).read_bytes() == (out / variant / str(seed) / name).read_bytes()
+
+
+def test_results_table_ledger_and_summary(swept: tuple[Path, str]) -> None:
+    out, _ = swept
+    results = pl.read_parquet(out / "results.parquet")
+    assert set(zip(results["variant"], results["seed"], strict=True)) == set(JOBS)
+    assert set(results["series"]) == {"strategy", "benchmark", "equal_weight", "hrp_all",
+                                      "corr_cluster"}  # fmt: skip
+    assert results.height == 4 * 5
+    assert pl.read_csv(out / "results.csv").height == results.height
+    ledger = pl.read_csv(out / "ledger.csv")
+    assert ledger.height == 4 and ledger["n_days"].min() > 400
+    strategy = results.filter(pl.col("series") == "strategy").sort("variant", "seed")
+    assert ledger.sort("variant", "seed")["sharpe"].to_list() == pytest.approx(
+        strategy["sharpe"].to_list()
+    )
+    summary = (out / "summary.md").read_text()
+    assert "2 variant(s), 4 trial(s)" in summary and "| top2 | 2 |" in summary
+    assert (out / "sharpe.png").read_bytes()[:4] == b"\x89PNG"
+    # Bundles are shared: 2 seeds x 2 retrain dates, whatever the variants.
+    assert len([p for p in (out / "bundles").iterdir() if p.is_dir()]) == 4
+
+
+def test_a_second_run_trains_and_backtests_nothing(swept: tuple[Path, str], config: Path) -> None:
+    out, _ = swept
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("returns.csv")}
+    log = _sweep(config, out).stderr
+    assert "0 bundle(s) to train" in log and "0 backtest(s) to run" in log
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("returns.csv")} == before
+
+
+def _ray_task(prefix: str) -> int | None:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                title = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                continue
+            if title.startswith(prefix):
+                return int(proc.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's workers through /proc")
+def test_a_killed_worker_is_retried_and_the_results_are_whole(
+    swept: tuple[Path, str], config: Path, tmp_path: Path
+) -> None:
+    out, _ = swept
+    again = tmp_path / "killed"
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
+    cmd = [sys.executable, "-m", "shared", "sweep", "--config", str(config), "--grid", str(GRID),
+           "--out", str(again), "--num-cpus", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    killed = None
+    deadline = time.monotonic() + 300
+    while killed is None and proc.poll() is None and time.monotonic() < deadline:
+        killed = _ray_task("ray::variant ")
+        time.sleep(0.2)
+    assert killed is not None, "no backtest task was seen running"
+    os.kill(killed, signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    for variant, seed in JOBS:
+        for name in ("returns.csv", "weights.csv", "metrics.json"):
+            got = (again / variant / str(seed) / name).read_bytes()
+            assert got == (out / variant / str(seed) / name).read_bytes(), (variant, seed, name)
+    assert not list(again.rglob(".staging-*"))
