@@ -29,7 +29,7 @@ from backtest.risk import target_risk
 from inferer.embed import Embedder
 from inferer.memo import Memo
 from inferer.pipeline import Allocation, allocate_asof
-from shared.bundle import Bundle, find_bundle
+from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
 from shared.config import Settings
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
@@ -107,8 +107,10 @@ class _Decisions:
         self.targets[name].append(self.targets[name][-1])
 
 
-def _bundle_for(model: str | Path, day: dt.date, settings: Settings) -> Bundle:
-    bundle = find_bundle(model, day, features=settings.features)
+def _bundle_for(
+    model: str | Path, day: dt.date, settings: Settings, catalog: list[Bundle] | None
+) -> Bundle:
+    bundle = find_bundle(model, day, features=settings.features, bundles=catalog)
     if bundle.manifest.train_end_date >= day:
         raise DataError(
             f"model {bundle.path} was trained on data up to {bundle.manifest.train_end}, "
@@ -165,10 +167,12 @@ def _decide_all(
     cube = compute_features(prices, settings.features)  # trailing: equal to per-date features
     out = _Decisions({name: [] for name in ("strategy", *settings.backtest.baselines)})
     embedders: dict[Path, Embedder] = {}
+    # A folder of bundles is listed (and every checksum verified) once, not at every date.
+    catalog = None if is_bundle(Path(model)) else list_bundles(model)
     dates = prices["date"]
     for k, t in enumerate(reb):
         day: dt.date = dates[int(t)]
-        bundle = _bundle_for(model, day, settings)
+        bundle = _bundle_for(model, day, settings, catalog)
         if bundle.path not in embedders:
             embedders[bundle.path] = Embedder(bundle, settings.inference.onnx_threads)
         past = prices.head(int(t) + 1)

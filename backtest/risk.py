@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from inferer.moments import moments
+from inferer.moments import covariance
 from shared.returns import trailing_returns
 
 __all__ = ["TargetRisk", "group_contributions", "risk_contributions", "target_risk"]
@@ -60,7 +60,7 @@ def target_risk(
         vol = float(np.nanstd(r, ddof=1) * math.sqrt(periods_per_year) * w[0])
         return TargetRisk(vol, {tickers[0]: 1.0}) if math.isfinite(vol) else nan
     try:
-        _, cov = moments(trailing_returns(past, tickers, lookback), periods_per_year)
+        cov = covariance(trailing_returns(past, tickers, lookback), periods_per_year)
     except ValueError:
         return nan
     vol = math.sqrt(max(float(w @ cov @ w), 0.0))

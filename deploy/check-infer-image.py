@@ -75,7 +75,7 @@ def _norm(name: str) -> str:
 
 
 #: Never in the cron image: research code, the trainer, and what only they need.
-ABSENT = ("backtest", "trainer", "torch", "matplotlib")
+ABSENT = ("backtest", "sweep", "trainer", "torch", "matplotlib", "ray")
 
 
 def check_imports() -> None:

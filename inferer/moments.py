@@ -20,7 +20,7 @@ here only when called: the HRP cron path never pays for them.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +28,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from pypfopt import EfficientFrontier
 
-__all__ = ["SOLVER", "complete_rows", "moments", "optimizer"]
+__all__ = ["SOLVER", "complete_rows", "covariance", "moments", "optimizer"]
 
 SOLVER = "CLARABEL"
 FloatArray = npt.NDArray[np.float64]
@@ -52,6 +52,35 @@ def complete_rows(returns: npt.ArrayLike, min_rows: int = 2) -> FloatArray:
     return full
 
 
+def _frame(returns: npt.ArrayLike) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(complete_rows(returns))
+
+
+def _covariance(df: Any, periods_per_year: float) -> FloatArray:
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pypfopt warns about short or odd histories
+        cov = CovarianceShrinkage(df, returns_data=True, frequency=periods_per_year).ledoit_wolf()
+    c = cov.to_numpy(dtype=np.float64)
+    if not np.isfinite(c).all():
+        raise ValueError("covariance is not finite")
+    return c
+
+
+def covariance(returns: npt.ArrayLike, periods_per_year: float) -> FloatArray:
+    """The Ledoit-Wolf covariance ``(n, n)`` of :func:`moments`, without the expected returns.
+
+    Raises
+    ------
+    ValueError
+        Too few complete days, or a covariance that is not finite.
+    """
+    return _covariance(_frame(returns), periods_per_year)
+
+
 def moments(returns: npt.ArrayLike, periods_per_year: float) -> tuple[FloatArray, FloatArray]:
     """Annual expected returns ``(n,)`` and Ledoit-Wolf covariance ``(n, n)``.
 
@@ -60,19 +89,16 @@ def moments(returns: npt.ArrayLike, periods_per_year: float) -> tuple[FloatArray
     ValueError
         Too few complete days, or moments that are not finite.
     """
-    import pandas as pd
     from pypfopt.expected_returns import mean_historical_return
-    from pypfopt.risk_models import CovarianceShrinkage
 
-    df = pd.DataFrame(complete_rows(returns))
+    df = _frame(returns)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pypfopt warns about short or odd histories
+        warnings.simplefilter("ignore")
         mu = mean_historical_return(df, returns_data=True, frequency=periods_per_year)
-        cov = CovarianceShrinkage(df, returns_data=True, frequency=periods_per_year).ledoit_wolf()
-    m, c = mu.to_numpy(dtype=np.float64), cov.to_numpy(dtype=np.float64)
-    if not (np.isfinite(m).all() and np.isfinite(c).all()):
-        raise ValueError("expected returns or covariance are not finite")
-    return m, c
+    m = mu.to_numpy(dtype=np.float64)
+    if not np.isfinite(m).all():
+        raise ValueError("expected returns are not finite")
+    return m, _covariance(df, periods_per_year)
 
 
 def optimizer(mu: FloatArray, cov: FloatArray, max_weight: float = 1.0) -> EfficientFrontier:

@@ -437,6 +437,10 @@ smoke() {
   log "training image: torch is the CPU build"
   "${DOCKER[@]}" run --rm --network none --entrypoint python "$TRAIN_IMAGE" -c \
     "import torch, onnxruntime; print('   torch', torch.__version__, 'cuda', torch.version.cuda, '| onnxruntime', onnxruntime.__version__); assert torch.version.cuda is None"
+  log "training image: research commands (backtest, sweep on Ray) are there"
+  "${DOCKER[@]}" run --rm --network none --entrypoint python "$TRAIN_IMAGE" -c \
+    "import ray, matplotlib, sweep.run, backtest.job; print('   ray', ray.__version__, '| matplotlib', matplotlib.__version__)"
+  "${DOCKER[@]}" run --rm --network none --entrypoint deepquant "$TRAIN_IMAGE" sweep --help >/dev/null
 
   log "both images load the embedded sample offline (deepquant data)"
   for img in "$INFER_IMAGE" "$TRAIN_IMAGE"; do

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -270,7 +271,11 @@ def list_bundles(models_dir: str | Path) -> list[Bundle]:
 
 
 def find_bundle(
-    models_dir: str | Path, asof: dt.date, *, features: FeatureSettings | None = None
+    models_dir: str | Path,
+    asof: dt.date,
+    *,
+    features: FeatureSettings | None = None,
+    bundles: Sequence[Bundle] | None = None,
 ) -> Bundle:
     """The bundle to use on ``asof``.
 
@@ -280,15 +285,19 @@ def find_bundle(
     its sub-folder bundles, the one with the latest training end date strictly
     before ``asof``, so no model has seen data from the day it is used on.
 
+    ``bundles``: the folder's :func:`list_bundles`, when the caller asks for
+    many dates (each listing verifies every model's checksum).
+
     Raises
     ------
     BundleError
         No bundle there, none trained before ``asof``, or the chosen one is broken.
     """
     models_dir = Path(models_dir)
-    if is_bundle(models_dir):
-        return load_bundle(models_dir, features=features)
-    bundles = list_bundles(models_dir)
+    if bundles is None:
+        if is_bundle(models_dir):
+            return load_bundle(models_dir, features=features)
+        bundles = list_bundles(models_dir)
     if not bundles:
         raise BundleError(f"models folder {models_dir}: no model bundle in it")
     usable = [b for b in bundles if b.manifest.train_end_date < asof]

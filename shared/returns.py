@@ -63,7 +63,8 @@ def credited_returns(prices: npt.ArrayLike) -> FloatArray:
 
 def trailing_returns(prices: pl.DataFrame, tickers: Sequence[str], lookback: int) -> FloatArray:
     """Returns of ``tickers`` over the last ``lookback`` days of ``prices`` (fewer if shorter)."""
-    return simple_returns(prices.select(tickers).tail(lookback + 1).to_numpy())
+    # One multi-column expression: a name per expression costs more than the returns.
+    return simple_returns(prices.tail(lookback + 1).select(pl.col(list(tickers))).to_numpy())
 
 
 def annual_to_periodic(rate: float, periods_per_year: float) -> float:

@@ -1,0 +1,157 @@
+"""Ray scale-out: parallel walk-forward training, a grid sharing its clusterings, Ray's overhead.
+
+Each figure is a ratio of two timings taken in the same run (this machine is
+shared and noisy):
+
+- ``train``: the 2017-2026 walk-forward series on the shared 338-asset panel
+  (10 bundles), ``deepquant train --workers 2`` against ``--workers 1``.
+  Target <= 0.6.
+- ``grid``: 16 variants that differ only after clustering (method x top_n x
+  max_weight), backtested 2017-2026 on the same bundles with a shared cache of
+  embeddings and clusterings, against one variant alone with an empty cache.
+  Target <= 3x. Both with their full outputs (charts and report) and, in a
+  second pair, the backtest alone.
+- ``overhead``: 100 empty Ray tasks, wall clock, after ``ray.init``: first
+  with the workers' start-up, then again. Target < 3 s.
+
+    .venv/bin/python benchmarks/sweep.py --part overhead
+    .venv/bin/python benchmarks/sweep.py --part grid --model runs/real_s14/models/wf
+    .venv/bin/python benchmarks/sweep.py --part train      # ~30 min on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
+CONFIG = ROOT / "configs" / "default.toml"
+START, END = dt.date(2017, 1, 1), dt.date(2026, 7, 31)
+
+
+def part_train(work: Path) -> None:
+    times = {}
+    for workers in (1, 2):
+        out = work / f"wf_{workers}"
+        cmd = [sys.executable, "-m", "shared", "-q", "train", "--config", str(CONFIG),
+               "--prices", str(PANEL), "--start", str(START), "--end", str(END),
+               "--retrain-every", "12", "--workers", str(workers), "--out", str(out)]  # fmt: skip
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        times[workers] = time.perf_counter() - t0
+        print(f"train --workers {workers}: {times[workers]:.0f} s", flush=True)
+    same = all(
+        (work / "wf_1" / d.name / "model.onnx").read_bytes() == (d / "model.onnx").read_bytes()
+        for d in sorted((work / "wf_2").iterdir()) if d.is_dir()
+    )  # fmt: skip
+    ratio = times[2] / times[1]
+    print(f"train workers 2 / 1: {ratio:.2f} (target <= 0.6); bundles identical: {same}")
+
+
+def _variants() -> list[dict[str, object]]:
+    grid = itertools.product(("hrp", "inverse_vol", "min_vol", "max_sharpe"), (1, 2), (1.0, 0.3))
+    return [{"method": m, "top_n": n, "max_weight": w} for m, n, w in grid]
+
+
+def _grid_pass(model: Path, work: Path, variants: list[dict[str, object]], report: bool) -> float:
+    from backtest.engine import run_backtest
+    from backtest.job import BacktestJob
+    from inferer.memo import Memo
+    from shared.config import load_settings
+    from shared.prices import load_prices
+    from sweep.tasks import backtest_one
+    from trainer.parallel import Task, run_tasks
+
+    base = load_settings(CONFIG)
+    data = load_prices(base.data, PANEL)
+    import ray
+
+    ref = ray.put(data)
+    cache = Path(tempfile.mkdtemp(dir=work))
+    tasks = []
+    for k, v in enumerate(variants):
+        settings = base.model_copy(update={"inference": base.inference.model_copy(update=v)})
+        out = work / f"v{k}_{time.monotonic_ns()}"
+        if report:
+            args = (ref, settings.model_dump(mode="json"), str(model), START, END, str(out),
+                    str(cache), ("default.toml", PANEL.name))  # fmt: skip
+            tasks.append(Task(f"variant {k}", backtest_one, args, out / "task.log"))
+        else:
+            job = BacktestJob(model, START, END, out, "default.toml")
+
+            def run(d, s, j=job, c=str(cache)):  # type: ignore[no-untyped-def]
+                return run_backtest(d.prices, s, j.model, j.start, j.end, memo=Memo(c)).metrics
+
+            tasks.append(Task(f"variant {k}", run, (ref, settings), work / f"v{k}.log"))
+    t0 = time.perf_counter()
+    run_tasks(tasks[:1], "backtested")  # the leader fills the cache
+    run_tasks(tasks[1:], "backtested")
+    return time.perf_counter() - t0
+
+
+def part_grid(model: Path, work: Path) -> None:
+    from trainer.parallel import connect
+
+    connect(num_cpus=2)
+    for report in (True, False):
+        what = "with charts and report" if report else "backtest alone"
+        one = _grid_pass(model, work, _variants()[:1], report)
+        many = _grid_pass(model, work, _variants(), report)
+        print(f"grid ({what}): 1 variant {one:.1f} s, 16 variants {many:.1f} s, "
+              f"ratio {many / one:.2f} (target <= 3)", flush=True)  # fmt: skip
+
+
+def part_overhead() -> None:
+    import ray
+
+    from trainer.parallel import connect
+
+    t0 = time.perf_counter()
+    connect(num_cpus=2)
+    init = time.perf_counter() - t0
+
+    @ray.remote
+    def empty() -> None:
+        return None
+
+    t0 = time.perf_counter()
+    ray.get([empty.remote() for _ in range(100)])  # workers start on demand
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ray.get([empty.remote() for _ in range(100)])
+    warm = time.perf_counter() - t0
+    print(f"ray.init {init:.1f} s; 100 empty tasks {cold:.2f} s with worker start-up, "
+          f"{warm:.2f} s once they are up (target < 3)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("train", "grid", "overhead", "all"), default="all")
+    parser.add_argument("--model", type=Path, default=ROOT / "runs" / "real_s14" / "models" / "wf")
+    parser.add_argument("--work", type=Path, default=None, help="keep files here (default: temp)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    work = args.work or Path(tempfile.mkdtemp(prefix="dq-sweep-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.part in ("overhead", "all"):
+            part_overhead()
+        if args.part in ("grid", "all"):
+            part_grid(args.model.resolve(), work)
+        if args.part in ("train", "all"):
+            part_train(work)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
