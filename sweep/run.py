@@ -28,7 +28,7 @@ from trainer.walkforward import Period, series_periods
 
 log = logging.getLogger("deepquant.sweep")
 
-__all__ = ["Plan", "plan", "run_sweep"]
+__all__ = ["Plan", "Planned", "plan", "run_sweep"]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from trainer.walkforward import Period, train_bundle
 
 log = logging.getLogger("deepquant.tasks")
 
-__all__ = ["Task", "connect", "run_tasks", "train_one", "train_series"]
+__all__ = ["Task", "connect", "gpus_for", "run_tasks", "train_one", "train_series"]
 
 #: Times Ray reruns a task whose worker process died (killed, out of memory).
 MAX_RETRIES = 3
