@@ -559,9 +559,7 @@ def dendrogram(
 
     # SciPy places leaf k at 5 + 10 k.
     pos = 5.0 + 10.0 * np.arange(n)
-    classes = sorted({asset_class.get(t, "unknown") for t in leaves}) if asset_class else []
-    every = _class_colors([*(asset_class or {}).values(), *classes])
-    class_colors = {c: every[c] for c in classes}
+    class_colors = _leaf_class_colors(leaves, asset_class)
     if horizontal:
         ax.set_yticks(pos, leaves, fontsize=font)
         ax.set_ylim(0.0, 10.0 * n)
@@ -588,6 +586,17 @@ def dendrogram(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
+
+
+def _leaf_class_colors(
+    leaves: Sequence[str], asset_class: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """The colours of the classes among ``leaves``, as every chart gives them."""
+    if not asset_class:
+        return {}
+    classes = sorted({asset_class.get(t, "unknown") for t in leaves})
+    every = _class_colors([*asset_class.values(), *classes])
+    return {c: every[c] for c in classes}
 
 
 def _mark_leaves(
