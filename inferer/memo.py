@@ -14,14 +14,14 @@ written whole or not at all (a temporary file and a rename).
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+
+from shared.atomic import atomic_open
 
 __all__ = ["Memo", "digest"]
 
@@ -68,25 +68,14 @@ class Memo:
         path = self.folder / kind / f"{key}.pkl" if self.folder is not None else None
         if path is not None and path.is_file():
             with path.open("rb") as fh:
-                value = pickle.load(fh)  # our own files, written by _write below
+                value = pickle.load(fh)  # our own files, written below
             self.hits += 1
         else:
             value = compute()
             self.misses += 1
             if path is not None:
-                _write(path, value)
+                with atomic_open(path, "wb", fsync=False) as fh:
+                    pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         if self.keep:
             self._kept[name] = value
         return value
-
-
-def _write(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

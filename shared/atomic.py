@@ -11,7 +11,7 @@ from typing import IO, Any
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
+def atomic_open(path: str | Path, mode: str = "w", *, fsync: bool = True) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success it replaces ``path``.
 
     A reader (or a run killed half-way) never sees a partial file: the rename
@@ -23,6 +23,9 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         Final location; its folder is created if needed.
     mode : {"w", "wb"}
         Text (UTF-8, no newline translation) or binary.
+    fsync : bool
+        Flush to the disk before the rename, so the file also survives a
+        power loss whole. A cache, which can be recomputed, goes without.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +36,8 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -97,3 +97,13 @@ def asof_option(f: F) -> F:
         envvar=ENV["asof"],
         help=f"Decision date (default: the last date with prices). Env: {ENV['asof']}.",
     )(f)
+
+
+def ray_address_option(f: F) -> F:
+    """``--address``: the Ray cluster tasks run on; without it, Ray in this process."""
+    return click.option(
+        "--address",
+        default=None,
+        help="A Ray cluster: `auto` or ray://HOST:PORT (default: Ray in this process, "
+        "on this machine's cores).",
+    )(f)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from shared.options import config_option, out_option, prices_option
+from shared.options import config_option, out_option, prices_option, ray_address_option
 
 log = logging.getLogger("deepquant.sweep")
 
@@ -21,11 +21,7 @@ log = logging.getLogger("deepquant.sweep")
     type=click.Path(dir_okay=False, path_type=Path),
     help="Grid TOML: [period], seeds, cost_bps and [variants.NAME] overrides.",
 )
-@click.option(
-    "--address",
-    default=None,
-    help="A Ray cluster: `auto` or ray://HOST:PORT (default: Ray in this process).",
-)
+@ray_address_option
 @click.option(
     "--num-cpus",
     type=click.IntRange(min=1),

@@ -22,7 +22,7 @@ from scipy import stats
 
 from backtest import plots
 from backtest.report import format_value
-from shared.atomic import atomic_write_text
+from shared.atomic import atomic_open, atomic_write_text
 from shared.metrics import periods_per_year, sharpe
 from sweep.grid import Grid
 
@@ -101,8 +101,8 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
 def aggregate(grid: Grid, out: Path) -> pl.DataFrame:
     """Write results.parquet, results.csv, ledger.csv, sharpe.png and summary.md into ``out``."""
     results = pl.DataFrame(_rows(grid, out))
-    results.write_parquet(out / ".results.parquet.tmp")
-    (out / ".results.parquet.tmp").replace(out / "results.parquet")
+    with atomic_open(out / "results.parquet", "wb") as fh:
+        results.write_parquet(fh)
     atomic_write_text(out / "results.csv", results.write_csv())
     trials = ledger(grid, out)
     atomic_write_text(out / "ledger.csv", trials.write_csv())

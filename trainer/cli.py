@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from shared.config import load_settings
-from shared.options import DATE, config_option, out_option, prices_option
+from shared.options import DATE, config_option, out_option, prices_option, ray_address_option
 
 log = logging.getLogger("deepquant.train")
 
@@ -35,11 +35,7 @@ log = logging.getLogger("deepquant.train")
     show_default=True,
     help="Walk-forward: train this many bundles at once, as Ray tasks (the `scale` extra).",
 )
-@click.option(
-    "--address",
-    default=None,
-    help="Walk-forward on a Ray cluster: `auto` or ray://HOST:PORT (default: this machine).",
-)
+@ray_address_option
 @out_option(
     "Bundle folder; in walk-forward mode, the folder of <YYYY-MM-DD>/ bundles.", file_okay=False
 )
