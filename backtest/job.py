@@ -15,7 +15,10 @@ from shared.config import Settings
 from shared.prices import PriceData
 from shared.publish import OutputFolder
 
-__all__ = ["BacktestJob", "run_job"]
+__all__ = ["SET", "BacktestJob", "run_job"]
+
+#: The name of the set a backtest publishes in its folder (:mod:`shared.publish`).
+SET = "backtest"
 
 SURVIVORSHIP = (
     "The universe is the price file's list of instruments as it stands today: assets that "
@@ -69,7 +72,7 @@ def run_job(
         facts = _facts(data, job, result)
         # The whole folder is one set: a new backtest replaces every file of the last.
         folder.publish(
-            "backtest",
+            SET,
             lambda stage: write_backtest(
                 result,
                 stage,

@@ -82,7 +82,7 @@ def _grid_pass(model: Path, work: Path, variants: list[dict[str, object]], repor
         out = work / f"v{k}_{time.monotonic_ns()}"
         if report:
             args = (ref, settings.model_dump(mode="json"), str(model), START, END, str(out),
-                    str(cache), ("default.toml", PANEL.name))  # fmt: skip
+                    str(cache), ("default.toml", PANEL.name), out.name)  # fmt: skip
             tasks.append(Task(f"variant {k}", backtest_one, args, out / "task.log"))
         else:
             job = BacktestJob(model, START, END, out, "default.toml")

@@ -62,6 +62,11 @@ def writable_folder(path: Path, option: str = "--out") -> Path:
     return path
 
 
+def published(folder: Path, name: str) -> bool:
+    """Whether a set ``name`` has been published whole in ``folder`` (its record is last)."""
+    return (Path(folder) / f"{SET_PREFIX}{name}.json").is_file()
+
+
 def _move_set(out: Path, stage: Path) -> None:
     """Move a ready staging folder's files into ``out`` (the rest, if interrupted)."""
     ready = json.loads((stage / READY_NAME).read_text())

@@ -43,6 +43,11 @@ class Planned:
     def series(self) -> str:
         return series_key(self.bundles)
 
+    def job_key(self, grid: Grid) -> str:
+        """What the job's backtest is computed from: settings, model series and period."""
+        settings = sorted(self.job.settings.model_dump(mode="json").items())
+        return digest(settings, self.series, grid.start.isoformat(), grid.end.isoformat())
+
     @property
     def wave_key(self) -> str:
         """Jobs with the same key compute the same embeddings and clusterings."""
@@ -119,15 +124,15 @@ def _backtests(plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None])
     followers: list[Task] = []
     seen: set[str] = set()
     for p in plan.jobs:
-        target = out / p.job.label
-        if finished(target):
+        target, key = out / p.job.label, p.job_key(grid)
+        if finished(target, key):
             continue
         models = _link_series(p, out)
         task = Task(
             name=f"variant {p.job.variant} seed {p.job.seed}",
             fn=backtest_one,
             args=(refs[p.data], p.job.settings.model_dump(mode="json"), str(models),
-                  grid.start, grid.end, str(target), str(out / "cache"), names),
+                  grid.start, grid.end, str(target), str(out / "cache"), names, key),
             log_path=out / p.job.label / "task.log",
         )  # fmt: skip
         (followers if p.wave_key in seen else leaders).append(task)

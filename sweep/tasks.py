@@ -1,25 +1,37 @@
-"""What a sweep's workers run: one backtest job into its folder, unless it is already there."""
+"""What a sweep's workers run: one backtest job into its folder, unless it is already there.
+
+A job's folder is named for people (``<variant>/<seed>``), so what it holds
+is recorded too: ``job.json`` carries the key of the settings, model series
+and period it was computed from. A folder whose key differs (a variant's
+overrides were edited) is computed again, not kept.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
-from backtest.job import BacktestJob, run_job
+from backtest.job import SET, BacktestJob, run_job
 from inferer.memo import Memo
+from shared.atomic import atomic_write_text
 from shared.config import Settings
 from shared.prices import PriceData
+from shared.publish import published
 
-__all__ = ["backtest_one", "finished"]
+__all__ = ["JOB_NAME", "backtest_one", "finished"]
 
-#: Written last by a backtest: its presence means the job's folder is whole.
-DONE = "report.html"
+#: What a job's folder was computed from, written once its set is published.
+JOB_NAME = "job.json"
 
 
-def finished(out: Path) -> bool:
-    """Whether a backtest has published its whole set in ``out``."""
-    return (out / DONE).is_file() and (out / ".set-backtest.json").is_file()
+def finished(out: Path, key: str) -> bool:
+    """Whether ``out`` holds the whole published backtest of the job ``key``."""
+    record = out / JOB_NAME
+    if not (published(out, SET) and record.is_file()):
+        return False
+    return bool(json.loads(record.read_text()).get("key") == key)
 
 
 def backtest_one(
@@ -31,11 +43,13 @@ def backtest_one(
     out: str,
     memo_dir: str,
     names: tuple[str, str | None],
+    key: str,
 ) -> str:
-    """Backtest one job into ``out``; ``names`` are the config's and the price file's."""
-    if finished(Path(out)):
+    """Backtest job ``key`` into ``out``; ``names`` are the config's and the price file's."""
+    if finished(Path(out), key):
         return "kept"
     settings = Settings.model_validate(settings_json)
     job = BacktestJob(Path(models), start, end, Path(out), names[0], names[1])
     run_job(data, settings, job, memo=Memo(memo_dir))
+    atomic_write_text(Path(out) / JOB_NAME, json.dumps({"key": key}) + "\n")
     return "backtested"
