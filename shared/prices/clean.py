@@ -16,9 +16,11 @@ Rules, in order:
    date on which any asset has a price; a ticker name keeps that ticker's
    trading days. Dates on which no asset has a price
    are removed; no date is removed because one asset lacks it.
-4. Short gaps (at most ``ffill_limit`` consecutive missing days inside an
-   asset's history) are filled with the last price, which is known at the time
-   so it leaks nothing. Longer gaps stay missing.
+4. Gaps: the first ``ffill_limit`` missing days after an asset's last price
+   are filled with that price, which is known at the time; later days of a
+   longer gap stay missing. The rule reads the past only: whether day D is
+   filled depends on the days up to D, never on when prices resume, so the
+   cleaned panel up to D is the one a job run on D would have seen.
 5. Assets with fewer than ``min_history`` prices are dropped, with a warning
    naming them. Choosing ``min_history`` at least the feature warm-up plus one
    window means such an asset could never have a complete window anyway, so
@@ -215,11 +217,8 @@ def _fill_gaps(values: np.ndarray, limit: int) -> np.ndarray:
     present = ~missing[:, cols]
     index = np.arange(values.shape[0], dtype=np.int32)[:, None]
     last = np.maximum.accumulate(np.where(present, index, -1), axis=0)
-    upcoming = np.where(present, index, values.shape[0])
-    after = np.minimum.accumulate(upcoming[::-1], axis=0)[::-1]
-    # A gap's length runs from the last price before it to the next one after it
-    # (or to the end of the data when no price follows).
-    fill = ~present & (last >= 0) & (after - last - 1 <= limit)
+    # Days since the last price: known on the day, unlike the gap's full length.
+    fill = ~present & (last >= 0) & (index - last <= limit)
     rows, at = np.nonzero(fill)
     sub[rows, at] = sub[last[rows, at], at]
     out = values.copy()
@@ -228,10 +227,10 @@ def _fill_gaps(values: np.ndarray, limit: int) -> np.ndarray:
 
 
 def fill_short_gaps(frame: pl.DataFrame, limit: int) -> pl.DataFrame:
-    """Forward-fill runs of at most ``limit`` missing prices inside each history.
+    """Forward-fill the first ``limit`` missing prices after each last price.
 
-    Longer runs are left entirely missing rather than partly filled, so a
-    long suspension never shows up as a stretch of flat, fake prices.
+    The rule looks back only (see the module docstring, rule 4): a long
+    suspension shows at most ``limit`` flat days, then goes missing.
     """
     panel = _Panel.of(frame)
     return _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, limit)).frame()

@@ -53,17 +53,26 @@ def test_days_with_no_price_at_all_are_removed() -> None:
     assert out["date"].to_list() == [D[0], D[2]]
 
 
-def test_short_gaps_filled_long_gaps_and_leading_nulls_kept() -> None:
+def test_gaps_filled_up_to_the_limit_and_leading_nulls_kept() -> None:
     frame = _frame(A=[None, 1.0, None, None, 2.0, None, None, None, None, 3.0])
     got = fill_short_gaps(frame, 3)["A"].to_list()
-    assert got == [None, 1.0, 1.0, 1.0, 2.0, None, None, None, None, 3.0]
+    assert got == [None, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, None, 3.0]
     assert fill_short_gaps(frame, 0)["A"].to_list() == frame["A"].to_list()
 
 
 def test_trailing_gap_after_delisting_is_filled_only_up_to_the_limit() -> None:
     frame = _frame(A=[1.0, 2.0, None, None, None], B=[1.0] * 5)
-    assert fill_short_gaps(frame, 2)["A"].to_list() == [1.0, 2.0, None, None, None]
+    assert fill_short_gaps(frame, 2)["A"].to_list() == [1.0, 2.0, 2.0, 2.0, None]
     assert fill_short_gaps(frame, 3)["A"].to_list() == [1.0, 2.0, 2.0, 2.0, 2.0]
+
+
+def test_gap_filling_reads_the_past_only() -> None:
+    """Day D's filled price is the same whatever happens after D."""
+    gap = [1.0, 2.0, None, None, None, None, None, None, 5.0]
+    short = _frame(A=gap[:5], B=[1.0] * 5)
+    full = _frame(A=gap, B=[1.0] * 9)
+    head = fill_short_gaps(full, 3)["A"].to_list()[:5]
+    assert head == fill_short_gaps(short, 3)["A"].to_list() == [1.0, 2.0, 2.0, 2.0, 2.0]
 
 
 def test_short_history_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -164,8 +173,9 @@ def _fill_reference(column: list[float | None], limit: int) -> list[float | None
         j = i
         while j < n and column[j] is None:
             j += 1
-        if i > 0 and j - i <= limit:
-            out[i:j] = [column[i - 1]] * (j - i)
+        if i > 0:
+            k = min(j, i + limit)
+            out[i:k] = [column[i - 1]] * (k - i)
         i = j
     return out
 
