@@ -3,7 +3,10 @@
 Conventions (the hand-computed tests follow them exactly):
 
 - Target weights decided at the close of rebalance day ``D`` are traded at
-  that close. Their first return is the next trading day's.
+  the close ``execution_lag`` trading days later (:func:`trade_indices`; the
+  cron job runs after the close, so a live order fills the next day). Their
+  first return is the trading day after that. :func:`simulate` takes the
+  trade days.
 - Between rebalances the holdings drift with prices: weight ``i`` grows by
   ``(1 + r_i)`` each day and the portfolio return is ``sum_i w_i r_i`` plus
   the cash weight times the cash return; weights are renormalised daily.
@@ -18,6 +21,10 @@ Conventions (the hand-computed tests follow them exactly):
   day prices resume.
 - Weights summing to less than 1 leave the rest in cash, which earns
   ``cash_returns`` (zeros, or the risk-free rate).
+- Turnover control (:func:`executed`): a rebalance whose one-way turnover
+  would be under ``no_trade_band`` is skipped (the book drifts on), and
+  ``trade_fraction`` moves only that part of the way to the target. The first
+  rebalance, from cash, always invests in full.
 """
 
 from __future__ import annotations
@@ -39,11 +46,14 @@ FREQUENCIES: tuple[str, ...] = get_args(Rebalance)
 def rebalance_indices(
     dates: np.ndarray, start: dt.date, end: dt.date, frequency: str
 ) -> np.ndarray:
-    """Indices of the last trading day of each week, month or quarter in ``[start, end]``.
+    """Decision days: the last trading day on or before ``start``, then period ends.
 
-    The last period is included only when it is complete within the data
-    (its last trading day is not the final date of ``dates`` unless the next
-    period has begun), so a rebalance is never scheduled on a partial month.
+    After the first, the last trading day of each week, month or quarter in
+    ``(start, end]``. The first is on or before ``start`` so that the period
+    from ``start`` is earned: ``--start 2025-01-01`` decides on 2024-12-31.
+    The last period is included only when it is complete within the data (its
+    last trading day is not the final date of ``dates`` unless the next period
+    has begun), so a rebalance is never scheduled on a partial month.
     """
     if frequency not in FREQUENCIES:
         raise ValueError(f"rebalance frequency must be one of {FREQUENCIES}, got {frequency!r}")
@@ -55,10 +65,24 @@ def rebalance_indices(
         months = d.astype("datetime64[M]").astype(np.int64)
         period = months if frequency == "monthly" else months // 3
     last_of_period = np.flatnonzero(np.diff(period) != 0)  # the next date starts a new period
-    inside = (d[last_of_period] >= np.datetime64(start, "D")) & (
-        d[last_of_period] <= np.datetime64(end, "D")
-    )
-    return last_of_period[inside]
+    first, last = np.datetime64(start, "D"), np.datetime64(end, "D")
+    inside = last_of_period[(d[last_of_period] > first) & (d[last_of_period] <= last)]
+    on_or_before = np.flatnonzero(d <= min(first, last))
+    if on_or_before.size == 0:
+        return inside
+    return np.r_[on_or_before[-1], inside].astype(np.int64)
+
+
+def trade_indices(decisions: np.ndarray, lag: int, n_days: int) -> np.ndarray:
+    """The days the decisions at ``decisions`` trade: ``lag`` trading days later.
+
+    Decisions whose trade day falls beyond the data are dropped (use the
+    prefix ``decisions[: result.size]``).
+    """
+    if lag < 0:
+        raise ValueError(f"execution lag must be >= 0 days, got {lag}")
+    trades = np.asarray(decisions, dtype=np.int64) + lag
+    return trades[trades < n_days]
 
 
 def held_returns(returns: np.ndarray) -> np.ndarray:
@@ -82,6 +106,14 @@ def asset_returns(prices: np.ndarray) -> np.ndarray:
     (:func:`shared.returns.credited_returns`).
     """
     return held_returns(credited_returns(prices))
+
+
+def executed(target: np.ndarray, held: np.ndarray, band: float, fraction: float) -> np.ndarray:
+    """The weights a rebalance trades to from ``held``, under the turnover controls."""
+    move = target - held
+    if one_way_turnover(move) < band:
+        return held
+    return held + fraction * move
 
 
 @dataclass(frozen=True)
@@ -115,6 +147,8 @@ def simulate(
     *,
     cost_rate: float = 0.0,
     cash_returns: np.ndarray | None = None,
+    no_trade_band: float = 0.0,
+    trade_fraction: float = 1.0,
 ) -> Simulation:
     """Run a portfolio through rebalances with drift and costs.
 
@@ -130,6 +164,8 @@ def simulate(
         Cost per unit of turnover (``(cost_bps + slippage_bps) / 1e4``).
     cash_returns : numpy.ndarray, optional
         ``(T,)`` return of uninvested cash; zeros when omitted.
+    no_trade_band, trade_fraction : float
+        Turnover controls (:func:`executed`); 0 and 1 trade to every target.
 
     Returns
     -------
@@ -156,7 +192,7 @@ def simulate(
     held = np.zeros(n)  # drifted risky weights just before a rebalance; all cash at first
     for k, t0 in enumerate(reb):
         t1 = reb[k + 1] if k + 1 < reb.size else t_count - 1
-        w = w_all[k]
+        w = w_all[k] if k == 0 else executed(w_all[k], held, no_trade_band, trade_fraction)
         cash = 1.0 - w.sum()
         held_all[k] = held
         turnover[k] = one_way_turnover(w - held)

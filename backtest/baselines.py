@@ -1,37 +1,76 @@
 """Baselines, decided on the strategy's dates from the same prices, by name.
 
+All-asset baselines hold every *eligible* asset: a complete trailing return
+history, a positive volatility, and not cash-like (``[inference] min_vol``,
+:func:`inferer.pipeline.cash_like_assets`), so none of them is a T-bill fund.
+
 ``equal_weight``
-    1/N over every asset with a price on D.
+    1/N over every asset with a price on D (DeMiguel, Garlappi and Uppal's bar).
+``sixty_forty``
+    60% SPY, 40% AGG, rebalanced like the strategy.
+``inverse_vol``
+    Eligible assets weighted by 1 / trailing volatility.
 ``hrp_all``
-    HRP over every asset with a complete trailing return history.
+    HRP over the eligible assets.
+``max_sharpe_all``
+    Ledoit-Wolf maximum Sharpe over the eligible assets, each capped at
+    :data:`ALL_ASSET_CAP`: with HRP, the second seed's HRP-vs-MVO experiment.
+``momentum``
+    The :data:`MOMENTUM_N` eligible assets with the best 12-1 momentum, equal weight.
 ``corr_cluster``
-    The same clustering, selection and allocation as the strategy, on the
-    same candidate assets, but with each asset embedded by its standardised
-    trailing returns instead of the autoencoder: Euclidean distance between
-    those vectors is ``sqrt(2 (1 - correlation))``, i.e. correlation
-    clustering without the model.
+    The strategy's selection and construction on the same candidates, with
+    clusters from each asset's standardised trailing returns instead of the
+    autoencoder: Euclidean distance between those vectors is
+    ``sqrt(2 (1 - correlation))``, i.e. correlation clustering without the model.
+``class_cluster``
+    The same, with the universe's asset classes as the clusters.
+``random_cluster``
+    The same, with a seeded random partition into as many clusters as the
+    strategy has on D: the placebo the autoencoder's clusters must beat.
 
 Each baseline is a function of a :class:`Context` returning target weights
 over ``Context.tickers``; :data:`BASELINES` maps the names a config may list
-(:data:`shared.choices.Baseline`) to them.
+(:data:`shared.choices.Baseline`) to them, and :func:`unavailable` says why
+one cannot run on a panel.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from inferer.allocate import inverse_vol_weights, max_sharpe_weights, method_failures
+from inferer.cluster import Clustering
 from inferer.hrp import hrp
 from inferer.memo import Memo, digest
-from inferer.pipeline import decide
+from inferer.pipeline import cash_like_assets, decide
+from inferer.select import momentum
 from shared.config import Settings
-from shared.returns import trailing_returns
+from shared.metrics import periods_per_year
+from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
+from shared.universe import UNKNOWN_CLASS
 
-__all__ = ["BASELINES", "Context", "correlation_embeddings", "weight_vector"]
+__all__ = [
+    "ALL_ASSET_CAP",
+    "BASELINES",
+    "MOMENTUM_N",
+    "SIXTY_FORTY",
+    "Context",
+    "correlation_embeddings",
+    "unavailable",
+    "weight_vector",
+]
+
+SIXTY_FORTY: dict[str, float] = {"SPY": 0.6, "AGG": 0.4}
+#: Most weight max-Sharpe may give one asset of the whole universe (at least 20 held).
+ALL_ASSET_CAP = 0.05
+#: Assets the momentum baseline holds.
+MOMENTUM_N = 10
 
 
 @dataclass(frozen=True)
@@ -49,6 +88,12 @@ class Context:
     settings : Settings
     memo : Memo
         Results computed before from the same inputs (:mod:`inferer.memo`).
+    classes : mapping of str to str
+        Asset class of each ticker.
+    n_clusters : int
+        Clusters of the strategy on D (the placebo's count).
+    held : collection of str
+        The baseline's own holdings before D (selection hysteresis).
     """
 
     past: pl.DataFrame
@@ -56,6 +101,9 @@ class Context:
     candidates: Sequence[str]
     settings: Settings
     memo: Memo = field(default_factory=lambda: Memo(keep=False))
+    classes: Mapping[str, str] = field(default_factory=dict)
+    n_clusters: int = 2
+    held: Collection[str] = ()
 
 
 def weight_vector(weights: Mapping[str, float], tickers: Sequence[str]) -> np.ndarray:
@@ -82,31 +130,127 @@ def correlation_embeddings(returns: np.ndarray) -> np.ndarray:
     return np.nan_to_num(z, nan=0.0)
 
 
+def _eligible(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing returns of every asset and the mask of the eligible ones."""
+    cfg = ctx.settings.inference
+    r = trailing_returns(ctx.past, ctx.tickers, cfg.lookback)
+    ok = np.asarray(np.isfinite(r).all(axis=0))
+    ok[ok] = r[:, ok].std(axis=0) > 0
+    ppy = periods_per_year(ctx.past["date"].tail(cfg.lookback + 1).to_numpy())
+    cash = cash_like_assets(r, ctx.tickers, cfg.min_vol, ppy)
+    ok &= np.array([t not in cash for t in ctx.tickers])
+    return r, ok
+
+
+def _spread(ctx: Context, ok: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    w = np.zeros(len(ctx.tickers))
+    w[np.flatnonzero(ok)] = weights
+    return w
+
+
 def equal_weight(ctx: Context) -> np.ndarray:
     live = np.isfinite(np.array(ctx.past.select(ctx.tickers).row(-1), dtype=np.float64))
     return live / live.sum()
 
 
+def sixty_forty(ctx: Context) -> np.ndarray:
+    return weight_vector(SIXTY_FORTY, ctx.tickers)
+
+
+def inverse_vol(ctx: Context) -> np.ndarray:
+    r, ok = _eligible(ctx)
+    return _spread(ctx, ok, inverse_vol_weights(r[:, ok]))
+
+
 def hrp_all(ctx: Context) -> np.ndarray:
-    r = trailing_returns(ctx.past, ctx.tickers, ctx.settings.inference.lookback)
-    complete = np.asarray(np.isfinite(r).all(axis=0))
-    complete[complete] = r[:, complete].std(axis=0) > 0
+    r, ok = _eligible(ctx)
+    held = r[:, ok]
+    return _spread(ctx, ok, ctx.memo.get("hrp", digest(held), lambda: hrp(held)))
+
+
+def max_sharpe_all(ctx: Context) -> np.ndarray:
+    cfg = ctx.settings.inference
+    r, ok = _eligible(ctx)
+    ppy = periods_per_year(ctx.past["date"].tail(cfg.lookback + 1).to_numpy())
+    rf = annual_risk_free(risk_free_returns(ctx.past, cfg.risk_free, ppy, cfg.lookback), ppy)
+    held = r[:, ok]
+    # With few assets the cap loosens to 2 / n, leaving the optimiser room.
+    cap = min(1.0, max(ALL_ASSET_CAP, 2.0 / max(held.shape[1], 1)))
+
+    def solve() -> np.ndarray:
+        try:
+            return max_sharpe_weights(held, max_weight=cap, risk_free_rate=rf, periods_per_year=ppy)
+        except Exception as err:
+            if not isinstance(err, method_failures()):
+                raise
+            # The engine keeps the previous weights on a ValueError, and says so.
+            raise ValueError(f"max-Sharpe failed: {err}") from None
+
+    return _spread(ctx, ok, ctx.memo.get("max_sharpe", digest(held, rf, cap), solve))
+
+
+def momentum_top(ctx: Context) -> np.ndarray:
+    r, ok = _eligible(ctx)
+    score = np.where(ok, momentum(np.nan_to_num(r, nan=0.0)), -np.inf)
+    # Best first; ties by ticker so the column order does not matter.
+    order = sorted(range(len(ctx.tickers)), key=lambda j: (-score[j], ctx.tickers[j]))
+    top = [j for j in order[:MOMENTUM_N] if ok[j]]
     w = np.zeros(len(ctx.tickers))
-    held = r[:, complete]
-    w[np.flatnonzero(complete)] = ctx.memo.get("hrp", digest(held), lambda: hrp(held))
+    w[top] = 1.0 / len(top)
     return w
 
 
+def _clustered(ctx: Context, labels: np.ndarray | None) -> np.ndarray:
+    """The strategy's selection and construction on clusters from ``labels`` (None: correlation)."""
+    cfg = ctx.settings.inference
+    r = trailing_returns(ctx.past, ctx.candidates, cfg.lookback)
+    given = None
+    if labels is not None:
+        k = int(np.unique(labels).size)
+        given = Clustering(np.unique(labels, return_inverse=True)[1], k, np.empty((0, 4)), None)
+    decision = decide(
+        ctx.past, ctx.candidates, correlation_embeddings(r), ctx.settings, memo=ctx.memo,
+        incumbents=ctx.held, classes=ctx.classes, clustering=given,
+    )  # fmt: skip
+    return weight_vector(decision.weights, ctx.tickers)
+
+
 def corr_cluster(ctx: Context) -> np.ndarray:
-    r = trailing_returns(ctx.past, ctx.candidates, ctx.settings.inference.lookback)
-    embeddings = correlation_embeddings(r)
-    decision = decide(ctx.past, ctx.candidates, embeddings, ctx.settings, memo=ctx.memo)
-    chosen = dict(zip(decision.selection.tickers, decision.result.weights, strict=True))
-    return weight_vector(chosen, ctx.tickers)
+    return _clustered(ctx, None)
+
+
+def class_cluster(ctx: Context) -> np.ndarray:
+    return _clustered(ctx, np.array([ctx.classes.get(t, UNKNOWN_CLASS) for t in ctx.candidates]))
+
+
+def random_cluster(ctx: Context) -> np.ndarray:
+    day: dt.date = ctx.past["date"][-1]
+    rng = np.random.default_rng([ctx.settings.backtest.seed, day.toordinal()])
+    n = len(ctx.candidates)
+    return _clustered(ctx, rng.permutation(np.arange(n) % min(ctx.n_clusters, n)))
 
 
 BASELINES: dict[str, Callable[[Context], np.ndarray]] = {
     "equal_weight": equal_weight,
+    "sixty_forty": sixty_forty,
+    "inverse_vol": inverse_vol,
     "hrp_all": hrp_all,
+    "max_sharpe_all": max_sharpe_all,
+    "momentum": momentum_top,
     "corr_cluster": corr_cluster,
+    "class_cluster": class_cluster,
+    "random_cluster": random_cluster,
 }
+
+
+def unavailable(name: str, tickers: Collection[str], classes: Mapping[str, str]) -> str | None:
+    """Why baseline ``name`` cannot run on a panel of ``tickers``, or None."""
+    if name == "sixty_forty":
+        missing = [t for t in SIXTY_FORTY if t not in tickers]
+        if missing:
+            return f"{', '.join(missing)} not in the prices"
+    if name == "class_cluster" and not any(
+        classes.get(t, UNKNOWN_CLASS) != UNKNOWN_CLASS for t in tickers
+    ):
+        return "no asset class known for any ticker (no universe file)"
+    return None

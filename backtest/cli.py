@@ -22,7 +22,7 @@ def _progress(i: int, n: int, day: dt.date) -> None:
 @click.command()
 @config_option
 @prices_option
-@model_option("Folder of walk-forward bundles (or one bundle trained before --start).")
+@model_option("Folder of walk-forward bundles (or one bundle trained by the first rebalance).")
 @click.option("--start", required=True, type=DATE, help="First possible rebalance date.")
 @click.option("--end", required=True, type=DATE, help="Last date of the backtest.")
 @out_option("Folder for returns.csv, weights.csv, rebalances.csv, metrics.json, charts, report.")

@@ -1,8 +1,10 @@
 """Walk-forward backtest: the inference job replayed at every past rebalance date.
 
-At each rebalance date D (the last trading day of each week, month or
-quarter) the strategy calls :func:`inferer.pipeline.allocate_asof` with the
-newest bundle trained strictly before D and prices up to D. The baselines
+At each rebalance date D (the last trading day on or before ``start``, then
+the last of each week, month or quarter) the strategy calls
+:func:`inferer.pipeline.allocate_asof` with the newest bundle trained on
+prices up to D at the latest, and prices up to D; the weights trade
+``execution_lag`` trading days later. The baselines
 (:mod:`backtest.baselines`) are decided on the same dates from the same
 prices, pay the same costs, and show what the autoencoder adds.
 
@@ -15,17 +17,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from backtest.accounting import asset_returns, held_returns, rebalance_indices, simulate
-from backtest.baselines import BASELINES, Context, weight_vector
+from backtest.accounting import (
+    asset_returns,
+    held_returns,
+    rebalance_indices,
+    simulate,
+    trade_indices,
+)
+from backtest.baselines import BASELINES, Context, unavailable, weight_vector
 from backtest.rebalances import decided_row, kept_row, rebalances_frame
 from backtest.risk import target_risk
+from backtest.statistics import sharpe_statistics
 from inferer.embed import Embedder
 from inferer.memo import Memo
 from inferer.pipeline import Allocation, allocate_asof
@@ -49,8 +58,7 @@ class BacktestResult:
     ----------
     returns : polars.DataFrame
         ``date``, ``strategy``, ``benchmark``, then one column per baseline:
-        net daily simple returns from the first trading day after the first
-        rebalance.
+        net daily simple returns from the trading day after the first trade.
     weights : polars.DataFrame
         ``date`` (rebalance), ``ticker``, ``weight``, ``cluster`` of the strategy.
     rebalances : polars.DataFrame
@@ -70,7 +78,8 @@ class BacktestResult:
         Per-day risk-free return on the dates of ``returns``: what every
         Sharpe ratio of the run is measured over.
     notes : list of str
-        Dates where a decision failed and the previous weights were kept.
+        Baselines left out, and dates where a decision failed and the
+        previous weights were kept.
     timings : dict
         Seconds per phase.
     """
@@ -111,10 +120,10 @@ def _bundle_for(
     model: str | Path, day: dt.date, settings: Settings, catalog: list[Bundle] | None
 ) -> Bundle:
     bundle = find_bundle(model, day, features=settings.features, bundles=catalog)
-    if bundle.manifest.train_end_date >= day:
+    if bundle.manifest.train_end_date > day:
         raise DataError(
             f"model {bundle.path} was trained on data up to {bundle.manifest.train_end}, "
-            f"not before rebalance date {day}: train earlier or use --retrain-every"
+            f"after rebalance date {day}: train earlier or use --retrain-every"
         )
     return bundle
 
@@ -128,12 +137,15 @@ def _decide_strategy(
     settings: Settings,
     tickers: list[str],
     memo: Memo,
+    classes: Mapping[str, str],
 ) -> None:
     cfg = settings.inference
+    held = tuple(out.allocations[-1].weights) if out.allocations else ()
     try:
         alloc = allocate_asof(
-            past, day, embedder.bundle, settings, embedder=embedder, features=cube, memo=memo
-        )
+            past, day, embedder.bundle, settings, embedder=embedder, features=cube, memo=memo,
+            incumbents=held, classes=classes,
+        )  # fmt: skip
     except DataError as err:
         if not out.targets["strategy"]:
             raise
@@ -149,9 +161,21 @@ def _decide_strategy(
     out.rebalances.append(decided_row(alloc, vol))
     out.targets["strategy"].append(weight_vector(alloc.weights, tickers))
     out.rows.extend(
-        {"date": day, "ticker": tk, "weight": w, "cluster": alloc.clusters[tk]}
+        {"date": day, "ticker": tk, "weight": w, "cluster": alloc.clusters.get(tk, -1)}
         for tk, w in alloc.weights.items()
     )
+
+
+def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:
+    for name in out.targets:
+        if name == "strategy":
+            continue
+        previous = out.targets[name][-1] if out.targets[name] else np.zeros(len(ctx.tickers))
+        held = [t for t, w in zip(ctx.tickers, previous, strict=True) if w > 0]
+        try:
+            out.targets[name].append(BASELINES[name](replace(ctx, held=held)))
+        except (DataError, ValueError) as err:
+            out.keep_previous(name, day, err)
 
 
 def _decide_all(
@@ -161,11 +185,13 @@ def _decide_all(
     settings: Settings,
     progress: Progress | None,
     memo: Memo,
+    classes: Mapping[str, str],
+    baselines: Sequence[str],
 ) -> _Decisions:
     """Every portfolio's targets at every rebalance, from prices up to that date only."""
     tickers = [c for c in prices.columns if c != "date"]
     cube = compute_features(prices, settings.features)  # trailing: equal to per-date features
-    out = _Decisions({name: [] for name in ("strategy", *settings.backtest.baselines)})
+    out = _Decisions({name: [] for name in ("strategy", *baselines)})
     embedders: dict[Path, Embedder] = {}
     # A folder of bundles is listed (and every checksum verified) once, not at every date.
     catalog = None if is_bundle(Path(model)) else list_bundles(model)
@@ -176,14 +202,12 @@ def _decide_all(
         if bundle.path not in embedders:
             embedders[bundle.path] = Embedder(bundle, settings.inference.onnx_threads)
         past = prices.head(int(t) + 1)
-        _decide_strategy(out, past, day, embedders[bundle.path], cube, settings, tickers, memo)
-        candidates = list(out.allocations[-1].clusters) if out.allocations else tickers
-        ctx = Context(past, tickers, candidates, settings, memo)
-        for name in settings.backtest.baselines:
-            try:
-                out.targets[name].append(BASELINES[name](ctx))
-            except (DataError, ValueError) as err:
-                out.keep_previous(name, day, err)
+        embedder = embedders[bundle.path]
+        _decide_strategy(out, past, day, embedder, cube, settings, tickers, memo, classes)
+        last = out.allocations[-1] if out.allocations else None
+        candidates = list(last.clusters) if last else tickers
+        k = last.clustering.n_clusters if last else settings.inference.min_clusters
+        _decide_baselines(out, Context(past, tickers, candidates, settings, memo, classes, k), day)
         if progress is not None:
             progress(k + 1, reb.size, day)
     return out
@@ -195,8 +219,11 @@ def _metrics(
     costs: dict[str, np.ndarray],
     rf: np.ndarray,
     ppy: float,
+    trials: Sequence[float],
+    seed: int,
 ) -> dict[str, dict[str, float]]:
-    """:func:`shared.metrics.summary` of each series, against the benchmark."""
+    """:func:`shared.metrics.summary` of each series against the benchmark, with
+    its Sharpe ratio's uncertainty (:func:`backtest.statistics.sharpe_statistics`)."""
     bench = series["benchmark"]
     years = bench.size / ppy
     metrics: dict[str, dict[str, float]] = {}
@@ -210,7 +237,8 @@ def _metrics(
             turnover=annual_turnover(turnover[label], years) if traded else None,
             cost_drag=float(costs[label].sum() / years) if traded else None,
         )
-    return metrics
+    uncertainty = sharpe_statistics(series, rf, ppy, trial_sharpes=trials, seed=seed)
+    return {label: {**metrics[label], **uncertainty[label]} for label in metrics}
 
 
 @dataclass(frozen=True)
@@ -226,12 +254,12 @@ class _Simulated:
 
 def _simulate_all(
     prices: pl.DataFrame,
-    reb: np.ndarray,
+    trades: np.ndarray,
     targets: dict[str, list[np.ndarray]],
     settings: Settings,
     ppy: float,
 ) -> _Simulated:
-    """Every portfolio through the same rebalances, costs and cash rate."""
+    """Every portfolio through the same trade days, costs and cash rate."""
     cfg, bench = settings.backtest, settings.data.benchmark
     tickers = [c for c in prices.columns if c != "date"]
     returns = asset_returns(prices.select(tickers).to_numpy())
@@ -247,12 +275,30 @@ def _simulate_all(
     costs: dict[str, np.ndarray] = {}
     held = np.empty(0)
     for name, rows_w in targets.items():
-        sim = simulate(returns, reb, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash)
+        sim = simulate(
+            returns, trades, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash,
+            no_trade_band=cfg.no_trade_band, trade_fraction=cfg.trade_fraction,
+        )  # fmt: skip
         series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
         if name == "strategy":
             held = sim.held
-    series["benchmark"] = returns[reb[0] + 1 :, tickers.index(bench)]
-    return _Simulated(series, turnover, costs, rf_all[reb[0] + 1 :], held)
+    series["benchmark"] = returns[trades[0] + 1 :, tickers.index(bench)]
+    return _Simulated(series, turnover, costs, rf_all[trades[0] + 1 :], held)
+
+
+def _available_baselines(
+    names: Sequence[str], tickers: Sequence[str], classes: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """The baselines that can run on these prices, and a warning for each left out."""
+    kept, notes = [], []
+    for name in names:
+        why = unavailable(name, tickers, classes)
+        if why is None:
+            kept.append(name)
+        else:
+            notes.append(f"baseline {name} left out: {why}")
+            log.warning("baseline %s left out: %s", name, why)
+    return kept, notes
 
 
 def run_backtest(
@@ -264,6 +310,8 @@ def run_backtest(
     *,
     progress: Progress | None = None,
     memo: Memo | None = None,
+    classes: Mapping[str, str] | None = None,
+    trials: Sequence[float] = (),
 ) -> BacktestResult:
     """Walk forward from ``start`` to ``end``; see the module docstring.
 
@@ -283,6 +331,11 @@ def run_backtest(
     memo : Memo, optional
         Embeddings, clusterings and HRP weights computed before from the same
         inputs (:mod:`inferer.memo`); a sweep's variants share one.
+    classes : mapping of str to str, optional
+        Asset class of each ticker (class caps, the asset-class baseline).
+    trials : sequence of float
+        Annual Sharpe ratios of every variant run on this period before
+        (:mod:`backtest.ledger`): what the deflated Sharpe ratio counts.
 
     Raises
     ------
@@ -297,18 +350,25 @@ def run_backtest(
     if bench not in tickers:
         raise DataError(f"benchmark {bench!r} is not in the price data")
     dates = prices["date"].to_numpy()
-    reb = rebalance_indices(dates, start, end, cfg.rebalance)
+    # A decision whose trade day is past the data is not made.
+    trades = trade_indices(
+        rebalance_indices(dates, start, end, cfg.rebalance), cfg.execution_lag, dates.size
+    )
+    reb = trades - cfg.execution_lag
     if reb.size == 0:
         raise DataError(f"no {cfg.rebalance} rebalance date between {start} and {end}")
     memo = memo if memo is not None else Memo(keep=False)
-    decisions = _decide_all(prices, reb, model, settings, progress, memo)
+    classes = dict(classes or {})
+    baselines, skipped = _available_baselines(cfg.baselines, tickers, classes)
+    decisions = _decide_all(prices, reb, model, settings, progress, memo, classes, baselines)
+    decisions.notes[:0] = skipped
     t_sim = time.perf_counter()
 
-    ret_dates = dates[reb[0] + 1 :]
+    ret_dates = dates[trades[0] + 1 :]
     if ret_dates.size < 2:
-        raise DataError(f"fewer than 2 days of returns after the first rebalance {dates[reb[0]]}")
+        raise DataError(f"fewer than 2 days of returns after the first trade {dates[trades[0]]}")
     ppy = periods_per_year(ret_dates)
-    sim = _simulate_all(prices, reb, decisions.targets, settings, ppy)
+    sim = _simulate_all(prices, trades, decisions.targets, settings, ppy)
     frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **sim.series})
     weights = pl.DataFrame(
         decisions.rows,
@@ -321,7 +381,7 @@ def run_backtest(
         rebalances=rebalances_frame(
             decisions.rebalances, sim.turnover["strategy"], sim.costs["strategy"]
         ),
-        metrics=_metrics(sim.series, sim.turnover, sim.costs, sim.risk_free, ppy),
+        metrics=_metrics(sim.series, sim.turnover, sim.costs, sim.risk_free, ppy, trials, cfg.seed),
         allocations=tuple(decisions.allocations),
         turnover=sim.turnover,
         costs=sim.costs,

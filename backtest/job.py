@@ -9,6 +9,7 @@ from pathlib import Path
 
 from backtest.artifacts import write_backtest
 from backtest.engine import BacktestResult, Progress, run_backtest
+from backtest.ledger import trial_sharpes
 from backtest.sections import RunFacts
 from inferer.memo import Memo
 from shared.config import Settings
@@ -65,10 +66,13 @@ def run_job(
     memo: Memo | None = None,
 ) -> BacktestResult:
     """Run the backtest and publish every output in ``job.out`` as one set, the report last."""
+    ledger = settings.backtest.ledger
+    trials = trial_sharpes(ledger, job.start, job.end) if ledger is not None else []
     with OutputFolder(job.out) as folder:
         result = run_backtest(
-            data.prices, settings, job.model, job.start, job.end, progress=progress, memo=memo
-        )
+            data.prices, settings, job.model, job.start, job.end, progress=progress, memo=memo,
+            classes=data.universe.asset_class, trials=trials,
+        )  # fmt: skip
         facts = _facts(data, job, result)
         # The whole folder is one set: a new backtest replaces every file of the last.
         folder.publish(

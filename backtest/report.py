@@ -44,7 +44,13 @@ METRIC_ROWS: tuple[tuple[str, str, Kind], ...] = (
     ("cagr", "CAGR", "pct"),
     ("ann_return", "Annualised mean return", "pct"),
     ("ann_vol", "Annualised volatility", "pct"),
-    ("sharpe", "Sharpe ratio", "ratio"),
+    ("sharpe", "Sharpe ratio [90% interval]", "ratio"),
+    ("sharpe_diff_benchmark", "Sharpe minus benchmark's [90%]", "ratio"),
+    ("sharpe_diff_sixty_forty", "Sharpe minus 60/40's [90%]", "ratio"),
+    ("sharpe_diff_equal_weight", "Sharpe minus equal weight's [90%]", "ratio"),
+    ("psr", "Probabilistic Sharpe ratio (P[Sharpe > 0])", "ratio"),
+    ("dsr", "Deflated Sharpe ratio", "ratio"),
+    ("dsr_trials", "Trials the deflation counts", "int"),
     ("sortino", "Sortino ratio", "ratio"),
     ("calmar", "Calmar ratio", "ratio"),
     ("max_drawdown", "Maximum drawdown", "pct"),
@@ -142,7 +148,22 @@ def _rows(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
     for per_series in metrics.values():
         present.update(dict.fromkeys(per_series))
     known = [key for key, _, _ in METRIC_ROWS if key in present]
-    return known + [key for key in present if key not in _KNOWN]
+    # An interval's bounds print inside their estimate's cell, not as rows of their own.
+    bounds = {f"{key}{end}" for key in present for end in _BOUNDS}
+    return known + [key for key in present if key not in _KNOWN and key not in bounds]
+
+
+#: Suffixes of an estimate's interval bounds: ``sharpe_lo``, ``sharpe_hi``.
+_BOUNDS = ("_lo", "_hi")
+
+
+def _cell(key: str, values: Mapping[str, Any]) -> str:
+    """``format_metric`` of the value, with ``[lo, hi]`` when the interval is there."""
+    text = format_metric(key, values.get(key))
+    lo, hi = (values.get(f"{key}{end}") for end in _BOUNDS)
+    if lo is None or hi is None or text == _NA:
+        return text
+    return f"{text} [{format_metric(key, lo)}, {format_metric(key, hi)}]"
 
 
 # --------------------------------------------------------------------------- content
@@ -197,10 +218,7 @@ class Section:
 def metrics_table(metrics: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -> Table:
     """The metrics as a :class:`Table`: a row per metric, a column per series (``labels``)."""
     series = list(metrics)
-    rows = tuple(
-        (_label(key), *(format_metric(key, metrics[s].get(key)) for s in series))
-        for key in _rows(metrics)
-    )
+    rows = tuple((_label(key), *(_cell(key, metrics[s]) for s in series)) for key in _rows(metrics))
     return Table(("Metric", *labels), rows, (False, *(True,) * len(series)), highlight=1)
 
 

@@ -213,8 +213,8 @@ def tables(result: BacktestResult) -> dict[str, Section]:
     }
 
 
-def _toml_value(key: str, value: Any) -> str:
-    if isinstance(value, str) and key in PATH_KEYS:
+def _toml_value(section: str, key: str, value: Any) -> str:
+    if isinstance(value, str) and key in PATH_KEYS.get(section, ()):
         value = Path(value).name  # a local path says nothing to another reader
     return json.dumps(value)  # TOML's strings, numbers, booleans and arrays read the same
 
@@ -230,7 +230,7 @@ def settings_toml(settings: Settings) -> str:
             if value is None:
                 lines.append(f"# {key}: not set")
             else:
-                lines.append(f"{key} = {_toml_value(key, value)}")
+                lines.append(f"{key} = {_toml_value(section, key, value)}")
     return "\n".join(lines) + "\n"
 
 

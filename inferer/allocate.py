@@ -9,11 +9,14 @@ Methods
     NumPy version that tests hold to ``HRPOpt`` and to skfolio's
     ``HierarchicalRiskParity`` (``optimal_ordering=False``) within 1e-10 and
     that is ~20x faster at 300 assets.
+``"risk_parity"``
+    Equal risk contributions (:mod:`inferer.risk_parity`) under the
+    configured covariance.
 ``"max_sharpe"``, ``"min_vol"``
     PyPortfolioOpt ``EfficientFrontier`` on the moments of
-    :mod:`inferer.moments` (geometric mean return, Ledoit-Wolf covariance,
-    CLARABEL), the same the backtest's frontier chart uses. The weight cap is
-    a bound inside the optimiser.
+    :mod:`inferer.moments` (geometric mean return, the configured covariance,
+    Ledoit-Wolf by default, CLARABEL), the same the backtest's frontier chart
+    uses. The weight cap is a bound inside the optimiser.
 ``"inverse_vol"``
     Weights proportional to 1 / volatility of each asset's own returns.
 ``"equal"``
@@ -51,6 +54,7 @@ import numpy as np
 
 from inferer.hrp import hrp
 from inferer.moments import complete_rows, moments, optimizer
+from inferer.risk_parity import risk_parity
 from shared.choices import Fallback, Method
 from shared.errors import DataError
 from shared.metrics import TRADING_DAYS, ZERO_VOL
@@ -68,7 +72,9 @@ __all__ = [
     "hrp_weights",
     "inverse_vol_weights",
     "max_sharpe_weights",
+    "method_failures",
     "min_vol_weights",
+    "risk_parity_weights",
     "validate_weights",
 ]
 
@@ -79,7 +85,7 @@ FALLBACKS: tuple[str, ...] = get_args(Fallback)
 _SOLVER_NEG_TOL = 1e-6
 
 
-def _method_failures() -> tuple[type[BaseException], ...]:
+def method_failures() -> tuple[type[BaseException], ...]:
     """What a failing method may raise; anything else is a bug and propagates.
 
     PyPortfolioOpt and cvxpy take ~1.5 s to import, so they are imported only
@@ -185,9 +191,9 @@ def hrp_weights(returns: np.ndarray) -> np.ndarray:
 
 
 def _frontier(
-    returns: np.ndarray, max_weight: float, periods_per_year: float
+    returns: np.ndarray, max_weight: float, periods_per_year: float, kind: str
 ) -> tuple[EfficientFrontier, int]:
-    mu, cov = moments(returns, periods_per_year)
+    mu, cov = moments(returns, periods_per_year, kind)
     return optimizer(mu, cov, max_weight), mu.size
 
 
@@ -205,6 +211,7 @@ def _optimise(
     run: Callable[[EfficientFrontier], object],
     max_weight: float,
     periods_per_year: float,
+    kind: str = "ledoit_wolf",
 ) -> np.ndarray:
     r = _as_returns(returns)
     _check_max_weight(max_weight, r.shape[1])
@@ -214,7 +221,7 @@ def _optimise(
         return np.ones(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pypfopt and cvxpy warn liberally
-        ef, n = _frontier(r, max_weight, periods_per_year)
+        ef, n = _frontier(r, max_weight, periods_per_year, kind)
         run(ef)
     return _solver_weights(ef, n, max_weight)
 
@@ -225,6 +232,7 @@ def max_sharpe_weights(
     max_weight: float = 1.0,
     risk_free_rate: float = 0.0,
     periods_per_year: float = TRADING_DAYS,
+    covariance: str = "ledoit_wolf",
 ) -> np.ndarray:
     """Long-only maximum-Sharpe weights with each weight ``<= max_weight``.
 
@@ -238,6 +246,8 @@ def max_sharpe_weights(
         Annual risk-free rate.
     periods_per_year : float
         Periods per year, for annualising.
+    covariance : {"ledoit_wolf", "sample", "ewma"}
+        Covariance estimator (:mod:`inferer.moments`).
 
     Raises
     ------
@@ -250,18 +260,46 @@ def max_sharpe_weights(
         raise ValueError(f"risk_free_rate must be finite, got {risk_free_rate}")
     rf = float(risk_free_rate)
     return _optimise(
-        returns, lambda ef: ef.max_sharpe(risk_free_rate=rf), max_weight, periods_per_year
+        returns,
+        lambda ef: ef.max_sharpe(risk_free_rate=rf),
+        max_weight,
+        periods_per_year,
+        covariance,
     )
 
 
 def min_vol_weights(
-    returns: np.ndarray, *, max_weight: float = 1.0, periods_per_year: float = TRADING_DAYS
+    returns: np.ndarray,
+    *,
+    max_weight: float = 1.0,
+    periods_per_year: float = TRADING_DAYS,
+    covariance: str = "ledoit_wolf",
 ) -> np.ndarray:
     """Long-only minimum-volatility weights with each weight ``<= max_weight``.
 
     Parameters and errors as :func:`max_sharpe_weights` (no risk-free rate).
     """
-    return _optimise(returns, lambda ef: ef.min_volatility(), max_weight, periods_per_year)
+    return _optimise(
+        returns, lambda ef: ef.min_volatility(), max_weight, periods_per_year, covariance
+    )
+
+
+def risk_parity_weights(
+    returns: np.ndarray, *, periods_per_year: float = TRADING_DAYS, covariance: str = "ledoit_wolf"
+) -> np.ndarray:
+    """Equal-risk-contribution weights under the ``covariance`` estimate of ``returns``.
+
+    Raises
+    ------
+    ValueError
+        Too few complete days, or an asset with zero variance.
+    """
+    r = _as_returns(returns)
+    if r.shape[1] == 1:
+        return np.ones(1)
+    from inferer.moments import covariance as estimate
+
+    return risk_parity(estimate(r, periods_per_year, covariance))
 
 
 def cap_weights(w: np.ndarray, max_weight: float) -> np.ndarray:
@@ -355,6 +393,7 @@ def allocate(
     fallback: str = "inverse_vol",
     periods_per_year: float = TRADING_DAYS,
     risk_free_rate: float = 0.0,
+    covariance: str = "ledoit_wolf",
 ) -> AllocationResult:
     """Weights for the columns of ``returns`` by ``method``, falling back on failure.
 
@@ -363,7 +402,7 @@ def allocate(
     returns : numpy.ndarray
         Shape ``(T, n)`` simple returns per period of the selected assets over
         the lookback window, NaN where missing.
-    method : {"hrp", "max_sharpe", "min_vol", "inverse_vol", "equal"}
+    method : {"hrp", "risk_parity", "max_sharpe", "min_vol", "inverse_vol", "equal"}
     max_weight : float
         Cap on each weight in ``(0, 1]``: a bound inside the optimiser for
         max-Sharpe and min-vol, :func:`cap_weights` afterwards for the others.
@@ -374,6 +413,8 @@ def allocate(
         Periods per year, for annualising.
     risk_free_rate : float
         Annual risk-free rate for max-Sharpe.
+    covariance : {"ledoit_wolf", "sample", "ewma"}
+        Covariance estimator of risk parity, max-Sharpe and min-vol.
 
     Returns
     -------
@@ -410,14 +451,19 @@ def allocate(
 
     compute: dict[str, Callable[[], np.ndarray]] = {
         "hrp": lambda: cap_weights(hrp_weights(r), max_weight),
+        "risk_parity": lambda: cap_weights(
+            risk_parity_weights(r, periods_per_year=periods_per_year, covariance=covariance),
+            max_weight,
+        ),
         "max_sharpe": lambda: max_sharpe_weights(
             r,
             max_weight=max_weight,
             risk_free_rate=risk_free_rate,
             periods_per_year=periods_per_year,
+            covariance=covariance,
         ),
         "min_vol": lambda: min_vol_weights(
-            r, max_weight=max_weight, periods_per_year=periods_per_year
+            r, max_weight=max_weight, periods_per_year=periods_per_year, covariance=covariance
         ),
         "inverse_vol": lambda: cap_weights(inverse_vol_weights(r), max_weight),
         "equal": lambda: equal_weights(n),
@@ -428,7 +474,7 @@ def allocate(
         try:
             weights = validate_weights(compute[name]())
         except Exception as err:
-            if not isinstance(err, _method_failures()):
+            if not isinstance(err, method_failures()):
                 raise
             failures.append(f"{name} failed ({_short(err)})")
             continue

@@ -28,7 +28,7 @@ log = logging.getLogger("deepquant.infer")
 @click.command()
 @config_option
 @prices_option
-@model_option("A bundle, or a folder of bundles (the newest trained before --asof is used).")
+@model_option("A bundle, or a folder of bundles (the newest trained on or before --asof is used).")
 @asof_option
 @click.option(
     "--holdings",
@@ -62,7 +62,7 @@ def infer(
     settings = load_settings(config)
     with OutputFolder(out) as folder:
         data = load_prices(settings.data, prices)
-        alloc, data_end = _allocate(data, settings, model, asof)
+        alloc, data_end = _allocate(data, settings, model, asof, folder.path)
         orders = _orders(data, settings, alloc, holdings, capital, folder.path)
         run_path, _, csv_path = folder.publish(
             f"infer_{alloc.asof}",
@@ -111,24 +111,32 @@ def _orders(
 
 
 def _allocate(
-    data: PriceData, settings: Settings, model: Path, asof: dt.date | None
+    data: PriceData, settings: Settings, model: Path, asof: dt.date | None, out: Path
 ) -> tuple[Allocation, dt.date]:
-    """The decision for the effective as-of date, and the last date with prices."""
+    """The decision for the effective as-of date, and the last date with prices.
+
+    The incumbents of selection hysteresis are the last weights written before
+    that date, so a rerun of the same date decides the same.
+    """
+    from inferer.output import previous_weights
     from inferer.pipeline import allocate_asof
     from shared.bundle import find_bundle
 
     data_end = data.prices["date"][-1]
     day = effective_asof(data.prices["date"], asof)
     bundle = find_bundle(model, day, features=settings.features)
-    if bundle.manifest.train_end_date >= day:
+    if bundle.manifest.train_end_date > day:
         log.warning(
-            "model %s was trained on data up to %s, not before %s: fine for today's "
+            "model %s was trained on data up to %s, after %s: fine for today's "
             "allocation, look-ahead for a historical one",
             bundle.path,
             bundle.manifest.train_end,
             day,
         )
-    alloc = allocate_asof(data.prices, day, bundle, settings)
+    held = previous_weights(out, day - dt.timedelta(days=1)).weights
+    alloc = allocate_asof(
+        data.prices, day, bundle, settings, incumbents=held, classes=data.universe.asset_class
+    )
     return replace(alloc, timings={**data.timings, **alloc.timings}), data_end
 
 

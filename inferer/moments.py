@@ -6,7 +6,10 @@ is the portfolio the strategy would hold:
 
 * expected returns: PyPortfolioOpt's geometric mean historical return
   (compounded, annualised with the calendar's periods per year);
-* covariance: Ledoit-Wolf shrinkage towards constant variance, annualised;
+* covariance (:data:`shared.choices.Covariance`): Ledoit-Wolf shrinkage
+  towards constant variance (the default), the sample covariance, or an
+  exponentially weighted one (PyPortfolioOpt's ``exp_cov``, span
+  :data:`EWMA_SPAN` days), annualised;
 * both on the days where every asset has a return, since PyPortfolioOpt's
   Ledoit-Wolf turns NaN into 0 and a pairwise covariance need not be positive
   semi-definite;
@@ -20,17 +23,30 @@ here only when called: the HRP cron path never pays for them.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import numpy.typing as npt
 
+from shared.choices import Covariance
+
 if TYPE_CHECKING:
     from pypfopt import EfficientFrontier
 
-__all__ = ["SOLVER", "complete_rows", "covariance", "moments", "optimizer"]
+__all__ = [
+    "COVARIANCES",
+    "EWMA_SPAN",
+    "SOLVER",
+    "complete_rows",
+    "covariance",
+    "moments",
+    "optimizer",
+]
 
 SOLVER = "CLARABEL"
+COVARIANCES: tuple[str, ...] = get_args(Covariance)
+#: Span in days of the exponentially weighted covariance: a half-life of ~62 days.
+EWMA_SPAN = 126
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -58,31 +74,44 @@ def _frame(returns: npt.ArrayLike) -> Any:
     return pd.DataFrame(complete_rows(returns))
 
 
-def _covariance(df: Any, periods_per_year: float) -> FloatArray:
-    from pypfopt.risk_models import CovarianceShrinkage
+def _covariance(df: Any, periods_per_year: float, kind: str = "ledoit_wolf") -> FloatArray:
+    from pypfopt import risk_models
 
+    if kind not in COVARIANCES:
+        raise ValueError(f"covariance must be one of {COVARIANCES}, got {kind!r}")
+    freq = periods_per_year
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pypfopt warns about short or odd histories
-        cov = CovarianceShrinkage(df, returns_data=True, frequency=periods_per_year).ledoit_wolf()
+        if kind == "sample":
+            cov = risk_models.sample_cov(df, returns_data=True, frequency=freq)
+        elif kind == "ewma":
+            cov = risk_models.exp_cov(df, returns_data=True, span=EWMA_SPAN, frequency=freq)
+        else:
+            shrink = risk_models.CovarianceShrinkage(df, returns_data=True, frequency=freq)
+            cov = shrink.ledoit_wolf()
     c = cov.to_numpy(dtype=np.float64)
     if not np.isfinite(c).all():
         raise ValueError("covariance is not finite")
     return c
 
 
-def covariance(returns: npt.ArrayLike, periods_per_year: float) -> FloatArray:
-    """The Ledoit-Wolf covariance ``(n, n)`` of :func:`moments`, without the expected returns.
+def covariance(
+    returns: npt.ArrayLike, periods_per_year: float, kind: str = "ledoit_wolf"
+) -> FloatArray:
+    """The covariance ``(n, n)`` of :func:`moments`, without the expected returns.
 
     Raises
     ------
     ValueError
         Too few complete days, or a covariance that is not finite.
     """
-    return _covariance(_frame(returns), periods_per_year)
+    return _covariance(_frame(returns), periods_per_year, kind)
 
 
-def moments(returns: npt.ArrayLike, periods_per_year: float) -> tuple[FloatArray, FloatArray]:
-    """Annual expected returns ``(n,)`` and Ledoit-Wolf covariance ``(n, n)``.
+def moments(
+    returns: npt.ArrayLike, periods_per_year: float, kind: str = "ledoit_wolf"
+) -> tuple[FloatArray, FloatArray]:
+    """Annual expected returns ``(n,)`` and covariance ``(n, n)`` (``kind``, Ledoit-Wolf).
 
     Raises
     ------
@@ -98,7 +127,7 @@ def moments(returns: npt.ArrayLike, periods_per_year: float) -> tuple[FloatArray
     m = mu.to_numpy(dtype=np.float64)
     if not np.isfinite(m).all():
         raise ValueError("expected returns are not finite")
-    return m, _covariance(df, periods_per_year)
+    return m, _covariance(df, periods_per_year, kind)
 
 
 def optimizer(mu: FloatArray, cov: FloatArray, max_weight: float = 1.0) -> EfficientFrontier:

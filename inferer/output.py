@@ -40,7 +40,7 @@ def weights_frame(alloc: Allocation, universe: Universe) -> pl.DataFrame:
             "asof": [alloc.asof] * len(tickers),
             "ticker": tickers,
             "weight": [alloc.weights[t] for t in tickers],
-            "cluster": [alloc.clusters[t] for t in tickers],
+            "cluster": [alloc.clusters.get(t, -1) for t in tickers],
             "asset_class": [universe.class_of(t) for t in tickers],
             "method": [alloc.method_used] * len(tickers),
         },

@@ -11,20 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
-from inferer.allocate import AllocationResult, allocate
+from inferer.allocate import AllocationResult
 from inferer.cluster import Clustering, cluster_embeddings
+from inferer.construct import Portfolio, construct
 from inferer.embed import Embedder
 from inferer.memo import Memo, digest
 from inferer.select import AssetStats, Selection, select_assets
 from shared.bundle import Bundle, check_features
-from shared.config import Settings
+from shared.config import InferenceSettings, Settings
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
 from shared.metrics import periods_per_year
@@ -42,7 +43,9 @@ class Allocation:
     asof : datetime.date
         The last date with prices on or before the requested date.
     weights : dict of str to float
-        Selected assets and their weights, largest first; sums to 1.
+        Held assets and their weights, largest first: the picks, and the
+        risk-free proxy when rules put weight in cash and it is a ticker.
+        Sums to 1, or less when cash has no ticker.
     method, method_used : str
         Allocation method asked for, and the one that produced the weights.
     fallback_reason : str or None
@@ -65,6 +68,8 @@ class Allocation:
         Calendar used to annualise.
     timings : dict of str to float
         Seconds per step.
+    notes : dict of str to str
+        Weights the construction rules cut (absolute filter, vol target).
     """
 
     asof: dt.date
@@ -82,6 +87,7 @@ class Allocation:
     data_start: dt.date
     periods_per_year: float
     timings: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 @contextmanager
@@ -116,12 +122,56 @@ def cash_like_assets(
 
 @dataclass(frozen=True)
 class Decision:
-    """Clusters, selection and weights for one set of embeddings."""
+    """Clusters, selection and weights for one set of embeddings.
+
+    ``weights``: ticker -> weight, the risk-free proxy holding what the rules
+    put in cash when it is a ticker (else they sum to less than 1);
+    ``result``: the allocation across clusters.
+    """
 
     clustering: Clustering
     selection: Selection
     result: AllocationResult
     periods_per_year: float
+    weights: dict[str, float] = field(default_factory=dict)
+    ex_ante_vol: float = float("nan")
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _with_cash(
+    picks: Sequence[str], w: np.ndarray, risk_free: float | str, columns: Sequence[str]
+) -> dict[str, float]:
+    """Weights by ticker; the part left in cash goes to the risk-free proxy ticker."""
+    weights: dict[str, float] = {}
+    for ticker, x in zip(picks, w, strict=True):
+        if x > 0:
+            weights[ticker] = weights.get(ticker, 0.0) + float(x)
+    rest = 1.0 - float(w.sum())
+    if rest > 1e-12 and isinstance(risk_free, str) and risk_free in columns:
+        weights[risk_free] = weights.get(risk_free, 0.0) + rest
+    return weights
+
+
+def _cluster(embeddings: np.ndarray, cfg: InferenceSettings, memo: Memo | None) -> Clustering:
+    """The clustering of ``embeddings``, from ``memo`` when computed before."""
+    memo = memo if memo is not None else Memo(keep=False)
+    key = digest(
+        embeddings, cfg.n_clusters, cfg.linkage, cfg.min_clusters, cfg.max_clusters,
+        cfg.tree_sample, cfg.silhouette_sample,
+    )  # fmt: skip
+    return memo.get(
+        "cluster",
+        key,
+        lambda: cluster_embeddings(
+            embeddings,
+            cfg.n_clusters,
+            linkage=cfg.linkage,
+            min_clusters=cfg.min_clusters,
+            max_clusters=cfg.max_clusters,
+            tree_sample=cfg.tree_sample,
+            silhouette_sample=cfg.silhouette_sample,
+        ),
+    )
 
 
 def decide(
@@ -131,6 +181,10 @@ def decide(
     settings: Settings,
     timings: dict[str, float] | None = None,
     memo: Memo | None = None,
+    *,
+    incumbents: Collection[str] = (),
+    classes: Mapping[str, str] | None = None,
+    clustering: Clustering | None = None,
 ) -> Decision:
     """Cluster ``embeddings``, pick the best assets per cluster, and weight them.
 
@@ -151,28 +205,19 @@ def decide(
     memo : Memo, optional
         Where a clustering of the same embeddings with the same settings may
         already be (:mod:`inferer.memo`).
+    incumbents : collection of str
+        Assets held before (selection hysteresis, ``keep_margin``).
+    classes : mapping of str to str, optional
+        Asset class of each ticker (``max_class_weight``).
+    clustering : Clustering, optional
+        Clusters given, not computed from ``embeddings`` (the backtest's
+        asset-class and random-cluster baselines).
     """
     timings = {} if timings is None else timings
     cfg = settings.inference
     with _timed(timings, "cluster"):
-        memo = memo if memo is not None else Memo(keep=False)
-        key = digest(
-            embeddings, cfg.n_clusters, cfg.linkage, cfg.min_clusters, cfg.max_clusters,
-            cfg.tree_sample, cfg.silhouette_sample,
-        )  # fmt: skip
-        clustering = memo.get(
-            "cluster",
-            key,
-            lambda: cluster_embeddings(
-                embeddings,
-                cfg.n_clusters,
-                linkage=cfg.linkage,
-                min_clusters=cfg.min_clusters,
-                max_clusters=cfg.max_clusters,
-                tree_sample=cfg.tree_sample,
-                silhouette_sample=cfg.silhouette_sample,
-            ),
-        )
+        if clustering is None:
+            clustering = _cluster(embeddings, cfg, memo)
     with _timed(timings, "select"):
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
         returns = trailing_returns(past, tickers, cfg.lookback)
@@ -186,20 +231,52 @@ def decide(
             rf_daily=rf,
             periods_per_year=ppy,
             min_history=cfg.min_history,
-            top_n=cfg.top_n,
+            top_n=None if cfg.top_n == "all" else cfg.top_n,
+            signal=cfg.signal,
+            incumbents=incumbents,
+            keep_margin=cfg.keep_margin,
         )
         selection = replace(selection, skipped={**cash_like, **selection.skipped})
     with _timed(timings, "allocate"):
-        idx = [list(tickers).index(t) for t in selection.tickers]
-        result = allocate(
-            returns[:, idx],
-            cfg.method,
-            max_weight=cfg.max_weight,
-            fallback=cfg.fallback,
-            periods_per_year=ppy,
-            risk_free_rate=annual_risk_free(rf, ppy),
-        )
-    return Decision(clustering, selection, result, ppy)
+        portfolio = _construct(returns, tickers, clustering, selection, cfg, ppy, rf, classes)
+    weights = _with_cash(selection.tickers, portfolio.weights, cfg.risk_free, past.columns)
+    return Decision(
+        clustering,
+        selection,
+        portfolio.result,
+        ppy,
+        weights,
+        portfolio.ex_ante_vol,
+        portfolio.notes,
+    )
+
+
+def _construct(
+    returns: np.ndarray,
+    tickers: Sequence[str],
+    clustering: Clustering,
+    selection: Selection,
+    cfg: InferenceSettings,
+    ppy: float,
+    rf: np.ndarray,
+    classes: Mapping[str, str] | None,
+) -> Portfolio:
+    """:func:`inferer.construct.construct` on the selected columns."""
+    column = {t: j for j, t in enumerate(tickers)}
+    idx = [column[t] for t in selection.tickers]
+    # Clusters renumbered 0 .. k - 1 in order of first pick.
+    groups = np.unique(clustering.labels[idx], return_inverse=True)[1]
+    excess = {s.ticker: s.excess_return for s in selection.stats}
+    return construct(
+        returns[:, idx],
+        selection.tickers,
+        groups,
+        cfg,
+        periods_per_year=ppy,
+        risk_free_rate=annual_risk_free(rf, ppy),
+        excess_returns=np.array([excess[t] for t in selection.tickers]),
+        classes=None if classes is None else [classes.get(t, "unknown") for t in selection.tickers],
+    )
 
 
 def allocate_asof(
@@ -212,6 +289,8 @@ def allocate_asof(
     features: FeatureCube | None = None,
     candidates: Sequence[str] | None = None,
     memo: Memo | None = None,
+    incumbents: Collection[str] = (),
+    classes: Mapping[str, str] | None = None,
 ) -> Allocation:
     """Decide the portfolio for ``asof`` from prices up to ``asof``.
 
@@ -236,6 +315,10 @@ def allocate_asof(
     memo : Memo, optional
         Embeddings and clusterings computed before from the same inputs
         (:mod:`inferer.memo`): a research grid's variants share them.
+    incumbents : collection of str
+        Assets held before this date (selection hysteresis).
+    classes : mapping of str to str, optional
+        Asset class of each ticker (``max_class_weight``).
 
     Raises
     ------
@@ -269,11 +352,14 @@ def allocate_asof(
         inputs = win.values[keep]
         key = digest(manifest.model_sha256, inputs)
         embeddings = memo.get("embed", key, lambda: embedder.embed(inputs))
-    decision = decide(past, tickers, embeddings, settings, timings, memo)
+    decision = decide(
+        past, tickers, embeddings, settings, timings, memo, incumbents=incumbents, classes=classes
+    )
     skipped.update(decision.selection.skipped)
     result, selection, clustering = decision.result, decision.selection, decision.clustering
-    order = np.argsort(-result.weights, kind="stable")
-    weights = {selection.tickers[i]: float(result.weights[i]) for i in order}
+    weights = dict(
+        sorted(decision.weights.items(), key=lambda kv: -kv[1])
+    )  # stable: ties keep order
     return Allocation(
         asof=win.asof,
         weights=weights,
@@ -290,4 +376,5 @@ def allocate_asof(
         data_start=past["date"][0],
         periods_per_year=decision.periods_per_year,
         timings=timings,
+        notes=decision.notes,
     )

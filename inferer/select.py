@@ -1,4 +1,17 @@
-"""Pick the best asset(s) of each cluster by trailing excess-return Sharpe.
+"""Pick the best asset(s) of each cluster by a trailing signal.
+
+Signals (:data:`shared.choices.Signal`):
+
+``"sharpe"``
+    Annualised Sharpe ratio of excess returns over the lookback window.
+``"momentum"``
+    12-1 momentum: the compounded return of the window without its last
+    :data:`MOMENTUM_SKIP` days (a month), whose short-term reversal would
+    otherwise cancel part of the signal (Jegadeesh and Titman 1993).
+
+Hysteresis: an incumbent (an asset held before) stays while it ranks within
+``top_n + keep_margin`` of its cluster, taking the place of the lowest-ranked
+newcomer, so a near tie does not trade the book every month.
 
 Ranking by Sharpe of *excess* returns (return minus the risk-free rate of the
 same day) is what keeps cash out: a T-bill fund's raw returns are tiny but
@@ -19,15 +32,21 @@ Example
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import get_args
 
 import numpy as np
 
+from shared.choices import Signal
 from shared.errors import DataError
 from shared.metrics import TRADING_DAYS, sharpe_ratio
 
-__all__ = ["AssetStats", "Selection", "excess_sharpe", "select_assets"]
+__all__ = ["MOMENTUM_SKIP", "AssetStats", "Selection", "excess_sharpe", "momentum", "select_assets"]
+
+#: Days at the end of the window that 12-1 momentum leaves out.
+MOMENTUM_SKIP = 21
+SIGNALS: tuple[str, ...] = get_args(Signal)
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,11 @@ class AssetStats:
         Standard deviation (ddof 1) of its own returns x sqrt(periods per year).
     n_obs : int
         Days with both an asset return and a risk-free rate.
+    momentum : float
+        12-1 momentum (:func:`momentum`); NaN when undefined.
+    excess_return : float
+        Mean excess return over the risk-free rate x periods per year: what
+        the absolute filter reads.
     """
 
     ticker: str
@@ -55,6 +79,12 @@ class AssetStats:
     ann_return: float
     ann_vol: float
     n_obs: int
+    momentum: float = float("nan")
+    excess_return: float = float("nan")
+
+    def score(self, signal: str) -> float:
+        """The value ranked by ``signal`` (NaN: not rankable)."""
+        return self.momentum if signal == "momentum" else self.sharpe
 
 
 @dataclass(frozen=True)
@@ -143,8 +173,41 @@ def excess_sharpe(
     return sharpe[0] if one_d else sharpe
 
 
+def momentum(returns: np.ndarray, skip: int = MOMENTUM_SKIP) -> np.ndarray:
+    """Compounded return of each column without its last ``skip`` rows.
+
+    Missing returns count as 0 (the price held); a column with no return at
+    all in those rows is NaN. Needs more than ``skip`` rows.
+    """
+    r = np.asarray(returns, dtype=float)
+    if r.shape[0] <= skip:
+        raise ValueError(f"momentum needs more than {skip} returns, got {r.shape[0]}")
+    head = r[: r.shape[0] - skip]
+    growth = np.prod(1.0 + np.nan_to_num(head, nan=0.0), axis=0) - 1.0
+    return np.where(np.isnan(head).all(axis=0), np.nan, growth)
+
+
+def _rank(
+    stats: Sequence[AssetStats],
+    signal: str,
+    top_n: int | None,
+    incumbents: Collection[str],
+    keep_margin: int,
+) -> list[str]:
+    """The chosen tickers of one cluster: the best ``top_n``, incumbents kept by the margin."""
+    ranked = sorted(stats, key=lambda s: (-s.score(signal), s.ticker))
+    if top_n is None:
+        return [s.ticker for s in ranked]
+    chosen = [s.ticker for s in ranked[:top_n]]
+    for s in ranked[top_n : top_n + keep_margin]:
+        newcomers = [t for t in chosen if t not in incumbents]
+        if s.ticker in incumbents and newcomers:
+            chosen[chosen.index(newcomers[-1])] = s.ticker
+    return sorted(chosen, key=[s.ticker for s in ranked].index)
+
+
 def _check_inputs(
-    names: list[str], lab: np.ndarray, n_assets: int, min_history: int, top_n: int
+    names: list[str], lab: np.ndarray, n_assets: int, min_history: int, top_n: int | None
 ) -> np.ndarray:
     """Check tickers, labels and parameters against ``n_assets`` columns; return the labels."""
     if len(names) != n_assets:
@@ -158,8 +221,8 @@ def _check_inputs(
         raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
     if min_history < 2:
         raise ValueError(f"min_history must be >= 2, got {min_history}")
-    if top_n < 1:
-        raise ValueError(f"top_n must be >= 1, got {top_n}")
+    if top_n is not None and top_n < 1:
+        raise ValueError(f"top_n must be >= 1 or None (the whole cluster), got {top_n}")
     if n_assets == 0:
         raise DataError("no assets to select from")
     return lab
@@ -173,9 +236,12 @@ def select_assets(
     rf_daily: np.ndarray | float = 0.0,
     periods_per_year: float = TRADING_DAYS,
     min_history: int = 126,
-    top_n: int = 1,
+    top_n: int | None = 1,
+    signal: str = "sharpe",
+    incumbents: Collection[str] = (),
+    keep_margin: int = 0,
 ) -> Selection:
-    """Select the ``top_n`` assets of each cluster with the highest excess Sharpe.
+    """Select the ``top_n`` assets of each cluster with the highest ``signal``.
 
     Parameters
     ----------
@@ -193,16 +259,23 @@ def select_assets(
         Periods per year for annualisation.
     min_history : int
         Assets with fewer valid excess returns are skipped.
-    top_n : int
-        Assets selected per cluster (fewer when a cluster has fewer rankable).
+    top_n : int or None
+        Assets selected per cluster (fewer when a cluster has fewer rankable);
+        None selects every rankable asset.
+    signal : {"sharpe", "momentum"}
+        What the assets of a cluster are ranked by (module docstring).
+    incumbents : collection of str
+        Assets held before this decision.
+    keep_margin : int
+        An incumbent ranked within ``top_n + keep_margin`` of its cluster stays.
 
     Returns
     -------
     Selection
-        Ties in Sharpe are broken by ticker, alphabetically, so the result does
-        not depend on column order. Assets with too little history or an
-        undefined Sharpe (zero volatility of excess returns) are never selected
-        and are listed in ``skipped``.
+        Ties in the signal are broken by ticker, alphabetically, so the result
+        does not depend on column order. Assets with too little history or an
+        undefined signal (a Sharpe with zero volatility of excess returns) are
+        never selected and are listed in ``skipped``.
 
     Raises
     ------
@@ -216,11 +289,17 @@ def select_assets(
     names = [str(t) for t in tickers]
     lab = _check_inputs(names, np.asarray(labels), n_assets, min_history, top_n)
 
+    if signal not in SIGNALS:
+        raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    if keep_margin < 0:
+        raise ValueError(f"keep_margin must be >= 0, got {keep_margin}")
     sharpe = excess_sharpe(r, rf_daily, periods_per_year)
     rf = _validate_rf(rf_daily, n_days)
     # Own-return stats over the same days as the Sharpe, so they describe it.
     own = np.where(np.isnan(rf), np.nan, r)
     mean, std, count = _mean_std(own)
+    excess_mean = _mean_std(r - rf)[0] * periods_per_year
+    mom = momentum(r) if n_days > MOMENTUM_SKIP else np.full(n_assets, np.nan)
 
     stats: list[AssetStats] = []
     skipped: dict[str, str] = {}
@@ -232,12 +311,16 @@ def select_assets(
             ann_return=float(mean[j] * periods_per_year),
             ann_vol=float(std[j] * np.sqrt(periods_per_year)),
             n_obs=int(count[j]),
+            momentum=float(mom[j]),
+            excess_return=float(excess_mean[j]),
         )
         stats.append(s)
         if s.n_obs < min_history:
             skipped[ticker] = f"only {s.n_obs} returns in the window, needs {min_history}"
         elif np.isnan(s.sharpe):
             skipped[ticker] = "zero volatility of excess returns (cash-like), Sharpe undefined"
+        elif np.isnan(s.score(signal)):
+            skipped[ticker] = f"{signal} undefined"
 
     if len(skipped) == n_assets:
         short = sum(1 for s in stats if s.n_obs < min_history)
@@ -248,9 +331,6 @@ def select_assets(
 
     chosen: list[str] = []
     for cluster in np.unique(lab):
-        ranked = sorted(
-            (s for s in stats if s.cluster == cluster and s.ticker not in skipped),
-            key=lambda s: (-s.sharpe, s.ticker),
-        )
-        chosen.extend(s.ticker for s in ranked[:top_n])
+        members = [s for s in stats if s.cluster == cluster and s.ticker not in skipped]
+        chosen.extend(_rank(members, signal, top_n, set(incumbents), keep_margin))
     return Selection(tickers=tuple(chosen), stats=tuple(stats), skipped=skipped)

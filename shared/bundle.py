@@ -282,8 +282,9 @@ def find_bundle(
     If ``models_dir`` is itself a bundle it is returned as is, whatever its
     training dates: the caller asked for that model and decides (the backtest
     warns when it was trained on data after a rebalance date). Otherwise, among
-    its sub-folder bundles, the one with the latest training end date strictly
-    before ``asof``, so no model has seen data from the day it is used on.
+    its sub-folder bundles, the one with the latest training end date on or
+    before ``asof``: a model trained after ``asof``'s close on prices up to it
+    sees nothing the job on ``asof`` could not.
 
     ``bundles``: the folder's :func:`list_bundles`, when the caller asks for
     many dates (each listing verifies every model's checksum).
@@ -291,7 +292,7 @@ def find_bundle(
     Raises
     ------
     BundleError
-        No bundle there, none trained before ``asof``, or the chosen one is broken.
+        No bundle there, none trained on or before ``asof``, or the chosen one is broken.
     """
     models_dir = Path(models_dir)
     if bundles is None:
@@ -300,11 +301,11 @@ def find_bundle(
         bundles = list_bundles(models_dir)
     if not bundles:
         raise BundleError(f"models folder {models_dir}: no model bundle in it")
-    usable = [b for b in bundles if b.manifest.train_end_date < asof]
+    usable = [b for b in bundles if b.manifest.train_end_date <= asof]
     if not usable:
         first = bundles[0].manifest.train_end
         raise BundleError(
-            f"models folder {models_dir}: no bundle trained before {asof} "
+            f"models folder {models_dir}: no bundle trained on or before {asof} "
             f"(earliest training end is {first})"
         )
     chosen = usable[-1]

@@ -19,8 +19,14 @@ Decoder = Literal["mlp", "transformer"]
 Device = Literal["auto", "cpu", "cuda"]
 #: Agglomerative linkage criteria (``inferer.cluster``).
 Linkage = Literal["ward", "average", "complete", "single"]
-#: Allocation methods (``inferer.allocate``).
-Method = Literal["hrp", "max_sharpe", "min_vol", "inverse_vol", "equal"]
+#: What ranks the assets of a cluster (``inferer.select``).
+Signal = Literal["sharpe", "momentum"]
+#: Weights of a cluster's picks inside it (``inferer.construct``).
+Within = Literal["equal", "inverse_vol"]
+#: Allocation methods across clusters (``inferer.allocate``).
+Method = Literal["hrp", "risk_parity", "max_sharpe", "min_vol", "inverse_vol", "equal"]
+#: Covariance estimators (``inferer.moments``).
+Covariance = Literal["ledoit_wolf", "sample", "ewma"]
 #: Methods allowed as a fallback: they cannot be infeasible.
 Fallback = Literal["hrp", "inverse_vol", "equal"]
 #: Rebalance schedules (``backtest.accounting.rebalance_indices``).
@@ -30,7 +36,17 @@ Cash = Literal["risk_free", "zero"]
 #: What cleaning does with an asset whose prices look wrong (``shared.prices.clean``).
 Suspect = Literal["drop", "keep"]
 #: Backtest baselines (``backtest.baselines.BASELINES``).
-Baseline = Literal["equal_weight", "hrp_all", "corr_cluster"]
+Baseline = Literal[
+    "equal_weight",
+    "sixty_forty",
+    "inverse_vol",
+    "hrp_all",
+    "max_sharpe_all",
+    "momentum",
+    "corr_cluster",
+    "class_cluster",
+    "random_cluster",
+]
 
 #: Fewest clusters a clustering may have: one cluster selects nothing.
 MIN_CLUSTERS = 2

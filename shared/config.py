@@ -27,14 +27,17 @@ from shared.choices import (
     MIN_CLUSTERS,
     Baseline,
     Cash,
+    Covariance,
     Decoder,
     Device,
     Fallback,
     Linkage,
     Method,
     Rebalance,
+    Signal,
     Source,
     Suspect,
+    Within,
 )
 from shared.errors import ConfigError
 
@@ -209,10 +212,28 @@ class InferenceSettings(_Section):
     #: Annual risk-free rate as a fraction (0.04 for 4%; under 0.5) or a cash
     #: proxy ticker such as "BIL".
     risk_free: Annotated[float, Field(gt=-0.1, lt=0.5)] | str = 0.0
-    top_n: PositiveInt = 1
+    #: What ranks a cluster's assets: trailing excess Sharpe or 12-1 momentum.
+    signal: Signal = "sharpe"
+    #: Assets picked per cluster, or "all" for the whole cluster.
+    top_n: PositiveInt | Literal["all"] = 1
+    #: Hysteresis: an asset held before stays while it ranks within top_n + keep_margin.
+    keep_margin: NonNegInt = 0
+    #: A pick whose trailing excess return is not positive gives its weight to cash.
+    absolute_filter: bool = False
+    #: Weights of a cluster's picks inside the cluster.
+    within: Within = "equal"
+    #: Allocation across clusters (with one pick each: across the picks).
     method: Method = "hrp"
+    #: Covariance of risk parity, min-vol, max-Sharpe, the vol target and ex-ante risk.
+    covariance: Covariance = "ledoit_wolf"
     #: Largest weight of one asset (1.0: no cap).
     max_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
+    #: Largest total weight of one cluster, and of one asset class (1.0: no cap).
+    max_cluster_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
+    max_class_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
+    #: Annual ex-ante volatility the risky weights are scaled down to, the
+    #: rest in cash (0: off; never leveraged up).
+    vol_target: NonNegFloat = 0.0
     #: Method used when the optimiser fails.
     fallback: Fallback = "inverse_vol"
 
@@ -233,6 +254,14 @@ class BacktestSettings(_Section):
     """Walk-forward backtest."""
 
     rebalance: Rebalance = "monthly"
+    #: Trading days between a decision (at a close) and its trade (at a later
+    #: close): 1 as a cron job run after the close trades the next day; 0 trades
+    #: at the decision's own close, as the seed projects did.
+    execution_lag: Annotated[int, Field(ge=0, le=21)] = 1
+    #: No trade when moving to the target would turn over less than this (one-way).
+    no_trade_band: Fraction = 0.0
+    #: Fraction of the way from the drifted book to the target traded at each rebalance.
+    trade_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     #: Costs per unit of turnover, in basis points (under 1,000: 10%).
     cost_bps: Annotated[float, Field(ge=0, lt=1000)] = 10.0
     slippage_bps: Annotated[float, Field(ge=0, lt=1000)] = 0.0
@@ -240,7 +269,11 @@ class BacktestSettings(_Section):
     cash: Cash = "zero"
     baselines: tuple[Baseline, ...] = get_args(Baseline)
     frontier_portfolios: PositiveInt = 10_000
+    #: Seed of the frontier's portfolios and of the Sharpe bootstrap.
     seed: int = 0
+    #: Trial ledger (``backtest.ledger``): the deflated Sharpe ratio counts the
+    #: trials it records for the backtest's period; none: one trial.
+    ledger: Path | None = None
 
 
 class Settings(_Section):
@@ -270,17 +303,22 @@ def _format_error(path: Path, err: ValidationError) -> str:
     return f"{path}: {where} {msg}{more}".replace("  ", " ")
 
 
-#: Keys of ``[data]`` that name files or folders, relative to the config file's folder.
-PATH_KEYS = ("path", "universe", "cache_dir")
+#: Keys of each section that name files or folders, relative to the config file's folder.
+PATH_KEYS: dict[str, tuple[str, ...]] = {
+    "data": ("path", "universe", "cache_dir"),
+    "backtest": ("ledger",),
+}
 
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    data = raw.get("data")
-    if isinstance(data, dict):
-        for key in PATH_KEYS:
-            value = data.get(key)
+    for name, keys in PATH_KEYS.items():
+        section = raw.get(name)
+        if not isinstance(section, dict):
+            continue
+        for key in keys:
+            value = section.get(key)
             if isinstance(value, str) and value and not Path(value).is_absolute():
-                data[key] = str(base / value)
+                section[key] = str(base / value)
     return raw
 
 

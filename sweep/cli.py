@@ -28,6 +28,12 @@ log = logging.getLogger("deepquant.sweep")
     default=None,
     help="Cores for the local Ray (default: all of this machine's).",
 )
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Trial ledger CSV to add every job of the sweep to (deflated Sharpe ratios count them).",
+)
 @out_option("Folder of the sweep: bundles/, models/, cache/, <variant>/<seed>/, results.")
 def sweep(
     config: Path,
@@ -35,6 +41,7 @@ def sweep(
     grid: Path,
     address: str | None,
     num_cpus: int | None,
+    ledger: Path | None,
     out: Path,
 ) -> None:
     """Train and backtest every variant x seed x cost of a grid; aggregate the results.
@@ -59,6 +66,6 @@ def sweep(
         jobs, out, prices_path=prices, config_name=config.name, address=address,
         num_cpus=num_cpus,
     )  # fmt: skip
-    aggregate(jobs, out)
+    aggregate(jobs, out, ledger)
     click.echo((out / "summary.md").read_text())
     click.echo(f"results: {out / 'results.parquet'}")

@@ -3,9 +3,11 @@
 ``results.parquet`` / ``results.csv``: ``variant``, ``seed``, ``cost_bps``,
 ``series`` (strategy, benchmark, baselines) and every metric of the job's
 ``metrics.json``. ``ledger.csv``: every trial the sweep ran (each variant x
-seed x cost), with the strategy's daily-return count, Sharpe ratio, skew and
-kurtosis: what a deflated Sharpe ratio needs, and the count of variants
-tried, which a reader of any one result must know. ``sharpe.png``: the
+seed x cost) in the schema of :mod:`backtest.ledger`, with the strategy's
+daily-return count and Sharpe ratio over the risk-free rate: the count of
+variants tried, which a reader of any one result must know, and what a
+deflated Sharpe ratio counts (``deepquant sweep --ledger`` adds them to the
+repository's ledger). ``sharpe.png``: the
 strategy's Sharpe ratio per variant, seeds as points, the benchmark's as a
 line. ``summary.md``: the table a reviewer reads first.
 """
@@ -18,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from backtest import plots
+from backtest.ledger import COLUMNS, record
 from backtest.report import format_value
 from shared.atomic import atomic_open, atomic_write_text
-from shared.metrics import periods_per_year, sharpe
 from sweep.grid import Grid
 
 __all__ = ["aggregate"]
@@ -42,24 +43,18 @@ def _rows(grid: Grid, out: Path) -> list[dict[str, object]]:
 
 
 def ledger(grid: Grid, out: Path) -> pl.DataFrame:
-    """One row per trial: the strategy's Sharpe ratio and the moments a deflation needs."""
+    """One row per trial (:data:`backtest.ledger.COLUMNS`): the strategy's Sharpe ratio."""
     rows = []
     for job in grid.jobs:
-        returns = pl.read_csv(out / job.label / "returns.csv", try_parse_dates=True)
-        r = returns["strategy"].to_numpy()
-        ppy = periods_per_year(returns["date"].to_numpy())
+        metrics = json.loads((out / job.label / "metrics.json").read_text())
+        days = pl.read_csv(out / job.label / "returns.csv", columns=["date"]).height
         rows.append(
             {
-                "variant": job.variant,
-                "seed": job.seed,
-                "cost_bps": job.cost_bps,
-                "n_days": int(r.size),
-                "sharpe": sharpe(r, periods_per_year=ppy),
-                "skew": float(stats.skew(r)),
-                "kurtosis": float(stats.kurtosis(r, fisher=False)),
+                "start": grid.start, "end": grid.end, "variant": job.variant, "seed": job.seed,
+                "cost_bps": job.cost_bps, "n_days": days, "sharpe": metrics["strategy"]["sharpe"],
             }
-        )
-    return pl.DataFrame(rows)
+        )  # fmt: skip
+    return pl.DataFrame(rows).select(COLUMNS)
 
 
 def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
@@ -67,9 +62,13 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
     table = strat.group_by("variant", maintain_order=True).agg(
         pl.len().alias("runs"),
         pl.col("sharpe").mean().alias("sharpe"),
+        pl.col("sharpe_lo").mean(),
+        pl.col("sharpe_hi").mean(),
         pl.col("sharpe").min().alias("lo"),
         pl.col("sharpe").max().alias("hi"),
+        pl.col("psr").mean(),
         pl.col("cagr").mean(),
+        pl.col("ann_vol").mean(),
         pl.col("max_drawdown").mean(),
         pl.col("turnover").mean(),
     )
@@ -81,14 +80,16 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
         f"backtests {grid.start} .. {grid.end}. Every trial is in `ledger.csv`: a reader of "
         "the best one must discount it for all of them.",
         "",
-        "| Variant | Runs | Sharpe (mean) | Sharpe (min .. max over seeds) | CAGR | "
-        "Max drawdown | Turnover |",
-        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Variant | Runs | Sharpe (mean) [90% bootstrap] | Sharpe (min .. max over seeds) | "
+        "PSR | CAGR | Volatility | Max drawdown | Turnover (one-way) |",
+        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for v, n, s, lo, hi, cagr, dd, turn in table.iter_rows():
+    for v, n, s, b_lo, b_hi, lo, hi, psr, cagr, vol, dd, turn in table.iter_rows():
         lines.append(
-            f"| {v} | {n} | {format_value(s, 'ratio')} | {format_value(lo, 'ratio')} .. "
-            f"{format_value(hi, 'ratio')} | {format_value(cagr, 'pct1')} | "
+            f"| {v} | {n} | {format_value(s, 'ratio')} [{format_value(b_lo, 'ratio')}, "
+            f"{format_value(b_hi, 'ratio')}] | {format_value(lo, 'ratio')} .. "
+            f"{format_value(hi, 'ratio')} | {format_value(psr, 'ratio')} | "
+            f"{format_value(cagr, 'pct1')} | {format_value(vol, 'pct1')} | "
             f"{format_value(dd, 'pct1')} | {format_value(turn, 'pct1')} |"
         )
     lines += [
@@ -98,14 +99,20 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
     return "\n".join(lines) + "\n"
 
 
-def aggregate(grid: Grid, out: Path) -> pl.DataFrame:
-    """Write results.parquet, results.csv, ledger.csv, sharpe.png and summary.md into ``out``."""
+def aggregate(grid: Grid, out: Path, trial_ledger: Path | None = None) -> pl.DataFrame:
+    """Write results.parquet, results.csv, ledger.csv, sharpe.png and summary.md into ``out``.
+
+    ``trial_ledger``: the repository's ledger (:mod:`backtest.ledger`), to which
+    every trial of the sweep is added.
+    """
     results = pl.DataFrame(_rows(grid, out))
     with atomic_open(out / "results.parquet", "wb") as fh:
         results.write_parquet(fh)
     atomic_write_text(out / "results.csv", results.write_csv())
     trials = ledger(grid, out)
     atomic_write_text(out / "ledger.csv", trials.write_csv())
+    if trial_ledger is not None:
+        record(trial_ledger, trials)
     strat = results.filter(pl.col("series") == "strategy")
     bench = float(np.nanmean(results.filter(pl.col("series") == "benchmark")["sharpe"].to_numpy()))
     points = {v: strat.filter(pl.col("variant") == v)["sharpe"].to_list() for v in grid.variants}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.accounting import asset_returns, rebalance_indices, simulate
+from backtest.accounting import asset_returns, rebalance_indices, simulate, trade_indices
 
 
 def test_two_assets_three_rebalances_by_hand() -> None:
@@ -120,14 +120,42 @@ def _days(start: str, end: str) -> np.ndarray:
 
 
 def test_monthly_rebalances_on_last_trading_day_and_never_a_partial_month() -> None:
-    d = _days("2024-01-01", "2024-04-15")
-    idx = rebalance_indices(d, dt.date(2024, 1, 1), dt.date(2024, 12, 31), "monthly")
-    assert [str(x) for x in d[idx]] == ["2024-01-31", "2024-02-29", "2024-03-29"]
+    d = _days("2023-12-01", "2024-04-15")
+    idx = rebalance_indices(d, dt.date(2023, 12, 31), dt.date(2024, 12, 31), "monthly")
+    # The first is the last trading day on or before --start (a Sunday), so January is earned.
+    assert [str(x) for x in d[idx]] == ["2023-12-29", "2024-01-31", "2024-02-29", "2024-03-29"]
+    mid = rebalance_indices(d, dt.date(2024, 1, 14), dt.date(2024, 2, 29), "monthly")
+    assert [str(x) for x in d[mid]] == ["2024-01-12", "2024-01-31", "2024-02-29"]
+    on_a_month_end = rebalance_indices(d, dt.date(2024, 1, 31), dt.date(2024, 2, 29), "monthly")
+    assert [str(x) for x in d[on_a_month_end]] == ["2024-01-31", "2024-02-29"]
 
 
 def test_weekly_and_quarterly() -> None:
     d = _days("2024-01-01", "2024-07-10")
-    weekly = d[rebalance_indices(d, dt.date(2024, 1, 1), dt.date(2024, 1, 31), "weekly")]
+    weekly = d[rebalance_indices(d, dt.date(2024, 1, 6), dt.date(2024, 1, 31), "weekly")]
     assert [str(x) for x in weekly] == ["2024-01-05", "2024-01-12", "2024-01-19", "2024-01-26"]
     quarterly = d[rebalance_indices(d, dt.date(2024, 1, 1), dt.date(2024, 12, 31), "quarterly")]
-    assert [str(x) for x in quarterly] == ["2024-03-29", "2024-06-28"]
+    assert [str(x) for x in quarterly] == ["2024-01-01", "2024-03-29", "2024-06-28"]
+
+
+def test_trades_follow_decisions_by_the_lag_within_the_data() -> None:
+    decisions = np.array([3, 8, 13])
+    assert trade_indices(decisions, 0, 14).tolist() == [3, 8, 13]
+    assert trade_indices(decisions, 1, 14).tolist() == [4, 9]  # day 14 is past the data
+    with pytest.raises(ValueError, match="execution lag"):
+        trade_indices(decisions, -1, 14)
+
+
+def test_no_trade_band_and_partial_moves_by_hand() -> None:
+    flat = np.zeros((5, 2))  # no price moves: the book stays where it was traded
+    reb, targets = np.array([0, 2]), np.array([[0.5, 0.5], [0.55, 0.45]])
+    full = simulate(flat, reb, targets, cost_rate=0.001)
+    np.testing.assert_allclose(full.turnover, [1.0, 0.05])
+    banded = simulate(flat, reb, targets, cost_rate=0.001, no_trade_band=0.1)
+    np.testing.assert_allclose(banded.turnover, [1.0, 0.0])  # 5% < the 10% band: no trade
+    assert banded.costs[1] == 0.0
+    half = simulate(flat, reb, targets, cost_rate=0.001, trade_fraction=0.5)
+    np.testing.assert_allclose(half.turnover, [1.0, 0.025])  # half way: 0.525 / 0.475
+    np.testing.assert_allclose(half.costs, [0.001, 0.001 * 0.05])
+    # The first rebalance, from cash, invests in full whatever the controls.
+    assert half.costs[0] == banded.costs[0] == full.costs[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 from click.testing import CliRunner, Result
 
+from backtest.baselines import BASELINES
 from shared.cli import cli
 from tests.backtest.conftest import backtest_args
 from tests.bundles import make_bundle
@@ -38,7 +39,9 @@ def test_backtest_writes_every_output(backtest_run: Result) -> None:
     } <= names
     assert not [n for n in names if n.endswith(".tmp")]
     metrics = json.loads((out / "metrics.json").read_text(), parse_constant=_no_nan)
-    assert set(metrics) == {"strategy", "benchmark", "equal_weight", "hrp_all", "corr_cluster"}
+    # The sample has no SPY or AGG: 60/40 is left out with a warning, the others run.
+    assert set(metrics) == {"strategy", "benchmark", *BASELINES} - {"sixty_forty"}
+    assert "baseline sixty_forty left out: SPY, AGG not in the prices" in backtest_run.output
     assert metrics["strategy"]["max_drawdown"] < 0 < metrics["strategy"]["var_95"]
     returns = pl.read_csv(out / "returns.csv", try_parse_dates=True)
     assert returns.columns[:3] == ["date", "strategy", "benchmark"]
@@ -72,7 +75,7 @@ def test_one_rebalance_on_a_panel_without_classes_writes_a_whole_set(
     panel.parent.mkdir()
     sample_prices.write_csv(panel)
     out = tmp_path / "bt"
-    args = backtest_args(models, "2019-01-01", "2019-02-15", out, "--prices", str(panel))
+    args = backtest_args(models, "2019-01-31", "2019-02-15", out, "--prices", str(panel))
     try:
         result = CliRunner().invoke(cli, ["-q", *args])
     finally:

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from backtest.baselines import BASELINES
 from backtest.engine import run_backtest
 from shared.config import Settings
 from shared.errors import BundleError, DataError
@@ -41,18 +42,22 @@ def result(sample_prices: pl.DataFrame, models: Path):
 
 def test_outputs_cover_every_series_and_day(result) -> None:
     frame = result.returns
+    # No SPY or AGG in the sample, and no classes given: those two are left out, and said so.
+    gone = ("sixty_forty", "class_cluster")
     assert frame.columns == [
         "date",
         "strategy",
         "benchmark",
-        "equal_weight",
-        "hrp_all",
-        "corr_cluster",
+        *(b for b in BASELINES if b not in gone),
     ]
-    assert frame["date"][0] == dt.date(2018, 2, 1)  # the day after the first rebalance
+    assert result.notes[:2] == [
+        "baseline sixty_forty left out: SPY, AGG not in the prices",
+        "baseline class_cluster left out: no asset class known for any ticker (no universe file)",
+    ]
+    assert frame["date"][0] == dt.date(2018, 1, 3)
     assert frame["date"][-1] == dt.date(2019, 6, 28)
-    assert frame.drop("date").select(pl.all().is_finite().all()).row(0) == (True,) * 5
-    assert result.weights["date"].n_unique() == 17  # Jan 2018 .. May 2019 month ends
+    assert all(frame.drop("date").select(pl.all().is_finite().all()).row(0))
+    assert result.weights["date"].n_unique() == 18  # Dec 2017 .. May 2019 month ends
     sums = result.weights.group_by("date").agg(pl.col("weight").sum())["weight"]
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
     for name, m in result.metrics.items():
@@ -65,12 +70,30 @@ def test_outputs_cover_every_series_and_day(result) -> None:
 
 def test_models_trained_before_each_rebalance_are_used(result) -> None:
     used = {a.asof: Path(a.bundle_path).name for a in result.allocations}
-    assert used[dt.date(2018, 1, 31)] == "2017-12-29"
+    assert used[dt.date(2017, 12, 29)] == "2017-12-29"  # trained on prices up to that close
+    assert used[dt.date(2018, 11, 30)] == "2017-12-29"
     assert used[dt.date(2018, 12, 31)] == "2018-12-29"
-    assert all(dt.date.fromisoformat(b) < d for d, b in used.items())
+    assert all(dt.date.fromisoformat(b) <= d for d, b in used.items())
+
+
+def test_execution_lag_delays_the_trades_not_the_decisions(sample_prices, models, result) -> None:
+    same_close = SETTINGS.model_copy(
+        update={"backtest": SETTINGS.backtest.model_copy(update={"execution_lag": 0})}
+    )
+    lag0 = run_backtest(sample_prices, same_close, models, START, END)
+    assert lag0.weights.equals(result.weights)
+    assert lag0.returns["date"][0] == dt.date(2018, 1, 2)  # the day after 2017-12-29
+    # Same days from 2018-01-03 on, different returns: the trades are a day apart.
+    tail = lag0.returns.filter(pl.col("date") >= dt.date(2018, 1, 3))
+    assert tail["date"].equals(result.returns["date"])
+    assert not np.allclose(tail["strategy"].to_numpy(), result.returns["strategy"].to_numpy())
+    np.testing.assert_array_equal(
+        tail["benchmark"].to_numpy(), result.returns["benchmark"].to_numpy()
+    )
 
 
 def test_no_look_ahead(sample_prices: pl.DataFrame, models: Path, result) -> None:
+    # The cut is a decision day: its trade, a day later, sees shocked prices; its weights must not.
     cut = dt.date(2018, 9, 28)
     rng = np.random.default_rng(7)
     later = (sample_prices["date"] > cut).to_numpy()
@@ -87,9 +110,9 @@ def test_no_look_ahead(sample_prices: pl.DataFrame, models: Path, result) -> Non
 
 
 def test_a_model_trained_after_the_rebalance_is_refused(sample_prices, models: Path) -> None:
-    with pytest.raises(DataError, match="not before rebalance date 2018-01-31"):
+    with pytest.raises(DataError, match="after rebalance date 2017-12-29"):
         run_backtest(sample_prices, SETTINGS, models / "2018-12-29", START, END)
-    with pytest.raises(BundleError, match="no bundle trained before 2017-01-31"):
+    with pytest.raises(BundleError, match="no bundle trained on or before 2016-12-30"):
         run_backtest(sample_prices, SETTINGS, models, dt.date(2017, 1, 1), END)
 
 

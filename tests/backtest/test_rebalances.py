@@ -31,9 +31,7 @@ JAN, FEB = dt.date(2018, 1, 31), dt.date(2018, 2, 28)
 @pytest.fixture(scope="module")
 def two(sample_prices: pl.DataFrame, sample_models: Path):
     # The March period is incomplete on the 15th: two rebalances, January and February.
-    return run_backtest(
-        sample_prices, SETTINGS, sample_models, dt.date(2018, 1, 1), dt.date(2018, 3, 15)
-    )
+    return run_backtest(sample_prices, SETTINGS, sample_models, JAN, dt.date(2018, 3, 15))
 
 
 def _targets(result, day: dt.date) -> dict[str, float]:
@@ -46,9 +44,12 @@ def test_two_rebalances_by_hand(two, sample_prices: pl.DataFrame) -> None:
     assert reb.columns == list(COLUMNS)
     assert reb["date"].to_list() == [JAN, FEB]
     w1, w2 = _targets(two, JAN), _targets(two, FEB)
-    price = {d: sample_prices.filter(pl.col("date") == d).row(0, named=True) for d in (JAN, FEB)}
-    # Jan's book drifts with prices to Feb's close, then trades to Feb's targets.
-    grown = {t: w * price[FEB][t] / price[JAN][t] for t, w in w1.items()}
+    # Each decision trades at the next close (execution lag 1).
+    dates = sample_prices["date"].to_list()
+    t1, t2 = (dates[dates.index(d) + 1] for d in (JAN, FEB))
+    price = {d: sample_prices.filter(pl.col("date") == d).row(0, named=True) for d in (t1, t2)}
+    # Jan's book, bought at t1, drifts with prices to t2's close, then trades to Feb's targets.
+    grown = {t: w * price[t2][t] / price[t1][t] for t, w in w1.items()}
     total = sum(grown.values()) + (1 - sum(w1.values()))
     held = {t: g / total for t, g in grown.items()}
     change = [w2.get(t, 0.0) - held.get(t, 0.0) for t in set(w1) | set(w2)]
@@ -88,9 +89,10 @@ def test_columns_sum_to_metrics_json(backtest_run: Result) -> None:
     years = returns.height / periods_per_year(returns["date"].to_numpy())
     assert reb["turnover"].sum() / years == pytest.approx(metrics["turnover"], rel=1e-12)
     assert reb["cost"].sum() / years == pytest.approx(metrics["cost_drag"], rel=1e-12)
-    assert reb.height == 17 and reb["date"][0] == dt.date(2018, 1, 31)
+    # The first decision is on or before --start 2018-01-01: the last close of 2017.
+    assert reb.height == 18 and reb["date"][0] == dt.date(2017, 12, 29)
     yearly = yearly_trading(reb)
-    assert yearly["rebalances"].to_list() == [12, 5]
+    assert yearly["rebalances"].to_list() == [1, 12, 5]
     assert yearly["turnover"].sum() == pytest.approx(reb["turnover"].sum(), rel=1e-12)
 
 

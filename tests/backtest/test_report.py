@@ -116,11 +116,15 @@ def test_format_metric(key: str, value: Any, text: str) -> None:
 def test_every_summary_key_has_a_label() -> None:
     import numpy as np
 
+    from backtest.statistics import REFERENCES, sharpe_statistics
     from shared.metrics import summary
 
     r = np.random.default_rng(0).normal(0, 0.01, 300)
-    keys = summary(r, benchmark=r[::-1], turnover=1.0, cost_drag=0.001)
-    assert set(keys) == {key for key, _, _ in report.METRIC_ROWS}
+    keys = set(summary(r, benchmark=r[::-1], turnover=1.0, cost_drag=0.001))
+    series = {name: r[::-1] if name == "benchmark" else r for name in ("strategy", *REFERENCES)}
+    stats = sharpe_statistics(series, np.zeros(300), 252, reps=50)["strategy"]
+    keys |= {k for k in stats if not k.endswith(("_lo", "_hi"))}
+    assert keys == {key for key, _, _ in report.METRIC_ROWS}
 
 
 # --------------------------------------------------------------------------- markdown

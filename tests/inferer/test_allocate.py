@@ -303,7 +303,7 @@ def test_every_method_on_real_data(sp500_returns, method):
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"method": "risk_parity"}, ValueError, "method"),
+        ({"method": "herc"}, ValueError, "method"),
         ({"fallback": "max_sharpe"}, ValueError, "fallback"),
         ({"max_weight": 0.0}, ValueError, "max_weight"),
         ({"max_weight": 1.01}, ValueError, "max_weight"),

@@ -55,7 +55,7 @@ def test_infer_writes_outputs_without_importing_torch(models: Path, tmp_path: Pa
     frame = pl.read_csv(tmp_path / "weights_2019-03-15.csv")
     assert abs(frame["weight"].sum() - 1) < 1e-9 and (frame["weight"] >= 0).all()
     record = json.loads((tmp_path / "run_2019-03-15.json").read_text())
-    # the newest bundle trained strictly before the as-of date
+    # the newest bundle trained on or before the as-of date
     assert record["bundle"]["path"].endswith("2018-12-31")
     # Every step is timed, loading included; the clustering says how many assets it used.
     steps = {"read", "clean", "features", "windows", "embed", "cluster", "select", "allocate"}
@@ -74,7 +74,10 @@ def test_default_asof_is_the_last_date(models: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--model", "/nonexistent"], "models folder /nonexistent: not found"),
-        (["--model", "{models}", "--asof", "2017-06-30"], "no bundle trained before 2017-06-30"),
+        (
+            ["--model", "{models}", "--asof", "2017-06-30"],
+            "no bundle trained on or before 2017-06-30",
+        ),
         (["--model", "{empty}"], "no model bundle in it"),
         (["--model", "{models}", "--prices", "{blank}"], "no asset has at least 100 prices"),
         (
@@ -135,8 +138,8 @@ def test_out_that_is_a_file_is_refused_before_any_work(models: Path, tmp_path: P
 def test_cron_weekend_rolls_back_to_friday_and_its_bundle(
     sample_prices: pl.DataFrame, models: Path, tmp_path: Path
 ) -> None:
-    # A bundle trained through Friday 2019-03-15 must not serve Friday's decision,
-    # even when the job runs on Saturday.
+    # A bundle trained on prices through Friday 2019-03-15 serves Friday's decision
+    # (it saw nothing after that close), whether the job runs Friday, Saturday or Sunday.
     through_friday = tmp_path / "models"
     for bundle in models.iterdir():
         (through_friday / bundle.name).mkdir(parents=True)
@@ -154,7 +157,7 @@ def test_cron_weekend_rolls_back_to_friday_and_its_bundle(
         assert proc.returncode == 0, proc.stderr
         record = json.loads((out / "run_2019-03-15.json").read_text())
         assert record["asof"] == "2019-03-15" and record["requested_asof"] == day
-        assert record["bundle"]["path"].endswith("2018-12-31")
+        assert record["bundle"]["path"].endswith("2019-03-15")
         runs[day] = (out / "weights_2019-03-15.csv").read_text()
     assert runs["2019-03-15"] == runs["2019-03-16"] == runs["2019-03-17"]
 

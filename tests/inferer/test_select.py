@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from inferer.select import AssetStats, Selection, excess_sharpe, select_assets
+from inferer.select import AssetStats, Selection, excess_sharpe, momentum, select_assets
 from shared.errors import DataError
 
 # A column whose statistics are easy by hand: mean 0.015, variance (ddof 1) 5e-4 / 3.
@@ -95,6 +95,8 @@ def test_select_picks_best_sharpe_per_cluster_with_hand_values():
         ann_return=pytest.approx(0.015 * 252),
         ann_vol=pytest.approx(HAND_STD * math.sqrt(252)),
         n_obs=4,
+        momentum=pytest.approx(float("nan"), nan_ok=True),  # 4 days: no 12-1 window
+        excess_return=pytest.approx(0.015 * 252),
     )
 
     top2 = select_assets(r, ["A", "B", "C", "D"], np.array([1, 1, 0, 0]), min_history=4, top_n=2)
@@ -181,3 +183,58 @@ def test_select_rejects_bad_input(kwargs, exc, match):
     returns, tickers, labels = args.pop("returns"), args.pop("tickers"), args.pop("labels")
     with pytest.raises(exc, match=match):
         select_assets(returns, tickers, labels, **args)
+
+
+def test_momentum_is_the_window_growth_without_its_last_month() -> None:
+    r = np.zeros((30, 3))
+    r[:9, 0] = 0.01  # +9.37% in the first 9 days
+    r[9:, 1] = 0.05  # all in the last 21 days: skipped
+    r[:, 2] = np.nan
+    got = momentum(r)
+    assert got[0] == pytest.approx(1.01**9 - 1) and got[1] == 0.0 and np.isnan(got[2])
+    with pytest.raises(ValueError, match="more than 21"):
+        momentum(r[:21])
+
+
+def _ranked_cluster() -> tuple[np.ndarray, list[str]]:
+    """Four assets of one cluster, Sharpe A > B > C > D, 60 days."""
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 0.01, size=(60, 1))
+    r = noise + np.array([0.004, 0.003, 0.002, 0.001]) + rng.normal(0, 0.002, size=(60, 4))
+    return r, ["A", "B", "C", "D"]
+
+
+def test_momentum_signal_ranks_by_momentum_not_sharpe() -> None:
+    r, names = _ranked_cluster()
+    # D: a strong start, then a fall inside the skipped last month (low Sharpe).
+    r[:, 3] += np.r_[np.full(20, 0.02), np.zeros(19), np.full(21, -0.03)]
+    labels = np.zeros(4, dtype=int)
+    assert select_assets(r, names, labels, min_history=20).tickers == ("A",)
+    by_momentum = select_assets(r, names, labels, min_history=20, signal="momentum")
+    assert by_momentum.tickers == ("D",)
+    assert by_momentum.stats[3].momentum == pytest.approx(momentum(r)[3])
+
+
+def test_whole_cluster_and_top_n() -> None:
+    r, names = _ranked_cluster()
+    labels = np.zeros(4, dtype=int)
+    assert select_assets(r, names, labels, min_history=20, top_n=2).tickers == ("A", "B")
+    assert select_assets(r, names, labels, min_history=20, top_n=None).tickers == (
+        "A", "B", "C", "D",
+    )  # fmt: skip
+
+
+def test_an_incumbent_within_the_margin_stays_in_place_of_the_last_newcomer() -> None:
+    r, names = _ranked_cluster()
+    labels = np.zeros(4, dtype=int)
+
+    def pick(incumbents: tuple[str, ...], margin: int) -> tuple[str, ...]:
+        return select_assets(
+            r, names, labels, min_history=20, top_n=2, incumbents=incumbents, keep_margin=margin
+        ).tickers
+
+    assert pick(("C",), 0) == ("A", "B")  # no margin: the ranking alone
+    assert pick(("C",), 1) == ("A", "C")  # third, within 2 + 1: kept, B gives way
+    assert pick(("D",), 1) == ("A", "B")  # fourth: out of the margin
+    assert pick(("C", "D"), 2) == ("C", "D")  # both kept, both newcomers give way
+    assert pick(("A", "C"), 1) == ("A", "C")  # an incumbent never displaces another

@@ -129,10 +129,11 @@ def test_find_bundle_picks_newest_trained_before(tmp_path: Path) -> None:
     names = [b.path.name for b in list_bundles(tmp_path)]
     assert names == ["2020-12-31", "2021-12-31", "2022-12-30"]
     assert find_bundle(tmp_path, dt.date(2022, 1, 1)).path.name == "2021-12-31"
-    assert find_bundle(tmp_path, dt.date(2021, 12, 31)).path.name == "2020-12-31"  # strictly
+    assert find_bundle(tmp_path, dt.date(2021, 12, 30)).path.name == "2020-12-31"
+    assert find_bundle(tmp_path, dt.date(2021, 12, 31)).path.name == "2021-12-31"  # same close
     assert find_bundle(tmp_path, dt.date(2030, 1, 1)).path.name == "2022-12-30"
-    with pytest.raises(BundleError, match="no bundle trained before 2020-12-31"):
-        find_bundle(tmp_path, dt.date(2020, 12, 31))
+    with pytest.raises(BundleError, match="no bundle trained on or before 2020-12-30"):
+        find_bundle(tmp_path, dt.date(2020, 12, 30))
     with pytest.raises(BundleError, match="config \\[features\\] window is 20"):
         find_bundle(tmp_path, dt.date(2030, 1, 1), features=FeatureSettings(window=20))
 

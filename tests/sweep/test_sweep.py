@@ -19,6 +19,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from backtest.baselines import BASELINES
+from backtest.ledger import trial_sharpes
+from sweep.grid import load_grid
+
 pytest.importorskip("ray", reason="the `scale` extra (Ray) is not installed")
 
 from tests.paths import ROOT
@@ -60,7 +64,7 @@ def _deepquant(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[st
 
 def _sweep(config: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return _deepquant("sweep", "--config", str(config), "--grid", str(GRID), "--out", str(out),
-                      "--num-cpus", "2")  # fmt: skip
+                      "--num-cpus", "2", "--ledger", str(out.parent / "trials.csv"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +107,9 @@ def test_results_table_ledger_and_summary(swept: tuple[Path, str]) -> None:
     out, _ = swept
     results = pl.read_parquet(out / "results.parquet")
     assert set(zip(results["variant"], results["seed"], strict=True)) == set(JOBS)
-    assert set(results["series"]) == {"strategy", "benchmark", "equal_weight", "hrp_all",
-                                      "corr_cluster"}  # fmt: skip
-    assert results.height == 4 * 5
+    # Every baseline but 60/40 (no SPY or AGG in the sample).
+    assert set(results["series"]) == {"strategy", "benchmark", *BASELINES} - {"sixty_forty"}
+    assert results.height == 4 * len(set(results["series"]))
     assert pl.read_csv(out / "results.csv").height == results.height
     ledger = pl.read_csv(out / "ledger.csv")
     assert ledger.height == 4 and ledger["n_days"].min() > 400
@@ -113,6 +117,10 @@ def test_results_table_ledger_and_summary(swept: tuple[Path, str]) -> None:
     assert ledger.sort("variant", "seed")["sharpe"].to_list() == pytest.approx(
         strategy["sharpe"].to_list()
     )
+    # The repository's ledger got the same four trials, under the grid's period.
+    grid = load_grid(GRID, ROOT / "configs" / "sample.toml")
+    recorded = trial_sharpes(out.parent / "trials.csv", grid.start, grid.end)
+    assert sorted(recorded) == pytest.approx(sorted(strategy["sharpe"].to_list()))
     summary = (out / "summary.md").read_text()
     assert "2 variant(s), 4 trial(s)" in summary and "| top2 | 2 |" in summary
     assert (out / "sharpe.png").read_bytes()[:4] == b"\x89PNG"

@@ -184,8 +184,9 @@ def test_walk_forward_bundles_trained_strictly_before_their_date(
         manifest = load_bundle(path, features=FAST.features).manifest
         assert manifest.train_end_date < day
         assert manifest.train_start_date >= years_before(day, 1.0)
-    assert find_bundle(tmp_path, dt.date(2017, 6, 30)).path == paths[0]
-    assert find_bundle(tmp_path, dt.date(2017, 7, 1)).path == paths[1]
+    assert find_bundle(tmp_path, dt.date(2017, 6, 29)).path == paths[0]
+    # Trained on prices up to 2017-06-30's close: usable at that close.
+    assert find_bundle(tmp_path, dt.date(2017, 6, 30)).path == paths[1]
 
 
 def test_cli_writes_a_bundle(sample_prices: pl.DataFrame, tmp_path: Path) -> None:
