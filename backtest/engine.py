@@ -206,8 +206,9 @@ def _decide_all(
         _decide_strategy(out, past, day, embedder, cube, settings, tickers, memo, classes)
         last = out.allocations[-1] if out.allocations else None
         candidates = list(last.clusters) if last else tickers
-        k = last.clustering.n_clusters if last else settings.inference.min_clusters
-        _decide_baselines(out, Context(past, tickers, candidates, settings, memo, classes, k), day)
+        n_clusters = last.clustering.n_clusters if last else settings.inference.min_clusters
+        ctx = Context(past, tickers, candidates, settings, memo, classes, n_clusters)
+        _decide_baselines(out, ctx, day)
         if progress is not None:
             progress(k + 1, reb.size, day)
     return out

@@ -18,6 +18,12 @@ _SERIES = {
     "equal_weight": "Equal weight",
     "hrp_all": "HRP, all assets",
     "corr_cluster": "Correlation clusters",
+    "sixty_forty": "60/40",
+    "inverse_vol": "Inverse vol",
+    "max_sharpe_all": "Max-Sharpe, all assets",
+    "momentum": "Momentum",
+    "class_cluster": "Asset-class clusters",
+    "random_cluster": "Random clusters",
     # Frontier markers.
     "max_sharpe": "Max Sharpe",
     "min_vol": "Min volatility",

@@ -152,6 +152,21 @@ def _capped(
     return w
 
 
+def _across_cap(groups: np.ndarray, cfg: InferenceSettings) -> float:
+    """The weight cap the allocation across clusters is given.
+
+    With one pick per cluster a cluster is an asset, so the asset cap (and the
+    cluster cap, when the clusters can meet it) binds inside the optimiser.
+    A cluster cap too tight for the number of clusters is left to
+    :func:`cap_groups`, which puts what it cuts in cash, rather than failing.
+    """
+    k = int(groups.max()) + 1
+    cluster_cap = cfg.max_cluster_weight if cfg.max_cluster_weight * k >= 1 - 1e-12 else 1.0
+    if np.bincount(groups).max() == 1:
+        return min(cluster_cap, cfg.max_weight)
+    return cluster_cap
+
+
 def construct(
     returns: np.ndarray,
     tickers: Sequence[str],
@@ -183,13 +198,10 @@ def construct(
     """
     r = np.asarray(returns, dtype=np.float64)
     within = _within(r, groups, cfg.within)
-    single = bool(np.bincount(groups).max() == 1)
     result = allocate(
         cluster_returns(r, groups, within),
         cfg.method,
-        max_weight=min(cfg.max_cluster_weight, cfg.max_weight)
-        if single
-        else cfg.max_cluster_weight,
+        max_weight=_across_cap(groups, cfg),
         fallback=cfg.fallback,
         periods_per_year=periods_per_year,
         risk_free_rate=risk_free_rate,

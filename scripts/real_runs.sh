@@ -23,7 +23,7 @@ train --config configs/experiments/seed_2025.toml --prices "$P" \
   --start 2023-01-01 --end 2024-12-27 --out "$OUT/models/seed_2023_2024"
 $DQ backtest --config configs/experiments/seed_2025.toml --prices "$P" \
   --model "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_nocost"
-$DQ backtest --config configs/default.toml --prices "$P" \
+$DQ backtest --config configs/experiments/seed_2025_10bps.toml --prices "$P" \
   --model "$OUT/models/seed_2023_2024" --start 2024-12-31 --end 2025-12-31 --out "$OUT/seed_2025_10bps"
 # Ablation: without the cash-like rule (min_vol = 0), as the first real run was.
 $DQ backtest --config configs/experiments/no_cash_rule.toml --prices "$P" --model "$OUT/models/wf" \

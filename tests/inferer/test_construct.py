@@ -113,3 +113,9 @@ def test_vol_target_hits_its_target_on_returns_of_known_covariance() -> None:
 def test_vol_target_never_levers_up() -> None:
     assert vol_scale(0.05, 0.10) == 1.0 and vol_scale(0.20, 0.10) == 0.5
     assert vol_scale(float("nan"), 0.10) == 1.0 and vol_scale(0.20, 0.0) == 1.0
+
+
+def test_a_cluster_cap_too_tight_for_the_clusters_leaves_the_rest_in_cash() -> None:
+    # Three clusters cannot each hold at most 25%: 75% invested, 25% cash, no error.
+    p = _build(_returns([0.01, 0.02, 0.015]), [0, 1, 2], method="equal", max_cluster_weight=0.25)
+    np.testing.assert_allclose(p.weights, [0.25, 0.25, 0.25])
