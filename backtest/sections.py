@@ -81,7 +81,8 @@ def summary(result: BacktestResult, settings: Settings, facts: RunFacts) -> Sect
     lead = (
         f"Walk-forward from {result.returns['date'][0]} to {result.returns['date'][-1]}: "
         f"{dates.len()} {cfg.rebalance} rebalances from {dates[0]} to {dates[-1]}, each "
-        f"decided from prices up to its date with a model trained on prices up to it at the latest; "
+        f"decided from prices up to its date with a model trained on prices up to it at "
+        f"the latest; "
         f"{settings.data.benchmark} is the benchmark."
     )
     bench = result.metrics["benchmark"]

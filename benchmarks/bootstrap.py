@@ -16,7 +16,6 @@ import argparse
 import sys
 
 import numpy as np
-
 from common import ROOT, timed
 
 DAYS, SERIES, RESAMPLES = 2400, 10, 5000

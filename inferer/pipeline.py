@@ -31,7 +31,7 @@ from shared.features import FeatureCube, compute_features
 from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.scaling import Scaler
-from shared.windows import windows_asof
+from shared.windows import asof_index, windows_asof
 
 
 @dataclass(frozen=True)
@@ -279,6 +279,44 @@ def _construct(
     )
 
 
+def _embed_day(
+    cube: FeatureCube, day: dt.date, bundle: Bundle, embedder: Embedder, memo: Memo
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """The tickers with a complete window on ``day`` and their embeddings."""
+    manifest = bundle.manifest
+    win = windows_asof(cube, day, manifest.window, Scaler.from_dict(manifest.scaler))
+    key = digest(manifest.model_sha256, win.values)
+    return win.tickers, memo.get("embed", key, lambda: embedder.embed(win.values))
+
+
+def _mean_embeddings(
+    today: np.ndarray,
+    cube: FeatureCube,
+    asof: dt.date,
+    tickers: Sequence[str],
+    bundle: Bundle,
+    embedder: Embedder,
+    memo: Memo,
+    days: int,
+) -> np.ndarray:
+    """Rows of ``tickers``: the mean of each one's embeddings on the last ``days`` trading days.
+
+    ``today`` holds their embeddings on ``asof``. A day on which an asset has
+    no complete window is left out of its mean.
+    """
+    t = asof_index(cube.dates, asof)
+    row = {tk: i for i, tk in enumerate(tickers)}
+    total = today.astype(np.float64)
+    count = np.ones(len(tickers))
+    for k in range(max(0, t - days + 1), t):
+        names, emb = _embed_day(cube, cube.dates[k].item(), bundle, embedder, memo)
+        for j, name in enumerate(names):
+            if name in row:
+                total[row[name]] += emb[j]
+                count[row[name]] += 1
+    return (total / count[:, None]).astype(np.float32)
+
+
 def allocate_asof(
     prices: pl.DataFrame,
     asof: dt.date,
@@ -336,8 +374,11 @@ def allocate_asof(
 
     with _timed(timings, "features"):
         if features is None:
-            # One window is all inference reads; the averages still see the whole history.
-            features = compute_features(past, settings.features, last=manifest.window)
+            # The windows of the last embed_days days are all inference reads; the averages
+            # inside the features still see the whole history.
+            features = compute_features(
+                past, settings.features, last=manifest.window + cfg.embed_days - 1
+            )
         cube = features
     with _timed(timings, "windows"):
         win = windows_asof(cube, asof, manifest.window, Scaler.from_dict(manifest.scaler))
@@ -352,6 +393,10 @@ def allocate_asof(
         inputs = win.values[keep]
         key = digest(manifest.model_sha256, inputs)
         embeddings = memo.get("embed", key, lambda: embedder.embed(inputs))
+        if cfg.embed_days > 1:
+            embeddings = _mean_embeddings(
+                embeddings, cube, win.asof, tickers, bundle, embedder, memo, cfg.embed_days
+            )
     decision = decide(
         past, tickers, embeddings, settings, timings, memo, incumbents=incumbents, classes=classes
     )

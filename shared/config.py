@@ -200,6 +200,9 @@ class InferenceSettings(_Section):
     #: The tree is O(n^2) in time and memory: 2,000 assets take 0.2 s, 3,000
     #: 0.4-0.6 s, 10,000 5.4 s and 800 MB here.
     tree_sample: Annotated[int, Field(ge=MIN_CLUSTERS + 1)] = 2000
+    #: Cluster stability: each asset is clustered by the mean of its embeddings
+    #: on the last embed_days trading days up to the decision date (1: that day's).
+    embed_days: Annotated[int, Field(ge=1, le=63)] = 1
     #: Most assets the silhouettes of the cluster-count search are scored on.
     silhouette_sample: Annotated[int, Field(ge=MIN_CLUSTERS + 1)] = 2000
     #: Trailing days of returns for selection Sharpe and covariance.

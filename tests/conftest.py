@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -34,6 +35,14 @@ def sample_prices() -> pl.DataFrame:
     from shared.prices.sample import load_sample
 
     return clean_prices(load_sample()).prices
+
+
+@pytest.fixture(scope="session")
+def sp500_returns() -> Any:
+    """Real daily returns, a pandas frame: 20 US stocks, the last two years of skfolio's data."""
+    from skfolio.datasets import load_sp500_dataset
+
+    return load_sp500_dataset().iloc[-505:].pct_change().iloc[1:]
 
 
 @pytest.fixture(scope="session")

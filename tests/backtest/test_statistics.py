@@ -19,11 +19,9 @@ from backtest.statistics import (
 
 
 @pytest.fixture(scope="module")
-def stock() -> np.ndarray:
+def stock(sp500_returns) -> np.ndarray:
     """Two years of one real stock's daily returns (skfolio's S&P 500 dataset)."""
-    from skfolio.datasets import load_sp500_dataset
-
-    return load_sp500_dataset().iloc[-505:, 0].pct_change().iloc[1:].to_numpy()
+    return sp500_returns.iloc[:, 0].to_numpy()
 
 
 def test_psr_by_hand(stock: np.ndarray) -> None:

@@ -6,7 +6,6 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,14 +26,6 @@ from inferer.allocate import (
     validate_weights,
 )
 from shared.errors import DataError
-
-
-@pytest.fixture(scope="module")
-def sp500_returns() -> pd.DataFrame:
-    """Real daily returns: 20 US stocks, the last two years of skfolio's dataset."""
-    from skfolio.datasets import load_sp500_dataset
-
-    return load_sp500_dataset().iloc[-505:].pct_change().iloc[1:]
 
 
 def _check_valid(w: np.ndarray, n: int, max_weight: float = 1.0) -> None:

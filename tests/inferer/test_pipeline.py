@@ -191,3 +191,29 @@ def test_a_killed_writer_leaves_no_partial_csv(tmp_path: Path) -> None:
     assert not target.exists()
     # Only the hidden temporary file is left; nothing named like an output.
     assert all(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_embed_days_averages_the_embeddings_of_the_last_days(
+    sample_prices: pl.DataFrame, bundle
+) -> None:
+    from shared.scaling import Scaler
+    from shared.windows import windows_asof
+
+    three = SETTINGS.model_copy(
+        update={"inference": SETTINGS.inference.model_copy(update={"embed_days": 3})}
+    )
+    alloc = allocate_asof(sample_prices, ASOF, bundle, three)
+    cube = compute_features(sample_prices.filter(pl.col("date") <= ASOF), three.features)
+    embedder = Embedder(bundle)
+    scaler = Scaler.from_dict(bundle.manifest.scaler)
+    days = [d.item() for d in cube.dates[-3:]]
+    assert days[-1] == ASOF
+    per_day = []
+    for day in days:
+        win = windows_asof(cube, day, bundle.manifest.window, scaler)
+        emb = dict(zip(win.tickers, embedder.embed(win.values), strict=True))
+        per_day.append(np.stack([emb[t] for t in alloc.clusters]))
+    np.testing.assert_allclose(alloc.embeddings, np.mean(per_day, axis=0), rtol=1e-5, atol=1e-6)
+    # One day: that day's embeddings, as before the setting existed.
+    one = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    np.testing.assert_allclose(one.embeddings, per_day[-1], rtol=1e-5, atol=1e-6)

@@ -37,12 +37,10 @@ def test_risk_contributions_are_equal(n: int, seed: int) -> None:
     np.testing.assert_allclose(_contributions(w, cov), 1 / n, atol=1e-8)
 
 
-def test_matches_skfolio_risk_budgeting_on_the_same_covariance() -> None:
-    from skfolio.datasets import load_sp500_dataset
+def test_matches_skfolio_risk_budgeting_on_the_same_covariance(sp500_returns) -> None:
     from skfolio.optimization import RiskBudgeting
 
-    # Real daily returns of 15 US stocks over two years.
-    r = load_sp500_dataset().iloc[-505:, :15].pct_change().iloc[1:]
+    r = sp500_returns.iloc[:, :15]  # real daily returns of 15 US stocks over two years
     ours = risk_parity(np.cov(r.to_numpy(), rowvar=False))
     theirs = RiskBudgeting().fit(r).weights_  # variance, empirical covariance
     np.testing.assert_allclose(ours, theirs, atol=1e-5)

@@ -1,0 +1,44 @@
+"""inferer.moments: each covariance estimator by hand or against its reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.covariance import ledoit_wolf
+
+from inferer.moments import EWMA_SPAN, covariance
+
+
+@pytest.fixture(scope="module")
+def returns() -> np.ndarray:
+    rng = np.random.default_rng(8)
+    return rng.normal(0.0003, 0.01, size=(400, 4)) @ np.array(
+        [[1, 0.3, 0, 0], [0, 1, 0.2, 0], [0, 0, 1, 0.5], [0, 0, 0, 1]]
+    )
+
+
+def test_sample_covariance_is_numpys_annualised(returns: np.ndarray) -> None:
+    np.testing.assert_allclose(
+        covariance(returns, 252, "sample"), np.cov(returns, rowvar=False) * 252, rtol=1e-12
+    )
+
+
+def test_ledoit_wolf_is_scikit_learns_annualised(returns: np.ndarray) -> None:
+    np.testing.assert_allclose(
+        covariance(returns, 252, "ledoit_wolf"), ledoit_wolf(returns)[0] * 252, rtol=1e-9
+    )
+
+
+def test_ewma_weights_recent_days_by_hand(returns: np.ndarray) -> None:
+    # PyPortfolioOpt's exp_cov: products of deviations from the plain mean,
+    # averaged with weights (1 - a)^age, a = 2 / (span + 1), annualised.
+    a = 2 / (EWMA_SPAN + 1)
+    w = (1 - a) ** np.arange(returns.shape[0])[::-1]
+    x, y = returns[:, 0] - returns[:, 0].mean(), returns[:, 1] - returns[:, 1].mean()
+    expected = (w * x * y).sum() / w.sum() * 252
+    assert covariance(returns, 252, "ewma")[0, 1] == pytest.approx(expected, rel=1e-9)
+
+
+def test_an_unknown_estimator_is_refused(returns: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="covariance must be one of"):
+        covariance(returns, 252, "shrunk")
