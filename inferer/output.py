@@ -48,6 +48,11 @@ def weights_frame(alloc: Allocation, universe: Universe) -> pl.DataFrame:
     )
 
 
+def _finite(x: float) -> float | None:
+    """JSON has no NaN: an undefined statistic is null."""
+    return x if x == x else None
+
+
 def run_record(
     alloc: Allocation, *, config_digest: str, requested_asof: dt.date | None, data_end: dt.date
 ) -> dict[str, Any]:
@@ -73,12 +78,14 @@ def run_record(
             "method_used": alloc.method_used,
             "fallback_reason": alloc.fallback_reason,
             "weights": alloc.weights,
+            # Weight the rules moved to cash (absolute filter, vol target), and why.
+            "construction_notes": alloc.notes,
         },
         "clusters": [
             {
                 "id": label,
                 "members": sorted(members[label]),
-                "selected": [t for t in alloc.weights if alloc.clusters[t] == label],
+                "selected": [t for t in alloc.weights if alloc.clusters.get(t) == label],
             }
             for label in sorted(members)
         ],
@@ -91,7 +98,9 @@ def run_record(
             {
                 "ticker": s.ticker,
                 "cluster": s.cluster,
-                "sharpe": s.sharpe if s.sharpe == s.sharpe else None,
+                "sharpe": _finite(s.sharpe),
+                "momentum": _finite(s.momentum),
+                "excess_return": _finite(s.excess_return),
                 "ann_return": s.ann_return,
                 "ann_vol": s.ann_vol,
                 "n_obs": s.n_obs,

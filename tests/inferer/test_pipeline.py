@@ -217,3 +217,25 @@ def test_embed_days_averages_the_embeddings_of_the_last_days(
     # One day: that day's embeddings, as before the setting existed.
     one = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
     np.testing.assert_allclose(one.embeddings, per_day[-1], rtol=1e-5, atol=1e-6)
+
+
+def test_cash_goes_to_the_risk_free_ticker_and_the_run_says_why(
+    sample_prices: pl.DataFrame, bundle, tmp_path: Path
+) -> None:
+    # MTUM as the "cash" proxy of this test: the sample has no T-bill fund.
+    capped = SETTINGS.model_copy(
+        update={
+            "inference": SETTINGS.inference.model_copy(
+                update={"risk_free": "MTUM", "vol_target": 0.05, "top_n": 2}
+            )
+        }
+    )
+    alloc = allocate_asof(sample_prices, ASOF, bundle, capped)
+    assert sum(alloc.weights.values()) == pytest.approx(1.0)
+    assert "vol target" in alloc.notes["(portfolio)"]
+    risky = 1.0 - alloc.weights["MTUM"]
+    assert 0 < risky < 1
+    _, run = write_outputs(alloc, tmp_path, UNIVERSE, config_digest="abc")
+    record = json.loads(run.read_text())
+    assert record["allocation"]["construction_notes"] == alloc.notes
+    assert {"momentum", "excess_return"} <= set(record["candidates"][0])
