@@ -202,14 +202,16 @@ def momentum_top(ctx: Context) -> np.ndarray:
 
 def _clustered(ctx: Context, labels: np.ndarray | None) -> np.ndarray:
     """The strategy's selection and construction on clusters from ``labels`` (None: correlation)."""
-    cfg = ctx.settings.inference
-    r = trailing_returns(ctx.past, ctx.candidates, cfg.lookback)
     given = None
-    if labels is not None:
+    if labels is None:
+        r = trailing_returns(ctx.past, ctx.candidates, ctx.settings.inference.lookback)
+        embeddings = correlation_embeddings(r)
+    else:  # the clusters are given: nothing to embed
+        embeddings = np.empty((len(ctx.candidates), 0))
         k = int(np.unique(labels).size)
         given = Clustering(np.unique(labels, return_inverse=True)[1], k, np.empty((0, 4)), None)
     decision = decide(
-        ctx.past, ctx.candidates, correlation_embeddings(r), ctx.settings, memo=ctx.memo,
+        ctx.past, ctx.candidates, embeddings, ctx.settings, memo=ctx.memo,
         incumbents=ctx.held, classes=ctx.classes, clustering=given,
     )  # fmt: skip
     return weight_vector(decision.weights, ctx.tickers)
