@@ -39,7 +39,7 @@ from inferer.embed import Embedder
 from inferer.memo import Memo
 from inferer.pipeline import Allocation, allocate_asof
 from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
-from shared.config import Settings
+from shared.config import BacktestSettings, Settings
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
 from shared.metrics import annual_turnover, periods_per_year, summary
@@ -302,6 +302,18 @@ def _available_baselines(
     return kept, notes
 
 
+def _schedule(
+    dates: np.ndarray, start: dt.date, end: dt.date, cfg: BacktestSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decision and trade indices; a decision whose trade day is past the data is not made."""
+    trades = trade_indices(
+        rebalance_indices(dates, start, end, cfg.rebalance), cfg.execution_lag, dates.size
+    )
+    if trades.size == 0:
+        raise DataError(f"no {cfg.rebalance} rebalance date between {start} and {end}")
+    return trades - cfg.execution_lag, trades
+
+
 def run_backtest(
     prices: pl.DataFrame,
     settings: Settings,
@@ -351,13 +363,7 @@ def run_backtest(
     if bench not in tickers:
         raise DataError(f"benchmark {bench!r} is not in the price data")
     dates = prices["date"].to_numpy()
-    # A decision whose trade day is past the data is not made.
-    trades = trade_indices(
-        rebalance_indices(dates, start, end, cfg.rebalance), cfg.execution_lag, dates.size
-    )
-    reb = trades - cfg.execution_lag
-    if reb.size == 0:
-        raise DataError(f"no {cfg.rebalance} rebalance date between {start} and {end}")
+    reb, trades = _schedule(dates, start, end, cfg)
     memo = memo if memo is not None else Memo(keep=False)
     classes = dict(classes or {})
     baselines, skipped = _available_baselines(cfg.baselines, tickers, classes)

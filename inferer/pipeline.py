@@ -290,7 +290,7 @@ def _embed_day(
 
 
 def _mean_embeddings(
-    today: np.ndarray,
+    inputs: np.ndarray,
     cube: FeatureCube,
     asof: dt.date,
     tickers: Sequence[str],
@@ -301,9 +301,14 @@ def _mean_embeddings(
 ) -> np.ndarray:
     """Rows of ``tickers``: the mean of each one's embeddings on the last ``days`` trading days.
 
-    ``today`` holds their embeddings on ``asof``. A day on which an asset has
-    no complete window is left out of its mean.
+    ``inputs`` are their windows on ``asof``. A day on which an asset has no
+    complete window is left out of its mean; with ``days = 1`` the result is
+    that day's embeddings, as they are.
     """
+    key = digest(bundle.manifest.model_sha256, inputs)
+    today = memo.get("embed", key, lambda: embedder.embed(inputs))
+    if days == 1:
+        return today
     t = asof_index(cube.dates, asof)
     row = {tk: i for i, tk in enumerate(tickers)}
     total = today.astype(np.float64)
@@ -373,13 +378,14 @@ def allocate_asof(
         raise DataError(f"no prices on or before {asof}")
 
     with _timed(timings, "features"):
-        if features is None:
-            # The windows of the last embed_days days are all inference reads; the averages
-            # inside the features still see the whole history.
-            features = compute_features(
-                past, settings.features, last=manifest.window + cfg.embed_days - 1
-            )
-        cube = features
+        # The windows of the last embed_days days are all inference reads; the averages
+        # inside the features still see the whole history.
+        last = manifest.window + cfg.embed_days - 1
+        cube = (
+            features
+            if features is not None
+            else compute_features(past, settings.features, last=last)
+        )
     with _timed(timings, "windows"):
         win = windows_asof(cube, asof, manifest.window, Scaler.from_dict(manifest.scaler))
         keep = np.array([candidates is None or t in candidates for t in win.tickers], dtype=bool)
@@ -390,34 +396,42 @@ def allocate_asof(
     with _timed(timings, "embed"):
         embedder = embedder if embedder is not None else Embedder(bundle, cfg.onnx_threads)
         memo = memo if memo is not None else Memo(keep=False)
-        inputs = win.values[keep]
-        key = digest(manifest.model_sha256, inputs)
-        embeddings = memo.get("embed", key, lambda: embedder.embed(inputs))
-        if cfg.embed_days > 1:
-            embeddings = _mean_embeddings(
-                embeddings, cube, win.asof, tickers, bundle, embedder, memo, cfg.embed_days
-            )
+        embeddings = _mean_embeddings(
+            win.values[keep], cube, win.asof, tickers, bundle, embedder, memo, cfg.embed_days
+        )
     decision = decide(
         past, tickers, embeddings, settings, timings, memo, incumbents=incumbents, classes=classes
     )
     skipped.update(decision.selection.skipped)
-    result, selection, clustering = decision.result, decision.selection, decision.clustering
-    weights = dict(
-        sorted(decision.weights.items(), key=lambda kv: -kv[1])
-    )  # stable: ties keep order
+    return _allocation(decision, win.asof, tickers, embeddings, bundle, past, skipped, timings)
+
+
+def _allocation(
+    decision: Decision,
+    asof: dt.date,
+    tickers: Sequence[str],
+    embeddings: np.ndarray,
+    bundle: Bundle,
+    past: pl.DataFrame,
+    skipped: dict[str, str],
+    timings: dict[str, float],
+) -> Allocation:
+    """The :class:`Allocation` record of one decision."""
+    result, clustering = decision.result, decision.clustering
     return Allocation(
-        asof=win.asof,
-        weights=weights,
+        asof=asof,
+        # Largest first; the sort is stable, so ties keep the selection's order.
+        weights=dict(sorted(decision.weights.items(), key=lambda kv: -kv[1])),
         method=result.method,
         method_used=result.method_used,
         fallback_reason=result.fallback_reason,
         clusters={t: int(c) for t, c in zip(tickers, clustering.labels, strict=True)},
         clustering=clustering,
-        stats=selection.stats,
+        stats=decision.selection.stats,
         skipped=skipped,
         embeddings=embeddings,
         bundle_path=str(bundle.path),
-        bundle_sha256=manifest.model_sha256,
+        bundle_sha256=bundle.manifest.model_sha256,
         data_start=past["date"][0],
         periods_per_year=decision.periods_per_year,
         timings=timings,
