@@ -48,16 +48,12 @@ class Portfolio:
         ``(m,)`` weight of each pick, ``>= 0``, summing to at most 1; the rest is cash.
     result : AllocationResult
         The allocation across clusters (method used, fallback).
-    ex_ante_vol : float
-        Annual volatility of ``weights`` under the configured covariance
-        (NaN when it could not be estimated).
     notes : dict of str to str
         Picks whose weight a rule cut, and the rule.
     """
 
     weights: np.ndarray
     result: AllocationResult
-    ex_ante_vol: float
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -218,6 +214,9 @@ def construct(
                 f"its {w[j]:.2%} to cash"
             )
         w = np.where(losing, 0.0, w)
+    if cfg.vol_target <= 0:
+        return Portfolio(w, result, notes)
+    # Estimated only for the target: it is a covariance per decision, a third of its time.
     vol = _ex_ante_vol(r, w, periods_per_year, cfg.covariance)
     scale = vol_scale(vol, cfg.vol_target)
     if scale < 1.0:
@@ -225,4 +224,4 @@ def construct(
             f"vol target: ex-ante volatility {vol:.2%} > {cfg.vol_target:.2%}, "
             f"risky weights x {scale:.3f}"
         )
-    return Portfolio(w * scale, result, vol * scale, notes)
+    return Portfolio(w * scale, result, notes)

@@ -134,7 +134,6 @@ class Decision:
     result: AllocationResult
     periods_per_year: float
     weights: dict[str, float] = field(default_factory=dict)
-    ex_ante_vol: float = float("nan")
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -240,15 +239,7 @@ def decide(
     with _timed(timings, "allocate"):
         portfolio = _construct(returns, tickers, clustering, selection, cfg, ppy, rf, classes)
     weights = _with_cash(selection.tickers, portfolio.weights, cfg.risk_free, past.columns)
-    return Decision(
-        clustering,
-        selection,
-        portfolio.result,
-        ppy,
-        weights,
-        portfolio.ex_ante_vol,
-        portfolio.notes,
-    )
+    return Decision(clustering, selection, portfolio.result, ppy, weights, portfolio.notes)
 
 
 def _construct(
