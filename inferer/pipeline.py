@@ -31,6 +31,7 @@ from shared.features import FeatureCube, compute_features
 from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.scaling import Scaler
+from shared.universe import UNKNOWN_CLASS
 from shared.windows import asof_index, windows_asof
 
 
@@ -266,8 +267,16 @@ def _construct(
         periods_per_year=ppy,
         risk_free_rate=annual_risk_free(rf, ppy),
         excess_returns=np.array([excess[t] for t in selection.tickers]),
-        classes=None if classes is None else [classes.get(t, "unknown") for t in selection.tickers],
+        classes=None
+        if classes is None
+        else [classes.get(t, UNKNOWN_CLASS) for t in selection.tickers],
     )
+
+
+def _embedded(inputs: np.ndarray, bundle: Bundle, embedder: Embedder, memo: Memo) -> np.ndarray:
+    """Embeddings of ``inputs`` (scaled windows), from ``memo`` when computed before."""
+    key = digest(bundle.manifest.model_sha256, inputs)
+    return memo.get("embed", key, lambda: embedder.embed(inputs))
 
 
 def _embed_day(
@@ -276,8 +285,7 @@ def _embed_day(
     """The tickers with a complete window on ``day`` and their embeddings."""
     manifest = bundle.manifest
     win = windows_asof(cube, day, manifest.window, Scaler.from_dict(manifest.scaler))
-    key = digest(manifest.model_sha256, win.values)
-    return win.tickers, memo.get("embed", key, lambda: embedder.embed(win.values))
+    return win.tickers, _embedded(win.values, bundle, embedder, memo)
 
 
 def _mean_embeddings(
@@ -296,8 +304,7 @@ def _mean_embeddings(
     complete window is left out of its mean; with ``days = 1`` the result is
     that day's embeddings, as they are.
     """
-    key = digest(bundle.manifest.model_sha256, inputs)
-    today = memo.get("embed", key, lambda: embedder.embed(inputs))
+    today = _embedded(inputs, bundle, embedder, memo)
     if days == 1:
         return today
     t = asof_index(cube.dates, asof)
