@@ -53,6 +53,7 @@ from inferer.select import momentum
 from shared.config import Settings
 from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
+from shared.same_frame import same_frame
 from shared.universe import UNKNOWN_CLASS
 
 __all__ = [
@@ -133,12 +134,20 @@ def correlation_embeddings(returns: np.ndarray) -> np.ndarray:
 def _eligible(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """Trailing returns of every asset and the mask of the eligible ones."""
     cfg = ctx.settings.inference
-    r = trailing_returns(ctx.past, ctx.tickers, cfg.lookback)
+    return _eligible_on(ctx.past, tuple(ctx.tickers), cfg.lookback, cfg.min_vol)
+
+
+@same_frame
+def _eligible_on(
+    past: pl.DataFrame, tickers: tuple[str, ...], lookback: int, min_vol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    # Four baselines ask on the same day's prices: computed once (shared.same_frame).
+    r = trailing_returns(past, tickers, lookback)
     ok = np.asarray(np.isfinite(r).all(axis=0))
     ok[ok] = r[:, ok].std(axis=0) > 0
-    ppy = periods_per_year(ctx.past["date"].tail(cfg.lookback + 1).to_numpy())
-    cash = cash_like_assets(r, ctx.tickers, cfg.min_vol, ppy)
-    ok &= np.array([t not in cash for t in ctx.tickers])
+    ppy = periods_per_year(past["date"].tail(lookback + 1).to_numpy())
+    cash = cash_like_assets(r, tickers, min_vol, ppy)
+    ok &= np.array([t not in cash for t in tickers])
     return r, ok
 
 

@@ -314,6 +314,50 @@ def _schedule(
     return trades - cfg.execution_lag, trades
 
 
+def decision_dates(
+    prices: pl.DataFrame, start: dt.date, end: dt.date, cfg: BacktestSettings
+) -> list[dt.date]:
+    """The dates :func:`run_backtest` decides on over ``[start, end]``."""
+    dates = prices.filter(pl.col("date") <= end)["date"]
+    reb, _ = _schedule(dates.to_numpy(), start, end, cfg)
+    return [dates[int(t)] for t in reb]
+
+
+def warm_memo(
+    prices: pl.DataFrame,
+    settings: Settings,
+    model: str | Path,
+    start: dt.date,
+    end: dt.date,
+    memo: Memo,
+    classes: Mapping[str, str] | None = None,
+) -> int:
+    """Make every decision of ``[start, end]`` only to fill ``memo``; return their count.
+
+    Embeddings, clusterings and the HRP and max-Sharpe weights at a date do
+    not depend on the decisions before it, so a sweep fills its cache in
+    chunks of dates at once (one task each) and every variant's backtest then
+    finds them there. Prices are cut at ``end`` as :func:`run_backtest` cuts
+    them; features are trailing, so the windows of a date are the same
+    whichever later date the prices end on, and so are the memo's keys.
+    """
+    prices = prices.filter(pl.col("date") <= end)
+    tickers = [c for c in prices.columns if c != "date"]
+    reb, _ = _schedule(prices["date"].to_numpy(), start, end, settings.backtest)
+    classes = dict(classes or {})
+    names = [b for b in settings.backtest.baselines if unavailable(b, tickers, classes) is None]
+    while reb.size:
+        try:
+            _decide_all(prices, reb, model, settings, None, memo, classes, names)
+            return int(reb.size)
+        except DataError as err:
+            # Only a first decision raises (later ones keep the book they had): the
+            # chunk goes on from its next date, and the backtest itself reports this one.
+            log.info("warming the cache: %s skipped: %s", prices["date"][int(reb[0])], err)
+            reb = reb[1:]
+    return 0
+
+
 def run_backtest(
     prices: pl.DataFrame,
     settings: Settings,

@@ -804,7 +804,11 @@ def frontier(front: Frontier, asof: Any, days: int) -> Figure:
 # --------------------------------------------------------------------------- research grids
 
 
-def sweep_sharpes(points: Mapping[str, Sequence[float]], benchmark: float) -> Figure:
+def sweep_sharpes(
+    points: Mapping[str, Sequence[float]],
+    benchmark: float,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
+) -> Figure:
     """The strategy's Sharpe ratio per variant of a sweep, one point per seed.
 
     Parameters
@@ -813,16 +817,25 @@ def sweep_sharpes(points: Mapping[str, Sequence[float]], benchmark: float) -> Fi
         Variant -> the Sharpe ratio of each of its runs (seeds, costs).
     benchmark : float
         The benchmark's Sharpe ratio over the same days, drawn as a line.
+    intervals : mapping of str to (float, float), optional
+        Variant -> its bootstrap interval (mean bounds over its runs), drawn as
+        a whisker through the points.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Points per variant with their mean as a bar; the benchmark dotted.
+        Points per variant with their mean as a bar and the interval as a
+        whisker; the benchmark dotted.
     """
     names = list(points)
     fig, ax = _new_figure((max(_WIDE[0] * 0.6, 0.55 * len(names) + 2.5), _WIDE[1]))
     for i, name in enumerate(names):
         values = np.asarray(points[name], dtype=np.float64)
+        lo, hi = (intervals or {}).get(name, (np.nan, np.nan))
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.vlines(i, lo, hi, color=_STRATEGY_COLOR, linewidth=1.0, alpha=0.55, zorder=3)
+            ax.hlines((lo, hi), i - 0.1, i + 0.1, color=_STRATEGY_COLOR, linewidth=1.0,
+                      alpha=0.55, zorder=3)  # fmt: skip
         ax.scatter(np.full(values.size, i), values, color=_STRATEGY_COLOR, s=28, zorder=4)
         if np.isfinite(values).any():
             ax.hlines(np.nanmean(values), i - 0.3, i + 0.3, color=_STRATEGY_COLOR, linewidth=2.4)

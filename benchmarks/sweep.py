@@ -7,10 +7,11 @@ shared and noisy):
   (10 bundles), ``deepquant train --workers 2`` against ``--workers 1``.
   Target <= 0.6.
 - ``grid``: 16 variants that differ only after clustering (method x top_n x
-  max_weight), backtested 2017-2026 on the same bundles with a shared cache of
-  embeddings and clusterings, against one variant alone with an empty cache.
-  Target <= 3x. Both with their full outputs (charts and report) and, in a
-  second pair, the backtest alone.
+  max_weight), backtested 2017-2026 on the same bundles as a sweep runs them
+  (the cache of embeddings and clusterings filled first, one task per run of
+  decision dates, then every variant), against one variant alone with an
+  empty cache. Target <= 3x. Both with their full outputs (charts and
+  report) and, in a second pair, the backtest alone.
 - ``overhead``: 100 empty Ray tasks, wall clock, after ``ray.init``: first
   with the workers' start-up, then again. Target < 3 s.
 
@@ -62,12 +63,18 @@ def _variants() -> list[dict[str, object]]:
 
 
 def _grid_pass(model: Path, work: Path, variants: list[dict[str, object]], report: bool) -> float:
-    from backtest.engine import run_backtest
+    """Seconds for ``variants`` as a sweep runs them: the cache filled in chunks, then each.
+
+    One variant alone is the plain backtest with an empty cache: no chunks first.
+    """
+    from backtest.engine import decision_dates, run_backtest
     from backtest.job import BacktestJob
     from inferer.memo import Memo
+    from shared.bundle import list_bundles
     from shared.config import load_settings
     from shared.prices import load_prices
-    from sweep.tasks import backtest_one
+    from sweep.run import chunks
+    from sweep.tasks import backtest_one, warm_one
     from trainer.parallel import Task, run_tasks
 
     base = load_settings(CONFIG)
@@ -92,8 +99,13 @@ def _grid_pass(model: Path, work: Path, variants: list[dict[str, object]], repor
 
             tasks.append(Task(f"variant {k}", run, (ref, settings), work / f"v{k}.log"))
     t0 = time.perf_counter()
-    run_tasks(tasks[:1], "backtested")  # the leader fills the cache
-    run_tasks(tasks[1:], "backtested")
+    if len(variants) > 1:
+        days = decision_dates(data.prices, START, END, base.backtest)
+        runs = chunks(days, len(list_bundles(model)), END)
+        settings_json = base.model_dump(mode="json")
+        run_tasks([Task(f"cache {a}", warm_one, (ref, settings_json, str(model), a, b, str(cache)),
+                        work / f"cache_{a}.log") for a, b in runs], "cached")  # fmt: skip
+    run_tasks(tasks, "backtested")
     return time.perf_counter() - t0
 
 

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -23,13 +24,14 @@ from inferer.cluster import Clustering, cluster_embeddings
 from inferer.construct import Portfolio, construct
 from inferer.embed import Embedder
 from inferer.memo import Memo, digest
-from inferer.select import AssetStats, Selection, select_assets
+from inferer.select import AssetStats, Selection, Signals, select_assets, signals
 from shared.bundle import Bundle, check_features
 from shared.config import InferenceSettings, Settings
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
 from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
+from shared.same_frame import same_frame
 from shared.scaling import Scaler
 from shared.universe import UNKNOWN_CLASS
 from shared.windows import asof_index, windows_asof
@@ -219,28 +221,52 @@ def decide(
         if clustering is None:
             clustering = _cluster(embeddings, cfg, memo)
     with _timed(timings, "select"):
-        ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
-        returns = trailing_returns(past, tickers, cfg.lookback)
-        rf = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback)
-        cash_like = cash_like_assets(returns, tickers, cfg.min_vol, ppy)
-        eligible = np.array([t not in cash_like for t in tickers], dtype=bool)
+        day = _day_view(past, tuple(tickers), cfg.lookback, cfg.risk_free, cfg.min_vol)
         selection = select_assets(
-            returns[:, eligible],
-            [t for t, ok in zip(tickers, eligible, strict=True) if ok],
-            clustering.labels[eligible],
-            rf_daily=rf,
-            periods_per_year=ppy,
+            day.returns[:, day.eligible],
+            [t for t, ok in zip(tickers, day.eligible, strict=True) if ok],
+            clustering.labels[day.eligible],
+            rf_daily=day.rf,
+            periods_per_year=day.ppy,
             min_history=cfg.min_history,
             top_n=None if cfg.top_n == "all" else cfg.top_n,
             signal=cfg.signal,
             incumbents=incumbents,
             keep_margin=cfg.keep_margin,
+            stats=day.signals,
         )
-        selection = replace(selection, skipped={**cash_like, **selection.skipped})
+        selection = replace(selection, skipped={**day.cash_like, **selection.skipped})
     with _timed(timings, "allocate"):
-        portfolio = _construct(returns, tickers, clustering, selection, cfg, ppy, rf, classes)
+        portfolio = _construct(
+            day.returns, tickers, clustering, selection, cfg, day.ppy, day.rf, classes
+        )
     weights = _with_cash(selection.tickers, portfolio.weights, cfg.risk_free, past.columns)
-    return Decision(clustering, selection, portfolio.result, ppy, weights, portfolio.notes)
+    return Decision(clustering, selection, portfolio.result, day.ppy, weights, portfolio.notes)
+
+
+class _Day(NamedTuple):
+    """What selection reads of one day's prices, whatever the clustering."""
+
+    ppy: float
+    returns: np.ndarray
+    rf: np.ndarray
+    cash_like: dict[str, str]
+    eligible: np.ndarray
+    signals: Signals
+
+
+@same_frame
+def _day_view(
+    past: pl.DataFrame, tickers: tuple[str, ...], lookback: int, risk_free: float | str,
+    min_vol: float,
+) -> _Day:  # fmt: skip
+    # The strategy and the backtest's three cluster ablations rank the same day's assets.
+    ppy = periods_per_year(past["date"].tail(lookback + 1).to_numpy())
+    returns = trailing_returns(past, tickers, lookback)
+    rf = risk_free_returns(past, risk_free, ppy, lookback)
+    cash_like = cash_like_assets(returns, tickers, min_vol, ppy)
+    eligible = np.array([t not in cash_like for t in tickers], dtype=bool)
+    return _Day(ppy, returns, rf, cash_like, eligible, signals(returns[:, eligible], rf, ppy))
 
 
 def _construct(

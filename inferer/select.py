@@ -34,7 +34,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import NamedTuple, get_args
 
 import numpy as np
 
@@ -42,7 +42,16 @@ from shared.choices import Signal
 from shared.errors import DataError
 from shared.metrics import TRADING_DAYS, sharpe_ratio
 
-__all__ = ["MOMENTUM_SKIP", "AssetStats", "Selection", "excess_sharpe", "momentum", "select_assets"]
+__all__ = [
+    "MOMENTUM_SKIP",
+    "AssetStats",
+    "Selection",
+    "Signals",
+    "excess_sharpe",
+    "momentum",
+    "select_assets",
+    "signals",
+]
 
 #: Days at the end of the window that 12-1 momentum leaves out.
 MOMENTUM_SKIP = 21
@@ -187,6 +196,37 @@ def momentum(returns: np.ndarray, skip: int = MOMENTUM_SKIP) -> np.ndarray:
     return np.where(np.isnan(head).all(axis=0), np.nan, growth)
 
 
+class Signals(NamedTuple):
+    """Every column's trailing statistics (:class:`AssetStats`' fields), as arrays."""
+
+    sharpe: np.ndarray
+    ann_return: np.ndarray
+    ann_vol: np.ndarray
+    n_obs: np.ndarray
+    momentum: np.ndarray
+    excess_return: np.ndarray
+
+
+def signals(
+    returns: np.ndarray, rf_daily: np.ndarray | float = 0.0, periods_per_year: float = TRADING_DAYS
+) -> Signals:
+    """What :func:`select_assets` ranks by, per column of ``returns``; clusters play no part.
+
+    ``returns`` and ``rf_daily`` as in :func:`select_assets`.
+    """
+    r = _validate_returns(returns)
+    sharpe = excess_sharpe(r, rf_daily, periods_per_year)
+    rf = _validate_rf(rf_daily, r.shape[0])
+    # Own-return stats over the same days as the Sharpe, so they describe it.
+    mean, std, count = _mean_std(np.where(np.isnan(rf), np.nan, r))
+    excess_mean = _mean_std(r - rf)[0] * periods_per_year
+    n_days, n_assets = r.shape
+    mom = momentum(r) if n_days > MOMENTUM_SKIP else np.full(n_assets, np.nan)
+    return Signals(
+        sharpe, mean * periods_per_year, std * np.sqrt(periods_per_year), count, mom, excess_mean
+    )
+
+
 def _rank(
     stats: Sequence[AssetStats],
     signal: str,
@@ -240,6 +280,7 @@ def select_assets(
     signal: str = "sharpe",
     incumbents: Collection[str] = (),
     keep_margin: int = 0,
+    stats: Signals | None = None,
 ) -> Selection:
     """Select the ``top_n`` assets of each cluster with the highest ``signal``.
 
@@ -268,6 +309,10 @@ def select_assets(
         Assets held before this decision.
     keep_margin : int
         An incumbent ranked within ``top_n + keep_margin`` of its cluster stays.
+    stats : Signals, optional
+        :func:`signals` of these ``returns``, ``rf_daily`` and
+        ``periods_per_year``, when already computed (a backtest ranks the same
+        day's assets on several clusterings).
 
     Returns
     -------
@@ -285,7 +330,7 @@ def select_assets(
         A parameter is invalid or inconsistent with ``returns``.
     """
     r = _validate_returns(returns)
-    n_days, n_assets = r.shape
+    n_assets = r.shape[1]
     names = [str(t) for t in tickers]
     lab = _check_inputs(names, np.asarray(labels), n_assets, min_history, top_n)
 
@@ -293,28 +338,21 @@ def select_assets(
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
     if keep_margin < 0:
         raise ValueError(f"keep_margin must be >= 0, got {keep_margin}")
-    sharpe = excess_sharpe(r, rf_daily, periods_per_year)
-    rf = _validate_rf(rf_daily, n_days)
-    # Own-return stats over the same days as the Sharpe, so they describe it.
-    own = np.where(np.isnan(rf), np.nan, r)
-    mean, std, count = _mean_std(own)
-    excess_mean = _mean_std(r - rf)[0] * periods_per_year
-    mom = momentum(r) if n_days > MOMENTUM_SKIP else np.full(n_assets, np.nan)
-
-    stats: list[AssetStats] = []
+    sig = stats if stats is not None else signals(r, rf_daily, periods_per_year)
+    table: list[AssetStats] = []
     skipped: dict[str, str] = {}
     for j, ticker in enumerate(names):
         s = AssetStats(
             ticker=ticker,
             cluster=int(lab[j]),
-            sharpe=float(sharpe[j]),
-            ann_return=float(mean[j] * periods_per_year),
-            ann_vol=float(std[j] * np.sqrt(periods_per_year)),
-            n_obs=int(count[j]),
-            momentum=float(mom[j]),
-            excess_return=float(excess_mean[j]),
+            sharpe=float(sig.sharpe[j]),
+            ann_return=float(sig.ann_return[j]),
+            ann_vol=float(sig.ann_vol[j]),
+            n_obs=int(sig.n_obs[j]),
+            momentum=float(sig.momentum[j]),
+            excess_return=float(sig.excess_return[j]),
         )
-        stats.append(s)
+        table.append(s)
         if s.n_obs < min_history:
             skipped[ticker] = f"only {s.n_obs} returns in the window, needs {min_history}"
         elif np.isnan(s.sharpe):
@@ -323,14 +361,16 @@ def select_assets(
             skipped[ticker] = f"{signal} undefined"
 
     if len(skipped) == n_assets:
-        short = sum(1 for s in stats if s.n_obs < min_history)
+        short = sum(1 for s in table if s.n_obs < min_history)
         raise DataError(
             f"no asset can be selected: {short} of {n_assets} have fewer than "
             f"{min_history} returns, {n_assets - short} have zero excess volatility"
         )
 
-    chosen: list[str] = []
-    for cluster in np.unique(lab):
-        members = [s for s in stats if s.cluster == cluster and s.ticker not in skipped]
-        chosen.extend(_rank(members, signal, top_n, set(incumbents), keep_margin))
-    return Selection(tickers=tuple(chosen), stats=tuple(stats), skipped=skipped)
+    members: dict[int, list[AssetStats]] = {int(c): [] for c in np.unique(lab)}
+    for s in table:
+        if s.ticker not in skipped:
+            members[s.cluster].append(s)
+    held = set(incumbents)
+    chosen = [t for c in members for t in _rank(members[c], signal, top_n, held, keep_margin)]
+    return Selection(tickers=tuple(chosen), stats=tuple(table), skipped=skipped)

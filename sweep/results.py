@@ -8,8 +8,9 @@ daily-return count and Sharpe ratio over the risk-free rate: the count of
 variants tried, which a reader of any one result must know, and what a
 deflated Sharpe ratio counts (``deepquant sweep --ledger`` adds them to the
 repository's ledger). ``sharpe.png``: the
-strategy's Sharpe ratio per variant, seeds as points, the benchmark's as a
-line. ``summary.md``: the table a reviewer reads first.
+strategy's Sharpe ratio per variant, seeds as points, with its 90% bootstrap
+interval (the mean bounds over the variant's runs) as a whisker, and the
+benchmark's as a line. ``summary.md``: the table a reviewer reads first.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mean(values: pl.Series) -> float:
+    finite = values.to_numpy()[np.isfinite(values.to_numpy())]
+    return float(finite.mean()) if finite.size else math.nan
+
+
 def aggregate(grid: Grid, out: Path, trial_ledger: Path | None = None) -> pl.DataFrame:
     """Write results.parquet, results.csv, ledger.csv, sharpe.png and summary.md into ``out``.
 
@@ -115,7 +121,11 @@ def aggregate(grid: Grid, out: Path, trial_ledger: Path | None = None) -> pl.Dat
         record(trial_ledger, trials)
     strat = results.filter(pl.col("series") == "strategy")
     bench = float(np.nanmean(results.filter(pl.col("series") == "benchmark")["sharpe"].to_numpy()))
-    points = {v: strat.filter(pl.col("variant") == v)["sharpe"].to_list() for v in grid.variants}
-    plots.save(plots.sweep_sharpes(points, bench), out / "sharpe.png")
+    by_variant = {v: strat.filter(pl.col("variant") == v) for v in grid.variants}
+    points = {v: rows["sharpe"].to_list() for v, rows in by_variant.items()}
+    intervals = {
+        v: (_mean(rows["sharpe_lo"]), _mean(rows["sharpe_hi"])) for v, rows in by_variant.items()
+    }
+    plots.save(plots.sweep_sharpes(points, bench, intervals), out / "sharpe.png")
     atomic_write_text(out / "summary.md", _summary(results, trials.height, grid))
     return results

@@ -3,26 +3,32 @@
 Training tasks are one per distinct bundle (:mod:`sweep.keys`): jobs that
 share a model share its bundles, which live in ``OUT/bundles/<key>/``; each
 job's walk-forward series is a folder of links, ``OUT/models/<key>/<date>``.
-Backtests run in two waves: first one job per distinct series and
-clustering, which fills the cache of embeddings and clusterings
-(``OUT/cache``, :mod:`inferer.memo`), then every other job, which finds
-them there. A finished task's output is kept: running the same sweep again
+Backtests run in two waves. First the cache of embeddings, clusterings and
+baseline weights (``OUT/cache``, :mod:`inferer.memo`) is filled: for each
+distinct series and clustering, its decision dates split into as many runs
+as the series has bundles, one task each, all at once
+(:func:`backtest.engine.warm_memo`). Then every job, each finding them
+there. A finished task's output is kept: running the same sweep again
 trains and backtests nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from backtest.engine import decision_dates
 from inferer.memo import digest
 from shared.bundle import is_bundle
 from shared.prices import PriceData, load_prices
 from sweep.grid import Grid, Job
 from sweep.keys import bundle_key, data_key, series_key
-from sweep.tasks import backtest_one, finished
+from sweep.tasks import backtest_one, finished, warm_one
 from trainer.parallel import Task, connect, gpus_for, run_tasks, train_one
 from trainer.walkforward import Period, series_periods
 
@@ -51,9 +57,10 @@ class Planned:
     @property
     def wave_key(self) -> str:
         """Jobs with the same key compute the same embeddings and clusterings."""
-        cfg = self.job.settings.inference
+        cfg, bt = self.job.settings.inference, self.job.settings.backtest
         return digest(self.series, cfg.n_clusters, cfg.linkage, cfg.min_clusters,
-                      cfg.max_clusters, cfg.lookback)  # fmt: skip
+                      cfg.max_clusters, cfg.lookback, cfg.embed_days, bt.rebalance,
+                      bt.execution_lag)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -116,32 +123,63 @@ def _link_series(p: Planned, out: Path) -> Path:
     return folder
 
 
+def chunks(days: list[dt.date], n: int, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """``[start, end]`` of ``n`` runs of consecutive decision ``days``, together all of them.
+
+    Each run starts on its first day (a decision date, so the backtest's
+    first decision there is that day) and ends the day before the next run's.
+    """
+    parts = [part for part in np.array_split(np.arange(len(days)), n) if part.size]
+    starts = [days[int(part[0])] for part in parts]
+    ends = [day - dt.timedelta(days=1) for day in starts[1:]] + [end]
+    return list(zip(starts, ends, strict=True))
+
+
+def _warm_tasks(
+    p: Planned, grid: Grid, data: PriceData, ref: object, models: Path, out: Path
+) -> list[Task]:
+    """The tasks that fill the cache for ``p``'s series and clustering, one per run of dates."""
+    days = decision_dates(data.prices, grid.start, grid.end, p.job.settings.backtest)
+    settings = p.job.settings.model_dump(mode="json")
+    runs = chunks(days, len(p.bundles), grid.end)
+    return [
+        Task(
+            name=f"cache {p.series[:8]} {first} .. {last}",
+            fn=warm_one,
+            args=(ref, settings, str(models), first, last, str(out / "cache")),
+            log_path=out / "cache" / "logs" / f"{p.wave_key[:12]}-{first}.log",
+        )
+        for first, last in runs
+    ]
+
+
 def _backtests(plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None]) -> None:
     import ray
 
     refs = {key: ray.put(data) for key, data in plan.prices.items()}
-    leaders: list[Task] = []
-    followers: list[Task] = []
-    seen: set[str] = set()
+    warm: list[Task] = []
+    jobs: list[Task] = []
+    waves: set[str] = set()
     for p in plan.jobs:
         target, key = out / p.job.label, p.job_key(grid)
         if finished(target, key):
             continue
         models = _link_series(p, out)
-        task = Task(
+        jobs.append(Task(
             name=f"variant {p.job.variant} seed {p.job.seed}",
             fn=backtest_one,
             args=(refs[p.data], p.job.settings.model_dump(mode="json"), str(models),
                   grid.start, grid.end, str(target), str(out / "cache"), names, key),
             log_path=out / p.job.label / "task.log",
-        )  # fmt: skip
-        (followers if p.wave_key in seen else leaders).append(task)
-        seen.add(p.wave_key)
-    total = len(leaders) + len(followers)
-    log.info("sweep: %d backtest(s) to run", total)
-    # Leaders fill the cache of embeddings and clusterings that followers read.
-    run_tasks(leaders, "backtested", (0, total))
-    run_tasks(followers, "backtested", (len(leaders), total))
+        ))  # fmt: skip
+        if p.wave_key not in waves:
+            waves.add(p.wave_key)
+            warm += _warm_tasks(p, grid, plan.prices[p.data], refs[p.data], models, out)
+    log.info(
+        "sweep: %d backtest(s) to run; %d task(s) fill their cache first", len(jobs), len(warm)
+    )
+    run_tasks(warm, "cached")
+    run_tasks(jobs, "backtested")
 
 
 def run_sweep(

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from backtest.engine import warm_memo
 from backtest.job import SET, BacktestJob, run_job
 from inferer.memo import Memo
 from shared.atomic import atomic_write_text
@@ -20,7 +21,7 @@ from shared.config import Settings
 from shared.prices import PriceData
 from shared.publish import published
 
-__all__ = ["JOB_NAME", "backtest_one", "finished"]
+__all__ = ["JOB_NAME", "backtest_one", "finished", "warm_one"]
 
 #: What a job's folder was computed from, written once its set is published.
 JOB_NAME = "job.json"
@@ -53,3 +54,18 @@ def backtest_one(
     run_job(data, settings, job, memo=Memo(memo_dir))
     atomic_write_text(Path(out) / JOB_NAME, json.dumps({"key": key}) + "\n")
     return "backtested"
+
+
+def warm_one(
+    data: PriceData,
+    settings_json: dict[str, Any],
+    models: str,
+    start: dt.date,
+    end: dt.date,
+    memo_dir: str,
+) -> str:
+    """Fill the cache ``memo_dir`` with the decisions of ``[start, end]`` (:func:`warm_memo`)."""
+    settings = Settings.model_validate(settings_json)
+    memo = Memo(memo_dir)
+    n = warm_memo(data.prices, settings, Path(models), start, end, memo, data.universe.asset_class)
+    return f"{n} decisions, {memo.misses} computed, {memo.hits} found"

@@ -43,9 +43,11 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
 
     if ray.is_initialized():
         return
-    # No dashboard, and the workers' output stays in their own log files.
+    # No dashboard, and the workers' output stays in their own log files. Without an
+    # address, "local": a new Ray in this process, never a cluster that `ray start`
+    # left running (or its stale address file) on this machine.
     ray.init(
-        address=address or None,
+        address=address or "local",
         num_cpus=None if address else num_cpus,
         include_dashboard=False,
         log_to_driver=False,
@@ -75,6 +77,13 @@ def _logged(log_path: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
     root = logging.getLogger("deepquant")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    import ray
+
+    # On a cluster, which machine ran the task is the first thing a failure's reader needs.
+    ctx = ray.get_runtime_context()
+    logging.getLogger("deepquant.tasks").info(
+        "on node %s (%s)", ctx.get_node_id(), ray.util.get_node_ip_address()
+    )
     try:
         return fn(*args, **kwargs)
     except Exception:

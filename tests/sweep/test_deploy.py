@@ -25,3 +25,9 @@ def test_rayjob_entrypoint_parses_as_a_sweep() -> None:
     workers = doc["spec"]["rayClusterSpec"]["workerGroupSpecs"]
     assert all(g["template"]["spec"]["containers"][0]["image"].startswith("deepquant-train")
                for g in workers)  # fmt: skip
+
+
+def test_rayjob_turns_on_ray_token_authentication() -> None:
+    # Without it, anyone who reaches the cluster's ports can run code on it.
+    doc = yaml.safe_load((ROOT / "deploy" / "k8s" / "rayjob-sweep.yaml").read_text())
+    assert doc["spec"]["rayClusterSpec"]["authOptions"] == {"mode": "token"}

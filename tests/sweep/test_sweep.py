@@ -4,16 +4,24 @@ The grid is 2 variants (one pick per cluster, two) x 2 model seeds. Its
 results must be what the same backtests give run one by one with
 ``deepquant train`` and ``deepquant backtest``; a second run must train and
 backtest nothing; and a sweep whose backtest worker is killed (``kill -9``)
-must still finish with the same results.
+must still finish with the same results. The same grid on a cluster of two
+Ray nodes (``ray start``, token authentication, ``--address``) must give the
+same files again, with tasks on both nodes.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -172,3 +180,77 @@ def test_a_killed_worker_is_retried_and_the_results_are_whole(
             got = (again / variant / str(seed) / name).read_bytes()
             assert got == (out / variant / str(seed) / name).read_bytes(), (variant, seed, name)
     assert not list(again.rglob(".staging-*"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_nodes(address: str, env: dict[str, str], count: int) -> None:
+    wait = (
+        "import ray, sys, time\n"
+        f"ray.init(address={address!r}, log_to_driver=False)\n"
+        "deadline = time.monotonic() + 120\n"
+        f"while sum(n['Alive'] for n in ray.nodes()) < {count}:\n"
+        "    if time.monotonic() > deadline: sys.exit('nodes missing')\n"
+        "    time.sleep(0.5)\n"
+    )
+    subprocess.run([sys.executable, "-c", wait], env=env, check=True, timeout=180,
+                   capture_output=True)  # fmt: skip
+
+
+@pytest.fixture
+def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """A Ray cluster of two nodes of 1 CPU each, as ``ray start`` makes one, with a token.
+
+    Its files live in a temporary folder of their own, so nothing of it (the
+    address file ``ray.init`` looks for among them) outlives the test.
+    """
+    temp = Path(tempfile.mkdtemp(prefix="dq-ray-", dir="/tmp"))  # socket paths must be short
+    token = temp / "token"
+    token.write_text(secrets.token_hex(32))
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN_PATH": str(token)}  # fmt: skip
+    ray = str(Path(sys.executable).parent / "ray")
+    address = f"127.0.0.1:{_free_port()}"
+    node = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--temp-dir", str(temp),
+            "--block", "--disable-usage-stats"]  # fmt: skip
+    head = [ray, "start", "--head", "--port", address.split(":")[1], "--include-dashboard",
+            "false", "--ray-client-server-port", str(_free_port()), *node]  # fmt: skip
+    procs = [subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+             for cmd in (head, [ray, "start", "--address", address, *node])]  # fmt: skip
+    try:
+        _wait_for_nodes(address, env, 2)
+        yield address, env
+    finally:
+        for proc in procs[::-1]:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_two_node_cluster_gives_the_same_results(
+    swept: tuple[Path, str], config: Path, tmp_path: Path, two_nodes: tuple[str, dict[str, str]]
+) -> None:
+    out, _ = swept
+    address, env = two_nodes
+    again = tmp_path / "cluster"
+    cmd = [sys.executable, "-m", "shared", "sweep", "--config", str(config), "--grid", str(GRID),
+           "--out", str(again), "--address", address]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for variant, seed in JOBS:
+        for name in ("returns.csv", "weights.csv", "rebalances.csv", "metrics.json"):
+            got = (again / variant / str(seed) / name).read_bytes()
+            assert got == (out / variant / str(seed) / name).read_bytes(), (variant, seed, name)
+    # Every task's log names its node: the grid ran on both.
+    logs = [*again.glob("bundles/*.log"), *again.glob("*/*/task.log")]
+    nodes = {m for p in logs for m in re.findall(r"on node ([0-9a-f]+)", p.read_text())}
+    assert len(logs) == 8 and len(nodes) == 2

@@ -1,0 +1,57 @@
+"""``deepquant train --workers 2``: the same bundles as one after the other, on a Ray of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="the `scale` extra (Ray) is not installed")
+
+pytestmark = pytest.mark.slow
+
+#: The sample config with a tiny model: the test is about the machinery, not the model.
+FAST = """
+[data]
+source = "sample"
+start = 2014-01-01
+benchmark = "SP500"
+[model]
+d_model = 16
+n_heads = 2
+n_layers = 1
+d_ff = 32
+latent = 8
+[train]
+train_years = 2
+epochs = 1
+stride = 3
+"""
+
+
+def _train(config: Path, out: Path, workers: int, env: dict[str, str]) -> str:
+    cmd = [sys.executable, "-m", "shared", "train", "--config", str(config), "--start",
+           "2017-01-01", "--end", "2018-12-28", "--retrain-every", "12", "--workers",
+           str(workers), "--out", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stderr
+
+
+def test_two_workers_train_the_same_bundles_on_a_ray_of_their_own(tmp_path: Path) -> None:
+    config = tmp_path / "fast.toml"
+    config.write_text(FAST)
+    # A cluster address left in the environment (nothing listens there) must not be
+    # joined: without --address, the command starts Ray in its own process.
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_ADDRESS": "127.0.0.1:9"}
+    _train(config, tmp_path / "one", 1, env)
+    log = _train(config, tmp_path / "two", 2, env)
+    assert "trained 2/2" in log
+    for day in ("2017-01-01", "2018-01-01"):
+        one = (tmp_path / "one" / day / "model.onnx").read_bytes()
+        assert one == (tmp_path / "two" / day / "model.onnx").read_bytes(), day
+        # Each bundle's task log is kept beside it and names the node that ran it.
+        assert "on node " in (tmp_path / "two" / f"{day}.log").read_text()
