@@ -29,6 +29,23 @@ def test_ledoit_wolf_is_scikit_learns_annualised(returns: np.ndarray) -> None:
     )
 
 
+def test_ledoit_wolf_is_pypfopts_bit_for_bit(sp500_returns) -> None:  # type: ignore[no-untyped-def]
+    # What the construction estimated through PyPortfolioOpt before: the same floats,
+    # on real returns (20 stocks, two years) and on a short window of 30 days.
+    import pandas as pd
+    from pypfopt.risk_models import CovarianceShrinkage
+
+    for days in (None, 30):
+        x = sp500_returns.to_numpy()[-days:] if days else sp500_returns.to_numpy()
+        ours = covariance(x, 252.0, "ledoit_wolf")
+        theirs = CovarianceShrinkage(pd.DataFrame(x), returns_data=True, frequency=252.0)
+        expected = theirs.ledoit_wolf().to_numpy()
+        assert np.array_equal(ours, expected)
+        # In the same memory layout, so what is computed from it is the same too.
+        w = np.linspace(1.0, 2.0, x.shape[1])
+        assert np.array_equal(ours @ w, expected @ w)
+
+
 def test_ewma_weights_recent_days_by_hand(returns: np.ndarray) -> None:
     # PyPortfolioOpt's exp_cov: products of deviations from the plain mean,
     # averaged with weights (1 - a)^age, a = 2 / (span + 1), annualised.
