@@ -33,32 +33,12 @@ from sweep.grid import load_grid
 
 pytest.importorskip("ray", reason="the `scale` extra (Ray) is not installed")
 
+from tests.fast import FAST
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
 GRID = ROOT / "configs" / "grids" / "sample.toml"
-#: The sample config with fewer epochs: the test is about the machinery, not the model.
-FAST = """
-[data]
-source = "sample"
-start = 2014-01-01
-benchmark = "SP500"
-[model]
-d_model = 16
-n_heads = 2
-n_layers = 1
-d_ff = 32
-latent = 8
-[train]
-train_years = 2
-epochs = 1
-stride = 3
-[inference]
-n_clusters = "auto"
-min_clusters = 3
-max_clusters = 8
-"""
 JOBS = [("top1", 0), ("top1", 1), ("top2", 0), ("top2", 1)]
 
 

@@ -11,25 +11,9 @@ import pytest
 
 pytest.importorskip("ray", reason="the `scale` extra (Ray) is not installed")
 
-pytestmark = pytest.mark.slow
+from tests.fast import FAST
 
-#: The sample config with a tiny model: the test is about the machinery, not the model.
-FAST = """
-[data]
-source = "sample"
-start = 2014-01-01
-benchmark = "SP500"
-[model]
-d_model = 16
-n_heads = 2
-n_layers = 1
-d_ff = 32
-latent = 8
-[train]
-train_years = 2
-epochs = 1
-stride = 3
-"""
+pytestmark = pytest.mark.slow
 
 
 def _train(config: Path, out: Path, workers: int, env: dict[str, str]) -> str:
