@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ from backtest.job import SET, BacktestJob, run_job
 from inferer.memo import Memo
 from shared.atomic import atomic_write_text
 from shared.config import Settings
+from shared.errors import DeepQuantError
 from shared.prices import PriceData
 from shared.publish import published
 
 __all__ = ["JOB_NAME", "backtest_one", "finished", "warm_one"]
+
+log = logging.getLogger("deepquant.sweep")
 
 #: What a job's folder was computed from, written once its set is published.
 JOB_NAME = "job.json"
@@ -67,5 +71,12 @@ def warm_one(
     """Fill the cache ``memo_dir`` with the decisions of ``[start, end]`` (:func:`warm_memo`)."""
     settings = Settings.model_validate(settings_json)
     memo = Memo(memo_dir)
-    n = warm_memo(data.prices, settings, Path(models), start, end, memo, data.universe.asset_class)
+    classes = data.universe.asset_class
+    try:
+        n = warm_memo(data.prices, settings, Path(models), start, end, memo, classes)
+    except DeepQuantError as err:
+        # The cache is a head start only: the variants' own backtests meet the same
+        # problem and end the sweep with it, naming the variant.
+        log.warning("cache not filled from %s: %s", start, err)
+        return f"not filled: {err}"
     return f"{n} decisions, {memo.misses} computed, {memo.hits} found"
