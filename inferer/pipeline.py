@@ -397,7 +397,11 @@ def allocate_asof(
     cfg = settings.inference
     manifest = bundle.manifest
     check_features(manifest, settings.features, bundle.path)
-    past = prices.filter(pl.col("date") <= asof)
+    # Prices that already end on or before asof (a backtest's) are kept as they are: the
+    # same frame lets the day's figures computed for the strategy serve its ablations.
+    latest = prices["date"].max()
+    ends_by_asof = isinstance(latest, dt.date) and latest <= asof
+    past = prices if ends_by_asof else prices.filter(pl.col("date") <= asof)
     if past.height < 2:
         raise DataError(f"no prices on or before {asof}")
 
