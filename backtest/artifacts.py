@@ -61,7 +61,7 @@ def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> 
     past = prices.filter(prices["date"] <= last.asof)
     r = complete_rows(trailing_returns(past, tickers, cfg.lookback))
     try:
-        mu, cov = moments(r, ppy)
+        mu, cov = moments(r, ppy, cfg.covariance)
     except ValueError:
         return None
     rf = annual_risk_free(risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback), ppy)
@@ -140,7 +140,8 @@ def _sections(
     last = result.allocations[-1]
     day = result.rebalances["date"][-1]
     past = prices.filter(prices["date"] <= day)
-    risk = target_risk(past, last.weights, settings.inference.lookback, last.periods_per_year)
+    cfg = settings.inference
+    risk = target_risk(past, last.weights, cfg.lookback, last.periods_per_year, cfg.covariance)
     tickers = [c for c in prices.columns if c != "date"]
     found: dict[str, Section] = {
         "summary": sections.summary(result, settings, facts),

@@ -188,14 +188,19 @@ def max_sharpe_all(ctx: Context) -> np.ndarray:
 
     def solve() -> np.ndarray:
         try:
-            return max_sharpe_weights(held, max_weight=cap, risk_free_rate=rf, periods_per_year=ppy)
+            return max_sharpe_weights(
+                held, max_weight=cap, risk_free_rate=rf, periods_per_year=ppy,
+                covariance=cfg.covariance,
+            )  # fmt: skip
         except Exception as err:
             if not isinstance(err, method_failures()):
                 raise
             # The engine keeps the previous weights on a ValueError, and says so.
             raise ValueError(f"max-Sharpe failed: {err}") from None
 
-    return _spread(ctx, ok, ctx.memo.get("max_sharpe", digest(held, rf, cap), solve))
+    return _spread(
+        ctx, ok, ctx.memo.get("max_sharpe", digest(held, rf, cap, cfg.covariance), solve)
+    )
 
 
 def momentum_top(ctx: Context) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 At each rebalance date D (the last trading day on or before ``start``, then
 the last of each week, month or quarter) the strategy calls
-:func:`inferer.pipeline.allocate_asof` with the newest bundle trained on
+:func:`inferer.pipeline.decide_asof` with the newest bundle trained on
 prices up to D at the latest, and prices up to D; the weights trade
 ``execution_lag`` trading days later. The baselines
 (:mod:`backtest.baselines`) are decided on the same dates from the same
@@ -37,7 +37,7 @@ from backtest.risk import target_risk
 from backtest.statistics import sharpe_statistics
 from inferer.embed import Embedder
 from inferer.memo import Memo
-from inferer.pipeline import Allocation, allocate_asof
+from inferer.pipeline import AsofDecision, decide_asof
 from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
 from shared.config import BacktestSettings, Settings
 from shared.errors import DataError
@@ -65,7 +65,7 @@ class BacktestResult:
         One row per rebalance of the strategy (:mod:`backtest.rebalances`).
     metrics : dict
         Series name -> :func:`shared.metrics.summary`.
-    allocations : tuple of Allocation
+    allocations : tuple of AsofDecision
         The strategy's decision at each rebalance.
     turnover, costs : dict
         Series name -> per-rebalance one-way turnover and cost (fraction of wealth).
@@ -88,7 +88,7 @@ class BacktestResult:
     weights: pl.DataFrame
     rebalances: pl.DataFrame
     metrics: dict[str, dict[str, float]]
-    allocations: tuple[Allocation, ...]
+    allocations: tuple[AsofDecision, ...]
     turnover: dict[str, np.ndarray]
     costs: dict[str, np.ndarray]
     held: np.ndarray
@@ -103,7 +103,7 @@ class _Decisions:
     """Target weights of every portfolio at each rebalance, and the strategy's records."""
 
     targets: dict[str, list[np.ndarray]]
-    allocations: list[Allocation] = field(default_factory=list)
+    allocations: list[AsofDecision] = field(default_factory=list)
     rows: list[dict[str, object]] = field(default_factory=list)
     rebalances: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -142,7 +142,7 @@ def _decide_strategy(
     cfg = settings.inference
     held = tuple(out.allocations[-1].weights) if out.allocations else ()
     try:
-        alloc = allocate_asof(
+        alloc = decide_asof(
             past, day, embedder.bundle, settings, embedder=embedder, features=cube, memo=memo,
             incumbents=held, classes=classes,
         )  # fmt: skip
@@ -152,12 +152,12 @@ def _decide_strategy(
         out.keep_previous("strategy", day, err)
         kept = out.allocations[-1].weights
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
-        vol = target_risk(past, kept, cfg.lookback, ppy).vol
+        vol = target_risk(past, kept, cfg.lookback, ppy, cfg.covariance).vol
         row = kept_row(day, embedder.bundle.path, cfg.method, len(kept), str(err), vol)
         out.rebalances.append(row)
         return
     out.allocations.append(alloc)
-    vol = target_risk(past, alloc.weights, cfg.lookback, alloc.periods_per_year).vol
+    vol = target_risk(past, alloc.weights, cfg.lookback, alloc.periods_per_year, cfg.covariance).vol
     out.rebalances.append(decided_row(alloc, vol))
     out.targets["strategy"].append(weight_vector(alloc.weights, tickers))
     out.rows.extend(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from inferer.pipeline import Allocation
+from inferer.pipeline import AsofDecision
 
 __all__ = ["COLUMNS", "KEPT", "decided_row", "kept_row", "rebalances_frame", "yearly_trading"]
 
@@ -44,7 +44,7 @@ SCHEMA: dict[str, Any] = {
 COLUMNS: tuple[str, ...] = tuple(SCHEMA)
 
 
-def decided_row(alloc: Allocation, ex_ante_vol: float) -> dict[str, Any]:
+def decided_row(alloc: AsofDecision, ex_ante_vol: float) -> dict[str, Any]:
     """The row of a rebalance whose decision was made (turnover and cost come later)."""
     return {
         "date": alloc.asof,

@@ -42,9 +42,15 @@ def risk_contributions(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
 
 
 def target_risk(
-    past: pl.DataFrame, weights: Mapping[str, float], lookback: int, periods_per_year: float
+    past: pl.DataFrame,
+    weights: Mapping[str, float],
+    lookback: int,
+    periods_per_year: float,
+    kind: str,
 ) -> TargetRisk:
     """Ex-ante risk of ``weights`` from the ``lookback`` days of ``past`` before the decision.
+
+    The covariance is ``kind`` (``[inference] covariance``), the strategy's own.
 
     Cash (weights summing to less than 1) carries no risk. Too few complete
     days for a covariance give NaN everywhere rather than an error: the
@@ -60,7 +66,7 @@ def target_risk(
         vol = float(np.nanstd(r, ddof=1) * math.sqrt(periods_per_year) * w[0])
         return TargetRisk(vol, {tickers[0]: 1.0}) if math.isfinite(vol) else nan
     try:
-        cov = covariance(trailing_returns(past, tickers, lookback), periods_per_year)
+        cov = covariance(trailing_returns(past, tickers, lookback), periods_per_year, kind)
     except ValueError:
         return nan
     vol = math.sqrt(max(float(w @ cov @ w), 0.0))

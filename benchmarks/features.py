@@ -34,7 +34,7 @@ def main() -> None:
 
     t_load, data = timed(lambda: load_prices(settings), args.repeat)
     t_feat, cube = timed(lambda: compute_features(data.prices, spec), args.repeat)
-    scaler = Scaler.fit(cube, dt.date(2016, 1, 1), dt.date(2017, 12, 31))
+    scaler = Scaler.fit(cube, dt.date(2016, 1, 1), dt.date(2017, 12, 31), FeatureSettings().clip)
     day = dt.date(2025, 12, 31)
     past = data.prices.filter(pl.col("date") <= day)  # as inference cuts them
     t_one, win = timed(lambda: windows_asof(cube, day, 30, scaler), args.repeat)

@@ -36,7 +36,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     from inferer.embed import Embedder
-    from inferer.pipeline import allocate_asof
+    from inferer.pipeline import decide_asof
     from shared.bundle import find_bundle
     from shared.config import load_settings
     from shared.features import compute_features
@@ -94,7 +94,7 @@ def main() -> None:
         t0 = time.perf_counter()
         load_prices(settings.data, args.prices)
         steps.setdefault("load prices", []).append(time.perf_counter() - t0)
-        alloc = allocate_asof(data.prices, asof, bundle, settings, embedder=embedder)
+        alloc = decide_asof(data.prices, asof, bundle, settings, embedder=embedder)
         for name, sec in alloc.timings.items():
             steps.setdefault(name, []).append(sec)
 

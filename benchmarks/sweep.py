@@ -74,10 +74,10 @@ def _grid_pass(
     from inferer.memo import Memo
     from shared.bundle import list_bundles
     from shared.config import load_settings
+    from shared.parallel import Task, run_tasks
     from shared.prices import load_prices
     from sweep.run import chunks
     from sweep.tasks import backtest_one, warm_one
-    from trainer.parallel import Task, run_tasks
 
     base = load_settings(CONFIG)
     data = load_prices(base.data, PANEL)
@@ -114,7 +114,7 @@ def _grid_pass(
 
 
 def part_grid(model: Path, work: Path) -> None:
-    from trainer.parallel import connect
+    from shared.parallel import connect
 
     connect(num_cpus=2)
     for report in (True, False):
@@ -129,7 +129,7 @@ def part_grid(model: Path, work: Path) -> None:
 def part_overhead() -> None:
     import ray
 
-    from trainer.parallel import connect
+    from shared.parallel import connect
 
     t0 = time.perf_counter()
     connect(num_cpus=2)

@@ -44,6 +44,7 @@ REMOVED = {
 }
 
 MODULES = (
+    "deepquant.cli",
     "inferer.cli",
     "inferer.pipeline",
     "inferer.allocate",
@@ -210,7 +211,7 @@ def check_solver() -> None:
 
     r = np.random.default_rng(0).normal(0.001, 0.01, (300, 5))
     for method in ("max_sharpe", "min_vol"):
-        res = allocate(r, method)
+        res = allocate(r, method, fallback="equal", covariance="ledoit_wolf")
         assert res.method_used == method, f"{method}: fell back ({res.method_used}, {res})"
         print(f"allocate(..., {method!r}).method_used = {res.method_used}")
     print(f"cvxpy {cp.__version__} solvers: {sorted(solvers)}")

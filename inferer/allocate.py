@@ -29,7 +29,7 @@ asset's own history.
 When a method raises (solver failure, infeasible problem, no asset with an
 expected return above the risk-free rate, too little data), :func:`allocate`
 uses the ``fallback`` method, then equal weights if that fails too, and says so
-in :attr:`AllocationResult.method_used` and :attr:`AllocationResult.fallback_reason`.
+in :attr:`MethodResult.method_used` and :attr:`MethodResult.fallback_reason`.
 
 Example
 -------
@@ -37,7 +37,7 @@ Example
 >>> from inferer.allocate import allocate
 >>> rng = np.random.default_rng(0)
 >>> r = rng.normal(0.0005, [0.01, 0.02], size=(250, 2))
->>> res = allocate(r, "inverse_vol")
+>>> res = allocate(r, "inverse_vol", fallback="equal", covariance="sample")
 >>> res.method_used, bool(res.weights[0] > res.weights[1])
 ('inverse_vol', True)
 """
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FALLBACKS",
     "METHODS",
-    "AllocationResult",
+    "MethodResult",
     "allocate",
     "cap_weights",
     "equal_weights",
@@ -105,7 +105,7 @@ def method_failures() -> tuple[type[BaseException], ...]:
 
 
 @dataclass(frozen=True)
-class AllocationResult:
+class MethodResult:
     """Result of :func:`allocate`.
 
     Attributes
@@ -211,7 +211,7 @@ def _optimise(
     run: Callable[[EfficientFrontier], object],
     max_weight: float,
     periods_per_year: float,
-    kind: str = "ledoit_wolf",
+    kind: str,
 ) -> np.ndarray:
     r = _as_returns(returns)
     _check_max_weight(max_weight, r.shape[1])
@@ -232,7 +232,7 @@ def max_sharpe_weights(
     max_weight: float = 1.0,
     risk_free_rate: float = 0.0,
     periods_per_year: float = TRADING_DAYS,
-    covariance: str = "ledoit_wolf",
+    covariance: str,
 ) -> np.ndarray:
     """Long-only maximum-Sharpe weights with each weight ``<= max_weight``.
 
@@ -273,7 +273,7 @@ def min_vol_weights(
     *,
     max_weight: float = 1.0,
     periods_per_year: float = TRADING_DAYS,
-    covariance: str = "ledoit_wolf",
+    covariance: str,
 ) -> np.ndarray:
     """Long-only minimum-volatility weights with each weight ``<= max_weight``.
 
@@ -285,7 +285,7 @@ def min_vol_weights(
 
 
 def risk_parity_weights(
-    returns: np.ndarray, *, periods_per_year: float = TRADING_DAYS, covariance: str = "ledoit_wolf"
+    returns: np.ndarray, *, periods_per_year: float = TRADING_DAYS, covariance: str
 ) -> np.ndarray:
     """Equal-risk-contribution weights under the ``covariance`` estimate of ``returns``.
 
@@ -389,12 +389,12 @@ def allocate(
     returns: np.ndarray,
     method: str,
     *,
+    fallback: str,
+    covariance: str,
     max_weight: float = 1.0,
-    fallback: str = "inverse_vol",
     periods_per_year: float = TRADING_DAYS,
     risk_free_rate: float = 0.0,
-    covariance: str = "ledoit_wolf",
-) -> AllocationResult:
+) -> MethodResult:
     """Weights for the columns of ``returns`` by ``method``, falling back on failure.
 
     Parameters
@@ -418,7 +418,7 @@ def allocate(
 
     Returns
     -------
-    AllocationResult
+    MethodResult
         A single asset gets weight 1.
 
     Raises
@@ -441,7 +441,7 @@ def allocate(
     r = _as_returns(returns)
     n = r.shape[1]
     if n == 1:
-        return AllocationResult(np.ones(1), method, method, None)
+        return MethodResult(np.ones(1), method, method, None)
     if max_weight * n < 1 - 1e-12:
         # Quietly equal-weighting would break the cap the user set.
         raise DataError(
@@ -479,5 +479,5 @@ def allocate(
             failures.append(f"{name} failed ({_short(err)})")
             continue
         reason = "; ".join(failures) if failures else None
-        return AllocationResult(weights, method, name, reason)
+        return MethodResult(weights, method, name, reason)
     raise AssertionError("equal weights cannot fail")  # pragma: no cover

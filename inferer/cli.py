@@ -17,7 +17,7 @@ from shared.options import asof_option, config_option, model_option, out_option,
 from shared.windows import effective_asof
 
 if TYPE_CHECKING:
-    from inferer.pipeline import Allocation
+    from inferer.pipeline import AsofDecision
     from inferer.trades import Orders
     from shared.prices import PriceData
     from shared.universe import Universe
@@ -90,7 +90,7 @@ def infer(
 def _orders(
     data: PriceData,
     settings: Settings,
-    alloc: Allocation,
+    alloc: AsofDecision,
     holdings: Path | None,
     capital: float | None,
     out: Path,
@@ -112,14 +112,14 @@ def _orders(
 
 def _allocate(
     data: PriceData, settings: Settings, model: Path, asof: dt.date | None, out: Path
-) -> tuple[Allocation, dt.date]:
+) -> tuple[AsofDecision, dt.date]:
     """The decision for the effective as-of date, and the last date with prices.
 
     The incumbents of selection hysteresis are the last weights written before
     that date, so a rerun of the same date decides the same.
     """
     from inferer.output import previous_weights
-    from inferer.pipeline import allocate_asof
+    from inferer.pipeline import decide_asof
     from shared.bundle import find_bundle
 
     data_end = data.prices["date"][-1]
@@ -134,13 +134,13 @@ def _allocate(
             day,
         )
     held = previous_weights(out, day - dt.timedelta(days=1)).weights
-    alloc = allocate_asof(
+    alloc = decide_asof(
         data.prices, day, bundle, settings, incumbents=held, classes=data.universe.asset_class
     )
     return replace(alloc, timings={**data.timings, **alloc.timings}), data_end
 
 
-def _echo(alloc: Allocation, universe: Universe) -> None:
+def _echo(alloc: AsofDecision, universe: Universe) -> None:
     from inferer.output import weights_frame
 
     table = weights_frame(alloc, universe).drop("asof")

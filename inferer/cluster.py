@@ -20,7 +20,7 @@ Example
 >>> import numpy as np
 >>> from inferer.cluster import cluster_embeddings
 >>> emb = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
->>> result = cluster_embeddings(emb, 2)
+>>> result = cluster_embeddings(emb, 2, linkage="ward", min_clusters=2, max_clusters=3)
 >>> result.labels.tolist(), result.n_clusters
 ([0, 0, 1, 1], 2)
 """
@@ -28,7 +28,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster
@@ -36,6 +36,7 @@ from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.spatial.distance import pdist, squareform
 
 from shared.choices import MIN_CLUSTERS, Linkage
+from shared.config import InferenceSettings
 from shared.errors import DataError
 
 __all__ = ["LINKAGES", "Clustering", "cluster_embeddings"]
@@ -238,9 +239,9 @@ def cluster_embeddings(
     embeddings: np.ndarray,
     n_clusters: int | Literal["auto"],
     *,
-    linkage: str = "ward",
-    min_clusters: int = 4,
-    max_clusters: int = 20,
+    linkage: str,
+    min_clusters: int,
+    max_clusters: int,
     normalize: bool = True,
     tree_sample: int | None = None,
     silhouette_sample: int | None = None,
@@ -325,3 +326,25 @@ def cluster_embeddings(
         tree_rows=rows,
         silhouette_assets=int(scored.size),
     )
+
+
+def clustering_params(cfg: InferenceSettings) -> dict[str, Any]:
+    """The keyword arguments of :func:`cluster_embeddings` that ``[inference]`` sets.
+
+    The one list of what a clustering depends on besides the embeddings: the
+    pipeline clusters with it and keys its cache by it, and the sweep groups
+    the jobs that share clusterings by it.
+    """
+    return {
+        "n_clusters": cfg.n_clusters,
+        "linkage": cfg.linkage,
+        "min_clusters": cfg.min_clusters,
+        "max_clusters": cfg.max_clusters,
+        "tree_sample": cfg.tree_sample,
+        "silhouette_sample": cfg.silhouette_sample,
+    }
+
+
+def cluster_with(embeddings: np.ndarray, cfg: InferenceSettings) -> Clustering:
+    """:func:`cluster_embeddings` with the settings of ``[inference]``."""
+    return cluster_embeddings(embeddings, **clustering_params(cfg))

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inferer.allocate import AllocationResult, allocate, inverse_vol_weights
+from inferer.allocate import MethodResult, allocate, inverse_vol_weights
 from inferer.moments import complete_rows, covariance
 from shared.config import InferenceSettings
 
@@ -46,14 +46,14 @@ class Portfolio:
     ----------
     weights : numpy.ndarray
         ``(m,)`` weight of each pick, ``>= 0``, summing to at most 1; the rest is cash.
-    result : AllocationResult
+    result : MethodResult
         The allocation across clusters (method used, fallback).
     notes : dict of str to str
         Picks whose weight a rule cut, and the rule.
     """
 
     weights: np.ndarray
-    result: AllocationResult
+    result: MethodResult
     notes: dict[str, str] = field(default_factory=dict)
 
 

@@ -21,7 +21,7 @@ from shared.errors import BundleError, DataError
 CHUNK = 2048
 
 
-def open_session(model_path: Path, threads: int = 1) -> ort.InferenceSession:
+def open_session(model_path: Path, threads: int) -> ort.InferenceSession:
     """A CPU onnxruntime session for ``model_path``.
 
     Raises
@@ -52,7 +52,7 @@ class Embedder:
         onnxruntime intra-op threads.
     """
 
-    def __init__(self, bundle: Bundle, threads: int = 1) -> None:
+    def __init__(self, bundle: Bundle, threads: int) -> None:
         self.bundle = bundle
         self.session = open_session(bundle.model_path, threads)
         manifest = bundle.manifest

@@ -17,6 +17,9 @@ from scipy.spatial.distance import squareform
 
 from shared.metrics import ZERO_VOL
 
+#: HRP's tree is single linkage by its definition (López de Prado 2016), not a setting.
+HRP_LINKAGE = "single"
+
 
 def _cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:
     sub = cov[np.ix_(items, items)]
@@ -25,7 +28,7 @@ def _cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:
     return float(w @ sub @ w)
 
 
-def hrp_from_cov(cov: np.ndarray, corr: np.ndarray, method: str = "single") -> np.ndarray:
+def hrp_from_cov(cov: np.ndarray, corr: np.ndarray, method: str = HRP_LINKAGE) -> np.ndarray:
     """HRP weights from a covariance and a correlation matrix.
 
     Parameters
@@ -59,7 +62,7 @@ def hrp_from_cov(cov: np.ndarray, corr: np.ndarray, method: str = "single") -> n
     return weights
 
 
-def hrp(returns: np.ndarray, method: str = "single") -> np.ndarray:
+def hrp(returns: np.ndarray, method: str = HRP_LINKAGE) -> np.ndarray:
     """HRP weights of the columns of a complete ``(T, n)`` return matrix.
 
     Raises

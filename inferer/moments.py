@@ -99,7 +99,7 @@ def _ledoit_wolf(x: FloatArray, periods_per_year: float) -> FloatArray:
     return np.asfortranarray(cov)
 
 
-def _covariance(x: FloatArray, periods_per_year: float, kind: str = "ledoit_wolf") -> FloatArray:
+def _covariance(x: FloatArray, periods_per_year: float, kind: str) -> FloatArray:
     if kind not in COVARIANCES:
         raise ValueError(f"covariance must be one of {COVARIANCES}, got {kind!r}")
     if kind == "ledoit_wolf":
@@ -121,9 +121,7 @@ def _covariance(x: FloatArray, periods_per_year: float, kind: str = "ledoit_wolf
     return c
 
 
-def covariance(
-    returns: npt.ArrayLike, periods_per_year: float, kind: str = "ledoit_wolf"
-) -> FloatArray:
+def covariance(returns: npt.ArrayLike, periods_per_year: float, kind: str) -> FloatArray:
     """The covariance ``(n, n)`` of :func:`moments`, without the expected returns.
 
     Raises
@@ -135,7 +133,7 @@ def covariance(
 
 
 def moments(
-    returns: npt.ArrayLike, periods_per_year: float, kind: str = "ledoit_wolf"
+    returns: npt.ArrayLike, periods_per_year: float, kind: str
 ) -> tuple[FloatArray, FloatArray]:
     """Annual expected returns ``(n,)`` and covariance ``(n, n)`` (``kind``, Ledoit-Wolf).
 

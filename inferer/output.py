@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from inferer.pipeline import Allocation
+from inferer.pipeline import AsofDecision
 from inferer.trades import Holdings, Orders
 from shared import __version__
 from shared.atomic import atomic_write_text
@@ -32,7 +32,7 @@ def weights_name(asof: dt.date) -> str:
     return f"weights_{asof.isoformat()}.csv"
 
 
-def weights_frame(alloc: Allocation, universe: Universe) -> pl.DataFrame:
+def weights_frame(alloc: AsofDecision, universe: Universe) -> pl.DataFrame:
     """One row per held asset, largest weight first."""
     tickers = list(alloc.weights)
     return pl.DataFrame(
@@ -54,7 +54,7 @@ def _finite(x: float) -> float | None:
 
 
 def run_record(
-    alloc: Allocation, *, config_digest: str, requested_asof: dt.date | None, data_end: dt.date
+    alloc: AsofDecision, *, config_digest: str, requested_asof: dt.date | None, data_end: dt.date
 ) -> dict[str, Any]:
     """The run manifest: model, data, clusters, selection, fallbacks and timings."""
     members: dict[int, list[str]] = {}
@@ -113,7 +113,7 @@ def run_record(
 
 
 def write_outputs(
-    alloc: Allocation,
+    alloc: AsofDecision,
     out_dir: str | Path,
     universe: Universe,
     *,

@@ -1,4 +1,4 @@
-"""``allocate_asof``: the whole inference step for one date, as one pure function.
+"""``decide_asof``: the whole inference step for one date, as one pure function.
 
 prices up to D -> features -> windows at D -> embeddings -> clusters
 -> best asset per cluster -> weights. The cron job calls it once; the
@@ -19,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from inferer.allocate import AllocationResult
-from inferer.cluster import Clustering, cluster_embeddings
+from inferer.allocate import MethodResult
+from inferer.cluster import Clustering, cluster_with, clustering_params
 from inferer.construct import Portfolio, construct
 from inferer.embed import Embedder
 from inferer.memo import Memo, digest
@@ -38,7 +38,7 @@ from shared.windows import asof_index, windows_asof
 
 
 @dataclass(frozen=True)
-class Allocation:
+class AsofDecision:
     """Everything decided on one date, and why.
 
     Attributes
@@ -50,7 +50,7 @@ class Allocation:
         risk-free proxy when rules put weight in cash and it is a ticker.
         Sums to 1, or less when cash has no ticker.
     method, method_used : str
-        Allocation method asked for, and the one that produced the weights.
+        Method asked for, and the one that produced the weights.
     fallback_reason : str or None
         Why the requested method failed, if it did.
     clusters : dict of str to int
@@ -134,7 +134,7 @@ class Decision:
 
     clustering: Clustering
     selection: Selection
-    result: AllocationResult
+    result: MethodResult
     periods_per_year: float
     weights: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
@@ -157,23 +157,8 @@ def _with_cash(
 def _cluster(embeddings: np.ndarray, cfg: InferenceSettings, memo: Memo | None) -> Clustering:
     """The clustering of ``embeddings``, from ``memo`` when computed before."""
     memo = memo if memo is not None else Memo(keep=False)
-    key = digest(
-        embeddings, cfg.n_clusters, cfg.linkage, cfg.min_clusters, cfg.max_clusters,
-        cfg.tree_sample, cfg.silhouette_sample,
-    )  # fmt: skip
-    return memo.get(
-        "cluster",
-        key,
-        lambda: cluster_embeddings(
-            embeddings,
-            cfg.n_clusters,
-            linkage=cfg.linkage,
-            min_clusters=cfg.min_clusters,
-            max_clusters=cfg.max_clusters,
-            tree_sample=cfg.tree_sample,
-            silhouette_sample=cfg.silhouette_sample,
-        ),
-    )
+    key = digest(embeddings, *clustering_params(cfg).values())
+    return memo.get("cluster", key, lambda: cluster_with(embeddings, cfg))
 
 
 def decide(
@@ -346,7 +331,7 @@ def _mean_embeddings(
     return (total / count[:, None]).astype(np.float32)
 
 
-def allocate_asof(
+def decide_asof(
     prices: pl.DataFrame,
     asof: dt.date,
     bundle: Bundle,
@@ -358,7 +343,7 @@ def allocate_asof(
     memo: Memo | None = None,
     incumbents: Collection[str] = (),
     classes: Mapping[str, str] | None = None,
-) -> Allocation:
+) -> AsofDecision:
     """Decide the portfolio for ``asof`` from prices up to ``asof``.
 
     Parameters
@@ -443,10 +428,10 @@ def _allocation(
     past: pl.DataFrame,
     skipped: dict[str, str],
     timings: dict[str, float],
-) -> Allocation:
-    """The :class:`Allocation` record of one decision."""
+) -> AsofDecision:
+    """The :class:`AsofDecision` record of one decision."""
     result, clustering = decision.result, decision.clustering
-    return Allocation(
+    return AsofDecision(
         asof=asof,
         # Largest first; the sort is stable, so ties keep the selection's order.
         weights=dict(sorted(decision.weights.items(), key=lambda kv: -kv[1])),

@@ -25,7 +25,9 @@ Example
 >>> import numpy as np
 >>> from inferer.select import select_assets
 >>> r = np.array([[0.01, 0.02, 0.0], [0.03, -0.01, 0.01], [0.02, 0.01, -0.01], [0.0, 0.01, 0.02]])
->>> select_assets(r, ["A", "B", "C"], np.array([0, 0, 1]), min_history=4).tickers
+>>> select_assets(
+...     r, ["A", "B", "C"], np.array([0, 0, 1]), min_history=4, top_n=1, signal="sharpe"
+... ).tickers
 ('A', 'C')
 """
 
@@ -275,9 +277,9 @@ def select_assets(
     *,
     rf_daily: np.ndarray | float = 0.0,
     periods_per_year: float = TRADING_DAYS,
-    min_history: int = 126,
-    top_n: int | None = 1,
-    signal: str = "sharpe",
+    min_history: int,
+    top_n: int | None,
+    signal: str,
     incumbents: Collection[str] = (),
     keep_margin: int = 0,
     stats: Signals | None = None,

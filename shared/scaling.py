@@ -46,7 +46,7 @@ class Scaler:
 
     @classmethod
     def fit(
-        cls, cube: FeatureCube, start: dt.date | None, end: dt.date | None, clip: float = 5.0
+        cls, cube: FeatureCube, start: dt.date | None, end: dt.date | None, clip: float
     ) -> Scaler:
         """Fit on every finite feature value dated within ``[start, end]``.
 

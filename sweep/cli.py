@@ -53,7 +53,7 @@ def sweep(
     """
     from shared.publish import writable_folder
     from sweep.grid import load_grid
-    from sweep.results import aggregate
+    from sweep.results import RESULTS, aggregate
     from sweep.run import run_sweep
 
     jobs = load_grid(grid, config)
@@ -68,4 +68,4 @@ def sweep(
     )  # fmt: skip
     aggregate(jobs, out, ledger)
     click.echo((out / "summary.md").read_text())
-    click.echo(f"results: {out / 'results.parquet'}")
+    click.echo(f"results: {out / RESULTS}")

@@ -31,6 +31,10 @@ from sweep.grid import Grid
 __all__ = ["aggregate"]
 
 
+#: The results table of a sweep, in its folder.
+RESULTS = "results.parquet"
+
+
 def _rows(grid: Grid, out: Path) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for job in grid.jobs:
@@ -112,7 +116,7 @@ def aggregate(grid: Grid, out: Path, trial_ledger: Path | None = None) -> pl.Dat
     every trial of the sweep is added.
     """
     results = pl.DataFrame(_rows(grid, out))
-    with atomic_open(out / "results.parquet", "wb") as fh:
+    with atomic_open(out / RESULTS, "wb") as fh:
         results.write_parquet(fh)
     atomic_write_text(out / "results.csv", results.write_csv())
     trials = ledger(grid, out)

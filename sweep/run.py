@@ -23,13 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from backtest.engine import decision_dates
+from inferer.cluster import clustering_params
 from inferer.memo import digest
 from shared.bundle import is_bundle
+from shared.parallel import Task, connect, gpus_for, run_tasks
 from shared.prices import PriceData, load_prices
 from sweep.grid import Grid, Job
 from sweep.keys import bundle_key, data_key, series_key
 from sweep.tasks import backtest_one, finished, warm_one
-from trainer.parallel import Task, connect, gpus_for, run_tasks, train_one
+from trainer.parallel import train_one
 from trainer.walkforward import Period, series_periods
 
 log = logging.getLogger("deepquant.sweep")
@@ -58,9 +60,8 @@ class Planned:
     def wave_key(self) -> str:
         """Jobs with the same key compute the same embeddings and clusterings."""
         cfg, bt = self.job.settings.inference, self.job.settings.backtest
-        return digest(self.series, cfg.n_clusters, cfg.linkage, cfg.min_clusters,
-                      cfg.max_clusters, cfg.lookback, cfg.embed_days, bt.rebalance,
-                      bt.execution_lag)  # fmt: skip
+        return digest(self.series, *clustering_params(cfg).values(), cfg.lookback,
+                      cfg.embed_days, bt.rebalance, bt.execution_lag)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from tests.bundles import make_bundle
+from tests.cleaning import clean
 from tests.paths import SHARED_PANEL
 
 _MISSING_PANEL = f"shared price panel not found at {SHARED_PANEL}"
@@ -31,10 +32,9 @@ def shared_panel_path() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_prices() -> pl.DataFrame:
-    from shared.prices.clean import clean_prices
     from shared.prices.sample import load_sample
 
-    return clean_prices(load_sample()).prices
+    return clean(load_sample()).prices
 
 
 @pytest.fixture(scope="session")

@@ -82,19 +82,7 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
         source = "yahoo"
         log.info(report.summary())
     t1 = time.perf_counter()
-    cleaned = clean_prices(
-        raw,
-        start=settings.start,
-        end=settings.end,
-        calendar=settings.calendar,
-        benchmark=settings.benchmark,
-        ffill_limit=settings.ffill_limit,
-        min_history=settings.min_history,
-        max_jump=settings.max_jump,
-        max_stale_days=settings.max_stale_days,
-        suspect_prices=settings.suspect_prices,
-        source=source,
-    )
+    cleaned = clean_prices(raw, settings, source=source)
     present = set(cleaned.tickers)
     kept = tuple(t for t in universe.tickers if t in present)
     universe = Universe(kept, {t: c for t, c in universe.asset_class.items() if t in present})

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from shared.config import DataSettings
 from shared.errors import DataError
 
 log = logging.getLogger("deepquant.prices")
@@ -314,44 +315,39 @@ def _restricted_rows(
 
 
 def clean_prices(
-    frame: pl.DataFrame,
-    *,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    calendar: str = "union",
-    ffill_limit: int = 5,
-    min_history: int = 100,
-    max_jump: float = 0.0,
-    max_stale_days: int = 0,
-    suspect_prices: str = "drop",
-    benchmark: str | None = None,
-    source: str = "prices",
+    frame: pl.DataFrame, settings: DataSettings, *, source: str = "prices"
 ) -> CleanPrices:
     """Validate, align and clean a raw wide price frame (see module docstring).
+
+    ``settings`` gives the period (``start``, ``end``), the ``calendar`` and
+    ``benchmark``, ``ffill_limit``, ``min_history``, the suspect-price checks
+    (``max_jump``, ``max_stale_days``) and what to do with a suspect
+    (``suspect_prices``); ``source`` names the data in messages.
 
     Raises
     ------
     DataError
         Any structural problem, or no asset left with enough history.
     """
+    s = settings
     panel = _validated(frame, source)
-    panel = panel.rows(_restricted_rows(panel, start, end, source))
-    panel = panel.rows(_calendar_rows(panel, calendar, source, benchmark))
-    panel = _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, ffill_limit))
-    dropped = _short_histories(panel, min_history)
-    suspects = _suspects(panel, max_jump, max_stale_days)
+    panel = panel.rows(_restricted_rows(panel, s.start, s.end, source))
+    panel = panel.rows(_calendar_rows(panel, s.calendar, source, s.benchmark))
+    panel = _Panel(panel.dates, panel.tickers, _fill_gaps(panel.values, s.ffill_limit))
+    dropped = _short_histories(panel, s.min_history)
+    suspects = _suspects(panel, s.max_jump, s.max_stale_days)
     if suspects:
-        action = "dropped" if suspect_prices == "drop" else "kept"
+        action = "dropped" if s.suspect_prices == "drop" else "kept"
         log.warning(
             "%s %d asset(s) with suspect prices: %s",
             action,
             len(suspects),
             "; ".join(f"{t} ({r})" for t, r in suspects.items()),
         )
-        if suspect_prices == "drop":
+        if s.suspect_prices == "drop":
             dropped.update({t: r for t, r in suspects.items() if t not in dropped})
     if len(dropped) == len(panel.tickers):
-        raise DataError(f"{source}: no asset has at least {min_history} prices")
+        raise DataError(f"{source}: no asset has at least {s.min_history} prices")
     keep = np.array([t not in dropped for t in panel.tickers], dtype=bool)
     kept = _Panel(
         panel.dates, [t for t in panel.tickers if t not in dropped], panel.values[:, keep]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from shared.cli import cli
+from deepquant.cli import cli
 from tests.paths import ROOT
 
 SAMPLE_CONFIG = ROOT / "configs" / "sample.toml"

@@ -11,7 +11,7 @@ import polars as pl
 from click.testing import CliRunner, Result
 
 from backtest.baselines import BASELINES
-from shared.cli import cli
+from deepquant.cli import cli
 from tests.backtest.conftest import backtest_args
 from tests.bundles import make_bundle
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,17 +16,30 @@ from pypfopt.exceptions import OptimizationError
 from inferer.allocate import (
     FALLBACKS,
     METHODS,
-    AllocationResult,
-    allocate,
+    MethodResult,
     cap_weights,
     equal_weights,
     hrp_weights,
     inverse_vol_weights,
-    max_sharpe_weights,
-    min_vol_weights,
     validate_weights,
 )
+from inferer.allocate import (
+    allocate as _allocate,
+)
+from inferer.allocate import (
+    max_sharpe_weights as _max_sharpe_weights,
+)
+from inferer.allocate import (
+    min_vol_weights as _min_vol_weights,
+)
+from shared.config import InferenceSettings
 from shared.errors import DataError
+
+_CFG = InferenceSettings()
+#: The settings' defaults (shared/config.py) for the calls that leave them out.
+min_vol_weights = partial(_min_vol_weights, covariance=_CFG.covariance)
+max_sharpe_weights = partial(_max_sharpe_weights, covariance=_CFG.covariance)
+allocate = partial(_allocate, fallback=_CFG.fallback, covariance=_CFG.covariance)
 
 
 def _check_valid(w: np.ndarray, n: int, max_weight: float = 1.0) -> None:
@@ -286,7 +300,7 @@ def test_single_asset_and_infeasible_cap():
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_on_real_data(sp500_returns, method):
     res = allocate(sp500_returns.to_numpy(), method, max_weight=0.2)
-    assert isinstance(res, AllocationResult)
+    assert isinstance(res, MethodResult)
     assert (res.method, res.method_used, res.fallback_reason) == (method, method, None)
     _check_valid(res.weights, 20, 0.2)
 

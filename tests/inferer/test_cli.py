@@ -18,7 +18,7 @@ SAMPLE = str(ROOT / "configs" / "sample.toml")
 
 NO_TORCH_RUN = """
 import sys
-from shared.cli import main
+from deepquant.cli import main
 sys.argv = ["deepquant"] + sys.argv[1:]
 try:
     main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,26 @@ from scipy.cluster.hierarchy import fcluster
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import silhouette_score
 
-from inferer.cluster import LINKAGES, Clustering, cluster_embeddings
+from inferer.cluster import (
+    LINKAGES,
+    Clustering,
+    cluster_embeddings,
+    cluster_with,
+    clustering_params,
+)
+from shared.config import InferenceSettings
 from shared.errors import DataError
+
+#: The settings' own clustering defaults, for the calls that do not set them.
+_DEFAULTS = {
+    k: v
+    for k, v in clustering_params(InferenceSettings()).items()
+    if k in ("linkage", "min_clusters", "max_clusters")
+}
+
+
+def cluster(x: np.ndarray, *args: object, **kwargs: object) -> Clustering:
+    return cluster_embeddings(x, *args, **{**_DEFAULTS, **kwargs})  # type: ignore[arg-type]
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -51,7 +70,7 @@ def _blobs(rng: np.random.Generator, k: int, per: int, dim: int = 16) -> np.ndar
 @pytest.mark.parametrize("linkage", LINKAGES)
 @pytest.mark.parametrize("k", [2, 5, 12])
 def test_cut_equals_sklearn_on_real_data(panel_embeddings, linkage, k):
-    result = cluster_embeddings(panel_embeddings, k, linkage=linkage)
+    result = cluster(panel_embeddings, k, linkage=linkage)
     expected = AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(
         _normalised(panel_embeddings)
     )
@@ -61,7 +80,7 @@ def test_cut_equals_sklearn_on_real_data(panel_embeddings, linkage, k):
 
 @pytest.mark.parametrize("linkage", LINKAGES)
 def test_cut_equals_sklearn_on_sp500(sp500_embeddings, linkage):
-    result = cluster_embeddings(sp500_embeddings, 6, linkage=linkage)
+    result = cluster(sp500_embeddings, 6, linkage=linkage)
     expected = AgglomerativeClustering(n_clusters=6, linkage=linkage).fit_predict(
         _normalised(sp500_embeddings)
     )
@@ -69,7 +88,7 @@ def test_cut_equals_sklearn_on_sp500(sp500_embeddings, linkage):
 
 
 def test_result_shape_and_dendrogram_consistency(panel_embeddings):
-    result = cluster_embeddings(panel_embeddings, 7)
+    result = cluster(panel_embeddings, 7)
     n = panel_embeddings.shape[0]
     assert isinstance(result, Clustering)
     assert result.labels.shape == (n,)
@@ -87,7 +106,7 @@ def test_labels_numbered_by_first_appearance():
     rng = np.random.default_rng(1)
     x = _blobs(rng, 4, 5)
     order = rng.permutation(len(x))
-    labels = cluster_embeddings(x[order], 4).labels
+    labels = cluster(x[order], 4).labels
     first_seen = [labels.tolist().index(c) for c in range(4)]
     assert labels[0] == 0
     assert first_seen == sorted(first_seen)
@@ -97,7 +116,7 @@ def test_auto_recovers_separated_clusters():
     rng = np.random.default_rng(0)
     x = _blobs(rng, 6, 8)
     truth = np.repeat(np.arange(6), 8)
-    result = cluster_embeddings(x, "auto", min_clusters=2, max_clusters=12)
+    result = cluster(x, "auto", min_clusters=2, max_clusters=12)
     assert result.n_clusters == 6
     assert _same_partition(result.labels, truth)
     assert set(result.scores) == set(range(2, 13))
@@ -105,11 +124,11 @@ def test_auto_recovers_separated_clusters():
 
 
 def test_auto_scores_are_sklearn_silhouettes(panel_embeddings):
-    result = cluster_embeddings(panel_embeddings, "auto", linkage="average", max_clusters=8)
+    result = cluster(panel_embeddings, "auto", linkage="average", max_clusters=8)
     assert sorted(result.scores) == list(range(4, 9))
     assert result.silhouette == max(result.scores.values())
     for k, score in result.scores.items():
-        labels = cluster_embeddings(panel_embeddings, k, linkage="average").labels
+        labels = cluster(panel_embeddings, k, linkage="average").labels
         assert score == pytest.approx(silhouette_score(_normalised(panel_embeddings), labels))
 
 
@@ -117,38 +136,38 @@ def test_normalisation_makes_row_scale_irrelevant():
     rng = np.random.default_rng(2)
     x = _blobs(rng, 3, 6)
     scaled = x * rng.uniform(0.1, 50, size=(len(x), 1))
-    assert np.array_equal(cluster_embeddings(x, 3).labels, cluster_embeddings(scaled, 3).labels)
-    raw = cluster_embeddings(scaled, 3, normalize=False)
+    assert np.array_equal(cluster(x, 3).labels, cluster(scaled, 3).labels)
+    raw = cluster(scaled, 3, normalize=False)
     assert raw.labels.shape == (len(x),)
 
 
 def test_two_assets():
     x = np.array([[1.0, 0.0], [0.0, 1.0]])
     for k in ("auto", 2):
-        result = cluster_embeddings(x, k)
+        result = cluster(x, k)
         assert result.labels.tolist() == [0, 1]
         assert result.silhouette is None
     # More clusters than assets cannot hold: said, not quietly capped.
     with pytest.raises(DataError, match="n_clusters = 5 but only 2 assets can be clustered"):
-        cluster_embeddings(x, 5)
+        cluster(x, 5)
     with pytest.raises(ValueError, match="n_clusters must be >= 2"):
-        cluster_embeddings(x, 1)  # as the config refuses it: one cluster selects nothing
+        cluster(x, 1)  # as the config refuses it: one cluster selects nothing
 
 
 def test_three_assets_auto_clips_range_below_min_clusters():
     x = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0]])
-    result = cluster_embeddings(x, "auto", min_clusters=4)
+    result = cluster(x, "auto", min_clusters=4)
     assert list(result.scores) == [2]
     assert result.labels.tolist() == [0, 0, 1]
 
 
 def test_fewer_distinct_points_than_clusters():
     x = np.vstack([np.ones((4, 3)), np.eye(3)])
-    result = cluster_embeddings(x, 6)
+    result = cluster(x, 6)
     assert result.n_clusters == 4
     assert result.labels.tolist() == [0, 0, 0, 0, 1, 2, 3]
 
-    same = cluster_embeddings(np.ones((5, 3)), "auto")
+    same = cluster(np.ones((5, 3)), "auto")
     assert same.labels.tolist() == [0] * 5
     assert same.n_clusters == 1
     assert same.silhouette is None
@@ -157,7 +176,7 @@ def test_fewer_distinct_points_than_clusters():
 
 def test_zero_row_is_allowed():
     x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
-    result = cluster_embeddings(x, 2)
+    result = cluster(x, 2)
     assert result.n_clusters == 2
 
 
@@ -173,7 +192,7 @@ def test_zero_row_is_allowed():
 )
 def test_bad_embeddings_raise_data_error(embeddings, match):
     with pytest.raises(DataError, match=match):
-        cluster_embeddings(embeddings, 2)
+        cluster(embeddings, 2)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +209,7 @@ def test_bad_embeddings_raise_data_error(embeddings, match):
 )
 def test_bad_parameters_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        cluster_embeddings(np.eye(4), **kwargs)
+        cluster(np.eye(4), **kwargs)
 
 
 @settings(max_examples=40, deadline=None)
@@ -217,10 +236,8 @@ def test_silhouette_equals_sklearn(n: int, k: int, seed: int) -> None:
 
 def test_sizes_at_or_above_the_universe_are_exact(panel_embeddings) -> None:
     n = len(panel_embeddings)
-    exact = cluster_embeddings(panel_embeddings, "auto", max_clusters=12)
-    same = cluster_embeddings(
-        panel_embeddings, "auto", max_clusters=12, tree_sample=n, silhouette_sample=n
-    )
+    exact = cluster(panel_embeddings, "auto", max_clusters=12)
+    same = cluster(panel_embeddings, "auto", max_clusters=12, tree_sample=n, silhouette_sample=n)
     assert np.array_equal(exact.labels, same.labels) and exact.scores == same.scores
     np.testing.assert_array_equal(exact.linkage, same.linkage)
     assert not same.sampled and same.tree_rows.size == n and same.silhouette_assets == n
@@ -229,11 +246,11 @@ def test_sizes_at_or_above_the_universe_are_exact(panel_embeddings) -> None:
 def test_sampled_tree_clusters_its_sample_and_spreads_by_nearest_neighbour() -> None:
     rng = np.random.default_rng(0)
     x = _blobs(rng, 6, 150)
-    result = cluster_embeddings(x, 6, tree_sample=120, silhouette_sample=80, seed=3)
+    result = cluster(x, 6, tree_sample=120, silhouette_sample=80, seed=3)
     assert result.sampled and result.tree_rows.size == 120 and result.silhouette_assets == 80
     assert result.linkage.shape == (119, 4) and result.labels.shape == (900,)
     # The sampled rows are clustered exactly as a tree over them alone would.
-    alone = cluster_embeddings(x[result.tree_rows], 6)
+    alone = cluster(x[result.tree_rows], 6)
     assert _same_partition(result.labels[result.tree_rows], alone.labels)
     # Every other row takes the label of its nearest sampled row.
     xs = _normalised(x)
@@ -244,15 +261,15 @@ def test_sampled_tree_clusters_its_sample_and_spreads_by_nearest_neighbour() -> 
     # Well-separated blobs are recovered whole, and the sample is seeded.
     truth = np.repeat(np.arange(6), 150)
     assert _same_partition(result.labels, truth)
-    again = cluster_embeddings(x, 6, tree_sample=120, silhouette_sample=80, seed=3)
+    again = cluster(x, 6, tree_sample=120, silhouette_sample=80, seed=3)
     assert np.array_equal(result.tree_rows, again.tree_rows)
 
 
 def test_sampled_silhouette_tracks_the_full_one() -> None:
     rng = np.random.default_rng(1)
     x = _blobs(rng, 5, 200) + rng.normal(0, 2.0, (1000, 16))
-    full = cluster_embeddings(x, "auto", min_clusters=2, max_clusters=8)
-    sampled = cluster_embeddings(x, "auto", min_clusters=2, max_clusters=8, silhouette_sample=300)
+    full = cluster(x, "auto", min_clusters=2, max_clusters=8)
+    sampled = cluster(x, "auto", min_clusters=2, max_clusters=8, silhouette_sample=300)
     assert sampled.n_clusters == full.n_clusters
     for k, score in full.scores.items():
         assert abs(sampled.scores[k] - score) < 0.05
@@ -261,4 +278,29 @@ def test_sampled_silhouette_tracks_the_full_one() -> None:
 @pytest.mark.parametrize("key", ["tree_sample", "silhouette_sample"])
 def test_sample_sizes_must_leave_room_for_two_clusters(key: str) -> None:
     with pytest.raises(ValueError, match=key):
-        cluster_embeddings(np.eye(5), 2, **{key: 2})
+        cluster(np.eye(5), 2, **{key: 2})
+
+
+def test_the_clustering_key_names_every_setting_the_clustering_reads() -> None:
+    # A keyword of cluster_embeddings that [inference] sets and clustering_params
+    # leaves out would cluster differently under one cache key (and one sweep wave).
+    settable = set(InferenceSettings.model_fields)
+    params = set(inspect.signature(cluster_embeddings).parameters) - {"embeddings"}
+    assert set(clustering_params(InferenceSettings())) == params & settable
+    # And every one of them moves the key.
+    cfg = InferenceSettings()
+    base = clustering_params(cfg)
+    changed = {"n_clusters": 5, "linkage": "average", "min_clusters": 3, "max_clusters": 9,
+               "tree_sample": 500, "silhouette_sample": 400}  # fmt: skip
+    assert set(changed) == set(base)
+    for name, value in changed.items():
+        other = clustering_params(cfg.model_copy(update={name: value}))
+        assert other[name] == value and other != base
+
+
+def test_cluster_with_is_cluster_embeddings_under_the_settings(
+    panel_embeddings: np.ndarray,
+) -> None:
+    cfg = InferenceSettings(max_clusters=8)
+    a, b = cluster_with(panel_embeddings, cfg), cluster(panel_embeddings, "auto", max_clusters=8)
+    assert np.array_equal(a.labels, b.labels) and a.silhouette == b.silhouette

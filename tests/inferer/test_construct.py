@@ -71,7 +71,9 @@ def test_one_pick_per_cluster_is_the_allocation_over_the_picks() -> None:
 
     r = _returns([0.01, 0.02, 0.015])
     p = _build(r, [0, 1, 2], method="hrp")
-    np.testing.assert_array_equal(p.weights, allocate(r, "hrp").weights)
+    cfg = InferenceSettings()
+    expected = allocate(r, "hrp", fallback=cfg.fallback, covariance=cfg.covariance)
+    np.testing.assert_array_equal(p.weights, expected.weights)
 
 
 def test_cluster_and_class_caps_hold_and_hand_the_excess_on() -> None:

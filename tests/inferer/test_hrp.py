@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pypfopt import HRPOpt
 
 from inferer.hrp import hrp
-from shared.prices.clean import clean_prices
 from shared.prices.panel import read_panel
+from tests.cleaning import clean
 
 
 def _reference(r: np.ndarray) -> np.ndarray:
@@ -24,7 +24,7 @@ def _reference(r: np.ndarray) -> np.ndarray:
 
 
 def test_matches_hrpopt_on_the_whole_shared_panel(shared_panel_path) -> None:
-    prices = clean_prices(read_panel(shared_panel_path)).prices.drop("date").to_numpy()[-253:]
+    prices = clean(read_panel(shared_panel_path)).prices.drop("date").to_numpy()[-253:]
     r = prices[1:] / prices[:-1] - 1
     r = r[:, np.isfinite(r).all(axis=0)]
     assert r.shape[1] > 300

@@ -1,4 +1,4 @@
-"""allocate_asof and the inference outputs, on the embedded sample with a linear ONNX encoder."""
+"""decide_asof and the inference outputs, on the embedded sample with a linear ONNX encoder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from inferer.embed import Embedder
 from inferer.output import CSV_COLUMNS, write_outputs
-from inferer.pipeline import allocate_asof
+from inferer.pipeline import decide_asof
 from shared.atomic import atomic_write_text
 from shared.bundle import load_bundle
 from shared.config import Settings
@@ -41,7 +41,7 @@ def bundle(sample_prices: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_allocation_is_valid_and_explained(sample_prices: pl.DataFrame, bundle) -> None:
-    alloc = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    alloc = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
     w = np.array(list(alloc.weights.values()))
     assert np.isfinite(w).all() and (w >= 0).all() and abs(w.sum() - 1) < 1e-9
     assert list(w) == sorted(w, reverse=True)
@@ -75,16 +75,16 @@ def test_no_look_ahead_outputs_unchanged_when_the_future_changes(
     )
     paths = []
     for i, prices in enumerate([sample_prices, shocked]):
-        alloc = allocate_asof(prices, ASOF, bundle, SETTINGS)
+        alloc = decide_asof(prices, ASOF, bundle, SETTINGS)
         paths.append(write_outputs(alloc, tmp_path / str(i), UNIVERSE, config_digest="x")[0])
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
 def test_precomputed_features_give_the_same_allocation(sample_prices: pl.DataFrame, bundle) -> None:
     cube = compute_features(sample_prices, SETTINGS.features)
-    a = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
-    b = allocate_asof(
-        sample_prices, ASOF, bundle, SETTINGS, features=cube, embedder=Embedder(bundle)
+    a = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
+    b = decide_asof(
+        sample_prices, ASOF, bundle, SETTINGS, features=cube, embedder=Embedder(bundle, 1)
     )
     assert a.weights == b.weights and a.clusters == b.clusters
 
@@ -92,7 +92,7 @@ def test_precomputed_features_give_the_same_allocation(sample_prices: pl.DataFra
 def test_outputs_schema_and_rerun_is_identical(
     sample_prices: pl.DataFrame, bundle, tmp_path: Path
 ) -> None:
-    alloc = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    alloc = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
     csv, run = write_outputs(alloc, tmp_path, UNIVERSE, config_digest="abc")
     first = csv.read_bytes()
     frame = pl.read_csv(csv)
@@ -103,7 +103,7 @@ def test_outputs_schema_and_rerun_is_identical(
     record = json.loads(run.read_text())
     assert record["bundle"]["sha256"] == bundle.manifest.model_sha256
     assert sum(len(c["members"]) for c in record["clusters"]) == 26
-    again = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    again = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
     write_outputs(again, tmp_path, UNIVERSE, config_digest="abc")
     assert csv.read_bytes() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == [run.name, csv.name]
@@ -123,24 +123,24 @@ def test_risk_free_ticker_must_exist(sample_prices: pl.DataFrame, bundle) -> Non
         update={"inference": SETTINGS.inference.model_copy(update={"risk_free": "BIL"})}
     )
     with pytest.raises(DataError, match="risk-free ticker 'BIL'"):
-        allocate_asof(sample_prices, ASOF, bundle, settings)
+        decide_asof(sample_prices, ASOF, bundle, settings)
 
 
 def test_too_early_or_all_nan_prices_are_clear_errors(sample_prices: pl.DataFrame, bundle) -> None:
     with pytest.raises(DataError, match="no prices on or before 2000-01-01"):
-        allocate_asof(sample_prices, dt.date(2000, 1, 1), bundle, SETTINGS)
+        decide_asof(sample_prices, dt.date(2000, 1, 1), bundle, SETTINGS)
     blank = sample_prices.with_columns(
         pl.when(pl.col("date") > dt.date(2019, 5, 1)).then(None).otherwise(pl.col(c)).alias(c)
         for c in sample_prices.columns[1:]
     )
     with pytest.raises(DataError, match=r"complete window on 2019-06-28|no prices"):
-        allocate_asof(blank, ASOF, bundle, SETTINGS)
+        decide_asof(blank, ASOF, bundle, SETTINGS)
 
 
 def test_feature_mismatch_with_config_is_refused(sample_prices: pl.DataFrame, bundle) -> None:
     settings = Settings.model_validate({"features": {"rsi_period": 10}})
     with pytest.raises(BundleError, match="rsi_period"):
-        allocate_asof(sample_prices, ASOF, bundle, settings)
+        decide_asof(sample_prices, ASOF, bundle, settings)
 
 
 def test_cash_like_assets_are_never_selected() -> None:
@@ -160,12 +160,12 @@ def test_cash_like_filter_in_allocation(sample_prices: pl.DataFrame, bundle) -> 
         update={"inference": SETTINGS.inference.model_copy(update={"min_vol": 5.0})}
     )
     with pytest.raises(DataError):
-        allocate_asof(sample_prices, ASOF, bundle, high)
+        decide_asof(sample_prices, ASOF, bundle, high)
     # A floor between the stocks' volatilities removes the calm ones from selection.
     mid = SETTINGS.model_copy(
         update={"inference": SETTINGS.inference.model_copy(update={"min_vol": 0.2})}
     )
-    alloc = allocate_asof(sample_prices, ASOF, bundle, mid)
+    alloc = decide_asof(sample_prices, ASOF, bundle, mid)
     calm = {t for t, why in alloc.skipped.items() if why.startswith("cash-like")}
     assert calm and not calm & set(alloc.weights)
 
@@ -202,9 +202,9 @@ def test_embed_days_averages_the_embeddings_of_the_last_days(
     three = SETTINGS.model_copy(
         update={"inference": SETTINGS.inference.model_copy(update={"embed_days": 3})}
     )
-    alloc = allocate_asof(sample_prices, ASOF, bundle, three)
+    alloc = decide_asof(sample_prices, ASOF, bundle, three)
     cube = compute_features(sample_prices.filter(pl.col("date") <= ASOF), three.features)
-    embedder = Embedder(bundle)
+    embedder = Embedder(bundle, 1)
     scaler = Scaler.from_dict(bundle.manifest.scaler)
     days = [d.item() for d in cube.dates[-3:]]
     assert days[-1] == ASOF
@@ -215,7 +215,7 @@ def test_embed_days_averages_the_embeddings_of_the_last_days(
         per_day.append(np.stack([emb[t] for t in alloc.clusters]))
     np.testing.assert_allclose(alloc.embeddings, np.mean(per_day, axis=0), rtol=1e-5, atol=1e-6)
     # One day: that day's embeddings, as before the setting existed.
-    one = allocate_asof(sample_prices, ASOF, bundle, SETTINGS)
+    one = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
     np.testing.assert_allclose(one.embeddings, per_day[-1], rtol=1e-5, atol=1e-6)
 
 
@@ -230,7 +230,7 @@ def test_cash_goes_to_the_risk_free_ticker_and_the_run_says_why(
             )
         }
     )
-    alloc = allocate_asof(sample_prices, ASOF, bundle, capped)
+    alloc = decide_asof(sample_prices, ASOF, bundle, capped)
     assert sum(alloc.weights.values()) == pytest.approx(1.0)
     assert "vol target" in alloc.notes["(portfolio)"]
     risky = 1.0 - alloc.weights["MTUM"]

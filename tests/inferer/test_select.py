@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 
-from inferer.select import AssetStats, Selection, excess_sharpe, momentum, select_assets
+from inferer.select import AssetStats, Selection, excess_sharpe, momentum
+from inferer.select import select_assets as _select_assets
+from shared.config import InferenceSettings
 from shared.errors import DataError
+
+_CFG = InferenceSettings()
+#: The settings' defaults (shared/config.py) for the calls that leave them out.
+select_assets = partial(_select_assets, min_history=_CFG.min_history, top_n=1, signal=_CFG.signal)
+
 
 # A column whose statistics are easy by hand: mean 0.015, variance (ddof 1) 5e-4 / 3.
 HAND = np.array([0.01, 0.03, 0.02, 0.00])

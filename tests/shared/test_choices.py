@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import get_args
 
 import pytest
 
 from backtest.accounting import FREQUENCIES, rebalance_indices
 from backtest.baselines import BASELINES
-from inferer.allocate import FALLBACKS, METHODS, allocate
+from inferer.allocate import FALLBACKS, METHODS
+from inferer.allocate import allocate as _allocate
 from inferer.cluster import LINKAGES
 from shared import choices
 from shared.config import (
@@ -19,6 +21,15 @@ from shared.config import (
     TrainSettings,
 )
 from shared.errors import ConfigError
+
+_CFG = InferenceSettings()
+#: The settings' defaults (shared/config.py) for the calls that leave them out.
+
+
+#: The settings' defaults, from shared/config.py, for calls that leave them out.
+allocate = partial(
+    _allocate, fallback=InferenceSettings().fallback, covariance=InferenceSettings().covariance
+)
 
 FIELDS = [
     (DataSettings, "source", choices.Source),

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.errors import DataError
-from shared.prices.clean import clean_prices, fill_short_gaps
+from shared.prices.clean import fill_short_gaps
 from shared.prices.panel import read_panel
+from tests.cleaning import clean
 
 D = [dt.date(2024, 1, d) for d in range(1, 11)]
 
@@ -27,7 +28,7 @@ def _frame(**cols: list) -> pl.DataFrame:
 def test_fx_holiday_union_calendar_keeps_the_day_and_fills_the_stock() -> None:
     # Jan 2 is a US holiday in this toy: the stock has no price, FX does.
     frame = _frame(SPY=[100.0, None, 102.0, 103.0], EURUSD=[1.10, 1.11, 1.12, 1.13])
-    out = clean_prices(frame, min_history=2).prices
+    out = clean(frame, min_history=2).prices
     assert out.height == 4
     assert out["SPY"].to_list() == [100.0, 100.0, 102.0, 103.0]
     assert out["EURUSD"].to_list() == [1.10, 1.11, 1.12, 1.13]
@@ -35,7 +36,7 @@ def test_fx_holiday_union_calendar_keeps_the_day_and_fills_the_stock() -> None:
 
 def test_ticker_calendar_drops_days_off_its_exchange_without_losing_fx_moves() -> None:
     frame = _frame(SPY=[100.0, None, 102.0, 103.0], EURUSD=[1.10, 1.11, 1.12, 1.13])
-    out = clean_prices(frame, calendar="SPY", min_history=2).prices
+    out = clean(frame, calendar="SPY", min_history=2).prices
     assert out["date"].to_list() == [D[0], D[2], D[3]]
     # The FX return from Jan 1 to Jan 3 still spans the skipped day.
     assert out["EURUSD"].to_list() == [1.10, 1.12, 1.13]
@@ -43,13 +44,11 @@ def test_ticker_calendar_drops_days_off_its_exchange_without_losing_fx_moves() -
 
 def test_calendar_ticker_must_exist() -> None:
     with pytest.raises(DataError, match="calendar ticker 'QQQ'"):
-        clean_prices(_frame(SPY=[1.0, 2.0]), calendar="QQQ", min_history=1)
+        clean(_frame(SPY=[1.0, 2.0]), calendar="QQQ", min_history=1)
 
 
 def test_days_with_no_price_at_all_are_removed() -> None:
-    out = clean_prices(
-        _frame(A=[1.0, None, 2.0], B=[3.0, None, 4.0]), ffill_limit=0, min_history=1
-    ).prices
+    out = clean(_frame(A=[1.0, None, 2.0], B=[3.0, None, 4.0]), ffill_limit=0, min_history=1).prices
     assert out["date"].to_list() == [D[0], D[2]]
 
 
@@ -78,14 +77,14 @@ def test_gap_filling_reads_the_past_only() -> None:
 def test_short_history_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     frame = _frame(LONG=[float(i + 1) for i in range(10)], SHORT=[None] * 7 + [1.0, 2.0, 3.0])
     with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
-        cleaned = clean_prices(frame, min_history=5)
+        cleaned = clean(frame, min_history=5)
     assert cleaned.tickers == ("LONG",)
     assert "SHORT" in cleaned.dropped and "SHORT" in caplog.text
 
 
 def test_nothing_left_is_an_error() -> None:
     with pytest.raises(DataError, match="no asset has at least 50 prices"):
-        clean_prices(_frame(A=[1.0, 2.0]), min_history=50)
+        clean(_frame(A=[1.0, 2.0]), min_history=50)
 
 
 @pytest.mark.parametrize(
@@ -122,16 +121,16 @@ def test_nothing_left_is_an_error() -> None:
 )
 def test_bad_input_gives_one_clear_line(frame: pl.DataFrame, message: str) -> None:
     with pytest.raises(DataError, match=message) as err:
-        clean_prices(frame, min_history=1, source="p.csv")
+        clean(frame, min_history=1, source="p.csv")
     assert str(err.value).startswith("p.csv: ") and "\n" not in str(err.value)
 
 
 def test_date_range_restriction() -> None:
     frame = _frame(A=[float(i + 1) for i in range(10)])
-    out = clean_prices(frame, start=D[2], end=D[5], min_history=1).prices
+    out = clean(frame, start=D[2], end=D[5], min_history=1).prices
     assert out["date"].to_list() == D[2:6]
     with pytest.raises(DataError, match="no prices between"):
-        clean_prices(frame, start=dt.date(2030, 1, 1), min_history=1)
+        clean(frame, start=dt.date(2030, 1, 1), min_history=1)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
@@ -148,7 +147,7 @@ def test_panel_formats_round_trip(tmp_path: Path, suffix: str) -> None:
             path.write_text(text)
         else:
             path.write_bytes(gzip.compress(text.encode()))
-    got = clean_prices(read_panel(path), ffill_limit=0, min_history=1).prices
+    got = clean(read_panel(path), ffill_limit=0, min_history=1).prices
     assert got.equals(frame)
 
 
@@ -200,7 +199,7 @@ def test_wide_frame_cleaned_like_each_column_alone() -> None:
     values[:, 7] = np.nan  # no price at all: dropped
     dates = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(60)]
     frame = pl.DataFrame(values, schema=[f"T{i}" for i in range(300)], nan_to_null=True)
-    cleaned = clean_prices(frame.insert_column(0, pl.Series("date", dates)), min_history=10)
+    cleaned = clean(frame.insert_column(0, pl.Series("date", dates)), min_history=10)
     assert "T7" in cleaned.dropped and len(cleaned.tickers) == 299
     for ticker in ("T0", "T150", "T299"):
         column = [None if np.isnan(v) else float(v) for v in values[:, int(ticker[1:])]]
@@ -210,7 +209,7 @@ def test_wide_frame_cleaned_like_each_column_alone() -> None:
 def test_first_non_positive_price_in_column_order_is_named() -> None:
     frame = _frame(A=[1.0, 2.0, 3.0], B=[1.0, -1.0, 2.0], C=[0.0, 1.0, 1.0])
     with pytest.raises(DataError, match=r"non-positive price -1\.0 for B on 2024-01-02"):
-        clean_prices(frame, min_history=1)
+        clean(frame, min_history=1)
 
 
 def _walk(n: int, seed: int) -> list[float]:
@@ -225,13 +224,13 @@ def test_a_bad_tick_drops_the_asset_with_its_date(caplog: pytest.LogCaptureFixtu
     crash[4:] = [p * 0.3 for p in crash[4:]]  # -70% that stays: real, kept
     frame = _frame(A=ticked, B=crash, C=_walk(10, 2))
     with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
-        cleaned = clean_prices(frame, min_history=1, max_jump=0.5)
+        cleaned = clean(frame, min_history=1, max_jump=0.5)
     assert cleaned.tickers == ("B", "C")
     assert (
         cleaned.dropped["A"].startswith("bad tick: x") and "on 2024-01-05" in cleaned.dropped["A"]
     )
     assert "A (bad tick" in caplog.text
-    kept = clean_prices(frame, min_history=1, max_jump=0.5, suspect_prices="keep")
+    kept = clean(frame, min_history=1, max_jump=0.5, suspect_prices="keep")
     assert kept.tickers == ("A", "B", "C") and not kept.dropped
 
 
@@ -239,17 +238,17 @@ def test_a_stale_series_is_dropped() -> None:
     stale = _walk(10, 3)
     stale[2:] = [stale[2]] * 8  # frozen for 7 days
     frame = _frame(A=stale, B=_walk(10, 4))
-    cleaned = clean_prices(frame, min_history=1, max_stale_days=5)
+    cleaned = clean(frame, min_history=1, max_stale_days=5)
     assert cleaned.tickers == ("B",)
     assert cleaned.dropped["A"] == "stale: price unchanged for 7 days (> max_stale_days)"
-    assert clean_prices(frame, min_history=1, max_stale_days=7).tickers == ("A", "B")
+    assert clean(frame, min_history=1, max_stale_days=7).tickers == ("A", "B")
 
 
 def test_the_shared_panel_has_no_suspect_prices_at_the_defaults(shared_panel_path) -> None:
     from shared.config import DataSettings
 
     d = DataSettings()
-    cleaned = clean_prices(
+    cleaned = clean(
         read_panel(shared_panel_path),
         max_jump=d.max_jump,
         max_stale_days=d.max_stale_days,
@@ -261,7 +260,7 @@ def test_the_shared_panel_has_no_suspect_prices_at_the_defaults(shared_panel_pat
 def test_benchmark_calendar_drops_days_the_benchmark_did_not_trade() -> None:
     # Jan 2 is a US holiday in this toy: FX traded, SPY did not.
     frame = _frame(SPY=[100.0, None, 102.0, 103.0], EURUSD=[1.10, 1.11, 1.12, 1.13])
-    out = clean_prices(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
+    out = clean(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
     assert out["date"].to_list() == [D[0], D[2], D[3]]
     assert out["EURUSD"].to_list() == [1.10, 1.12, 1.13]  # the move across the holiday is kept
 
@@ -271,5 +270,5 @@ def test_benchmark_calendar_without_the_benchmark_is_the_union(
 ) -> None:
     frame = _frame(QQQ=[100.0, None, 102.0], EURUSD=[1.10, 1.11, 1.12])
     with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
-        out = clean_prices(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
+        out = clean(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
     assert out.height == 3 and "benchmark SPY not in the data" in caplog.text

@@ -18,6 +18,7 @@ from shared.features import (
     rolling_max,
     warmup_days,
 )
+from tests.cleaning import clean
 
 TINY = FeatureSettings(
     window=2,
@@ -219,10 +220,9 @@ def test_whole_panel_features_equal_per_column_expressions_bit_for_bit(
 
 
 def test_whole_panel_features_equal_per_column_on_the_shared_panel(shared_panel_path) -> None:
-    from shared.prices.clean import clean_prices
     from shared.prices.panel import read_panel
 
-    prices = clean_prices(read_panel(shared_panel_path)).prices
+    prices = clean(read_panel(shared_panel_path)).prices
     spec = FeatureSettings()
     np.testing.assert_array_equal(
         compute_features(prices, spec).values, _per_column_reference(prices, spec)

@@ -34,7 +34,7 @@ def test_march_2020_oil_crash_survives_cleaning_and_clipping(panel) -> None:
     j = cube.tickers.index("OXY")
     worst = np.nanmin(cube.values[:, j, 0])
     assert worst < np.log(0.6)  # a real -50% day, kept, not treated as bad data
-    scaler = Scaler.fit(cube, dt.date(2018, 1, 1), dt.date(2019, 12, 31))
+    scaler = Scaler.fit(cube, dt.date(2018, 1, 1), dt.date(2019, 12, 31), FeatureSettings().clip)
     win = windows_asof(cube, dt.date(2020, 3, 20), 30, scaler)
     assert np.abs(win.values).max() <= scaler.clip
 

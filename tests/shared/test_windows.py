@@ -22,6 +22,10 @@ def cube(sample_prices: pl.DataFrame):
     return compute_features(sample_prices, SPEC)
 
 
+#: The settings' clip.
+CLIP = FeatureSettings().clip
+
+
 def _perturb_after(prices: pl.DataFrame, day: dt.date, seed: int = 0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     later = (prices["date"] > day).to_numpy()
@@ -69,8 +73,8 @@ def test_windows_and_scaler_have_no_look_ahead(sample_prices: pl.DataFrame, day:
     fit_end = day - dt.timedelta(days=1)
     before = compute_features(sample_prices, SPEC)
     after = compute_features(_perturb_after(sample_prices, day), SPEC)
-    s1 = Scaler.fit(before, None, fit_end)
-    s2 = Scaler.fit(after, None, fit_end)
+    s1 = Scaler.fit(before, None, fit_end, CLIP)
+    s2 = Scaler.fit(after, None, fit_end, CLIP)
     assert s1 == s2
     w1, w2 = windows_asof(before, day, 30, s1), windows_asof(after, day, 30, s2)
     assert w1.tickers == w2.tickers
@@ -122,7 +126,7 @@ def test_scaler_from_bad_dict(bad: dict) -> None:
 
 def test_scaler_fit_on_empty_period(cube) -> None:
     with pytest.raises(DataError, match="no feature data"):
-        Scaler.fit(cube, dt.date(2030, 1, 1), None)
+        Scaler.fit(cube, dt.date(2030, 1, 1), None, CLIP)
 
 
 def _gappy_cube(cube):

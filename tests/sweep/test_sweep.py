@@ -44,7 +44,7 @@ JOBS = [("top1", 0), ("top1", 1), ("top2", 0), ("top2", 1)]
 
 def _deepquant(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
-    cmd = [sys.executable, "-m", "shared", *args]
+    cmd = [sys.executable, "-m", "deepquant", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -143,7 +143,7 @@ def test_a_killed_worker_is_retried_and_the_results_are_whole(
     out, _ = swept
     again = tmp_path / "killed"
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
-    cmd = [sys.executable, "-m", "shared", "sweep", "--config", str(config), "--grid", str(GRID),
+    cmd = [sys.executable, "-m", "deepquant", "sweep", "--config", str(config), "--grid", str(GRID),
            "--out", str(again), "--num-cpus", "2"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     killed = None
@@ -222,7 +222,7 @@ def test_a_two_node_cluster_gives_the_same_results(
     out, _ = swept
     address, env = two_nodes
     again = tmp_path / "cluster"
-    cmd = [sys.executable, "-m", "shared", "sweep", "--config", str(config), "--grid", str(GRID),
+    cmd = [sys.executable, "-m", "deepquant", "sweep", "--config", str(config), "--grid", str(GRID),
            "--out", str(again), "--address", address]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

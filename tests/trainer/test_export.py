@@ -84,7 +84,7 @@ def test_parity_across_batch_sizes(settings: ModelSettings, tmp_path: Path) -> N
     (inp,), (out,) = model.graph.input, model.graph.output
     assert (inp.name, out.name) == ("windows", "latent")
     assert inp.type.tensor_type.shape.dim[0].dim_param  # symbolic batch axis
-    got = Embedder(bundle).embed(batches[2])
+    got = Embedder(bundle, 1).embed(batches[2])
     assert got.shape == (300, settings.latent) and got.dtype == np.float32
 
 
@@ -112,7 +112,7 @@ def test_bundle_round_trip(tmp_path: Path) -> None:
     x = np.random.default_rng(1).standard_normal((4, WINDOW, NF)).astype(np.float32)
     with torch.inference_mode():
         want = encoder(torch.from_numpy(x)).numpy()
-    got = Embedder(bundle).embed(x)
+    got = Embedder(bundle, 1).embed(x)
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 

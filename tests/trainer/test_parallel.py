@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _train(config: Path, out: Path, workers: int, env: dict[str, str]) -> str:
-    cmd = [sys.executable, "-m", "shared", "train", "--config", str(config), "--start",
+    cmd = [sys.executable, "-m", "deepquant", "train", "--config", str(config), "--start",
            "2017-01-01", "--end", "2018-12-28", "--retrain-every", "12", "--workers",
            str(workers), "--out", str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
@@ -47,7 +47,7 @@ def test_a_task_failing_for_bad_input_ends_the_run_in_one_line_naming_it(
     import ray
 
     from shared.errors import DataError
-    from trainer.parallel import Task, connect, run_tasks
+    from shared.parallel import Task, connect, run_tasks
 
     def bad(day: int) -> None:  # a closure: Ray ships it by value to the worker
         raise DataError(f"ticker XYZ has no price on day {day}")

@@ -37,10 +37,10 @@ class Command(NamedTuple):
 #: Subcommands, named by dotted path; an image lists only those whose packages it holds.
 COMMANDS: dict[str, Command] = {
     "fetch": Command(
-        "shared.commands:fetch", "Download the universe from Yahoo into the cache.", ()
+        "deepquant.commands:fetch", "Download the universe from Yahoo into the cache.", ()
     ),
     "data": Command(
-        "shared.commands:data", "Load prices, build features and windows, summarise.", ()
+        "deepquant.commands:data", "Load prices, build features and windows, summarise.", ()
     ),
     "train": Command(
         "trainer.cli:train", "Train the autoencoder and export ONNX bundles.", ("trainer", "torch")
@@ -136,7 +136,7 @@ class JsonFormatter(logging.Formatter):
 
 
 #: Module names that are not deepquant's (a regex for ``warnings.filterwarnings``).
-_NOT_OURS = r"(?!(shared|inferer|trainer|backtest|sweep)(\.|$))"
+_NOT_OURS = r"(?!(deepquant|shared|inferer|trainer|backtest|sweep)(\.|$))"
 
 
 def configure_logging(verbose: int, quiet: bool, log_format: str) -> None:

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from shared.cli import COMMANDS, cli
+from deepquant.cli import COMMANDS, cli
 from shared.options import ENV, ENV_PREFIX
 from tests.paths import ROOT
 
@@ -20,7 +20,7 @@ SAMPLE = str(ROOT / "configs" / "sample.toml")
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared", *args],
+        [sys.executable, "-m", "deepquant", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -36,7 +36,7 @@ def test_data_command_on_the_sample() -> None:
 
 def test_help_lists_commands_without_importing_them() -> None:
     code = (
-        "import sys; from click.testing import CliRunner; from shared.cli import cli;"
+        "import sys; from click.testing import CliRunner; from deepquant.cli import cli;"
         "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0, r.output;"
         "assert all(c in r.output for c in ('train', 'infer', 'backtest', 'fetch', 'data'));"
         "heavy = ('torch', 'onnxruntime', 'trainer', 'inferer', 'yfinance');"
@@ -100,7 +100,7 @@ def test_options_can_come_from_the_environment(tmp_path: Path) -> None:
 
     env = {**os.environ, "DEEPQUANT_CONFIG": SAMPLE, "DEEPQUANT_ASOF": "2019-06-14"}
     proc = subprocess.run(
-        [sys.executable, "-m", "shared", "data"],
+        [sys.executable, "-m", "deepquant", "data"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -145,7 +145,7 @@ def test_an_image_lists_and_runs_only_the_commands_it_holds() -> None:
         "real = importlib.util.find_spec\n"
         "gone = ('backtest', 'torch', 'trainer', 'matplotlib')\n"
         "importlib.util.find_spec = lambda n, *a: None if n in gone else real(n, *a)\n"
-        "from shared.cli import main\n"
+        "from deepquant.cli import main\n"
         "sys.argv = ['deepquant'] + sys.argv[1:]\n"
         "main()\n"
     )

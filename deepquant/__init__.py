@@ -1,0 +1,19 @@
+"""deepquant: regime-aware multi-asset allocation, as a command line and a Python library.
+
+The Python API (:mod:`deepquant.api`) runs the command line's steps as
+functions that return data::
+
+    import deepquant as dq
+
+    settings = dq.load_config("configs/sample.toml")
+    data = dq.load_prices(settings)
+    bundles = dq.train(data, settings, "models", retrain_every=12)
+    decision = dq.decide(data, "models", settings)
+    result = dq.backtest(data, "models", settings, start, end)
+
+The command group is :mod:`deepquant.cli` (``deepquant --help``).
+"""
+
+from deepquant.api import backtest, decide, load_config, load_prices, sweep_results, train
+
+__all__ = ["backtest", "decide", "load_config", "load_prices", "sweep_results", "train"]

@@ -1,0 +1,5 @@
+"""``python -m deepquant`` runs the ``deepquant`` command group."""
+
+from deepquant.cli import main
+
+main()
