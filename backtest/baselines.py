@@ -2,7 +2,7 @@
 
 All-asset baselines hold every *eligible* asset: a complete trailing return
 history, a positive volatility, and not cash-like (``[inference] min_vol``,
-:func:`inferer.pipeline.cash_like_assets`), so none of them is a T-bill fund.
+:func:`inferer.day.cash_like_assets`), so none of them is a T-bill fund.
 
 ``equal_weight``
     1/N over every asset with a price on D (DeMiguel, Garlappi and Uppal's bar).
@@ -46,14 +46,15 @@ import polars as pl
 
 from inferer.allocate import inverse_vol_weights, max_sharpe_weights, method_failures
 from inferer.cluster import Clustering
+from inferer.day import AllAssets, Day, all_assets_of, day_of
 from inferer.hrp import hrp
-from inferer.memo import Memo, digest
-from inferer.pipeline import cash_like_assets, decide
+from inferer.memo import digest
+from inferer.pipeline import decide, decide_clustered
+from inferer.run import Run
 from inferer.select import momentum
 from shared.config import Settings
 from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
-from shared.same_frame import same_frame
 from shared.universe import UNKNOWN_CLASS
 
 __all__ = [
@@ -87,24 +88,32 @@ class Context:
     candidates : sequence of str
         The assets the strategy could choose from at D.
     settings : Settings
-    memo : Memo
-        Results computed before from the same inputs (:mod:`inferer.memo`).
+    run : Run
+        The backtest's sessions and content cache (:mod:`inferer.run`).
     classes : mapping of str to str
         Asset class of each ticker.
     n_clusters : int
         Clusters of the strategy on D (the placebo's count).
     held : collection of str
         The baseline's own holdings before D (selection hysteresis).
+    day : Day, optional
+        The strategy's figures on D, which its cluster ablations reuse when
+        they rank the same candidates (:mod:`inferer.day`).
+    all_assets : AllAssets, optional
+        Every asset's trailing returns and eligibility on D, which the
+        all-asset baselines share; computed from ``past`` when absent.
     """
 
     past: pl.DataFrame
     tickers: Sequence[str]
     candidates: Sequence[str]
     settings: Settings
-    memo: Memo = field(default_factory=lambda: Memo(keep=False))
+    run: Run = field(default_factory=lambda: Run(1))
     classes: Mapping[str, str] = field(default_factory=dict)
     n_clusters: int = 2
     held: Collection[str] = ()
+    day: Day | None = None
+    all_assets: AllAssets | None = None
 
 
 def weight_vector(weights: Mapping[str, float], tickers: Sequence[str]) -> np.ndarray:
@@ -133,22 +142,10 @@ def correlation_embeddings(returns: np.ndarray) -> np.ndarray:
 
 def _eligible(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """Trailing returns of every asset and the mask of the eligible ones."""
-    cfg = ctx.settings.inference
-    return _eligible_on(ctx.past, tuple(ctx.tickers), cfg.lookback, cfg.min_vol)
-
-
-@same_frame
-def _eligible_on(
-    past: pl.DataFrame, tickers: tuple[str, ...], lookback: int, min_vol: float
-) -> tuple[np.ndarray, np.ndarray]:
-    # Four baselines ask on the same day's prices: computed once (shared.same_frame).
-    r = trailing_returns(past, tickers, lookback)
-    ok = np.asarray(np.isfinite(r).all(axis=0))
-    ok[ok] = r[:, ok].std(axis=0) > 0
-    ppy = periods_per_year(past["date"].tail(lookback + 1).to_numpy())
-    cash = cash_like_assets(r, tickers, min_vol, ppy)
-    ok &= np.array([t not in cash for t in tickers])
-    return r, ok
+    every = ctx.all_assets
+    if every is None:
+        every = all_assets_of(ctx.past, ctx.tickers, ctx.settings.inference)
+    return every.returns, every.ok
 
 
 def _spread(ctx: Context, ok: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -174,7 +171,7 @@ def inverse_vol(ctx: Context) -> np.ndarray:
 def hrp_all(ctx: Context) -> np.ndarray:
     r, ok = _eligible(ctx)
     held = r[:, ok]
-    return _spread(ctx, ok, ctx.memo.get("hrp", digest(held), lambda: hrp(held)))
+    return _spread(ctx, ok, ctx.run.memo.get("hrp", digest(held), lambda: hrp(held)))
 
 
 def max_sharpe_all(ctx: Context) -> np.ndarray:
@@ -199,7 +196,7 @@ def max_sharpe_all(ctx: Context) -> np.ndarray:
             raise ValueError(f"max-Sharpe failed: {err}") from None
 
     return _spread(
-        ctx, ok, ctx.memo.get("max_sharpe", digest(held, rf, cap, cfg.covariance), solve)
+        ctx, ok, ctx.run.memo.get("max_sharpe", digest(held, rf, cap, cfg.covariance), solve)
     )
 
 
@@ -216,18 +213,18 @@ def momentum_top(ctx: Context) -> np.ndarray:
 
 def _clustered(ctx: Context, labels: np.ndarray | None) -> np.ndarray:
     """The strategy's selection and construction on clusters from ``labels`` (None: correlation)."""
-    given = None
+    day = ctx.day
+    if day is None or day.tickers != tuple(ctx.candidates):
+        day = day_of(ctx.past, ctx.candidates, ctx.settings.inference)
+    held, classes = ctx.held, ctx.classes
     if labels is None:
         r = trailing_returns(ctx.past, ctx.candidates, ctx.settings.inference.lookback)
         embeddings = correlation_embeddings(r)
+        decision = decide(day, embeddings, ctx.settings, ctx.run, incumbents=held, classes=classes)
     else:  # the clusters are given: nothing to embed
-        embeddings = np.empty((len(ctx.candidates), 0))
         k = int(np.unique(labels).size)
         given = Clustering(np.unique(labels, return_inverse=True)[1], k, np.empty((0, 4)), None)
-    decision = decide(
-        ctx.past, ctx.candidates, embeddings, ctx.settings, memo=ctx.memo,
-        incumbents=ctx.held, classes=ctx.classes, clustering=given,
-    )  # fmt: skip
+        decision = decide_clustered(day, given, ctx.settings, incumbents=held, classes=classes)
     return weight_vector(decision.weights, ctx.tickers)
 
 

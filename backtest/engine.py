@@ -35,13 +35,14 @@ from backtest.baselines import BASELINES, Context, unavailable, weight_vector
 from backtest.rebalances import decided_row, kept_row, rebalances_frame
 from backtest.risk import target_risk
 from backtest.statistics import sharpe_statistics
-from inferer.embed import Embedder
+from inferer.day import Day, all_assets_of
 from inferer.memo import Memo
 from inferer.pipeline import AsofDecision, decide_asof
+from inferer.run import Run
 from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
 from shared.config import BacktestSettings, Settings
 from shared.errors import DataError
-from shared.features import FeatureCube, compute_features
+from shared.features import compute_features
 from shared.metrics import annual_turnover, periods_per_year, summary
 from shared.returns import risk_free_returns
 
@@ -132,19 +133,18 @@ def _decide_strategy(
     out: _Decisions,
     past: pl.DataFrame,
     day: dt.date,
-    embedder: Embedder,
-    cube: FeatureCube,
+    bundle: Bundle,
+    run: Run,
     settings: Settings,
     tickers: list[str],
-    memo: Memo,
     classes: Mapping[str, str],
-) -> None:
+) -> Day | None:
+    """Decide the strategy on ``day``; return the figures it read (None: it kept its book)."""
     cfg = settings.inference
     held = tuple(out.allocations[-1].weights) if out.allocations else ()
     try:
         alloc = decide_asof(
-            past, day, embedder.bundle, settings, embedder=embedder, features=cube, memo=memo,
-            incumbents=held, classes=classes,
+            past, day, bundle, settings, run, incumbents=held, classes=classes,
         )  # fmt: skip
     except DataError as err:
         if not out.targets["strategy"]:
@@ -153,10 +153,11 @@ def _decide_strategy(
         kept = out.allocations[-1].weights
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
         vol = target_risk(past, kept, cfg.lookback, ppy, cfg.covariance).vol
-        row = kept_row(day, embedder.bundle.path, cfg.method, len(kept), str(err), vol)
+        row = kept_row(day, bundle.path, cfg.method, len(kept), str(err), vol)
         out.rebalances.append(row)
-        return
-    out.allocations.append(alloc)
+        return None
+    # The record keeps the decision, not the date's prices and return windows.
+    out.allocations.append(replace(alloc, day=None))
     vol = target_risk(past, alloc.weights, cfg.lookback, alloc.periods_per_year, cfg.covariance).vol
     out.rebalances.append(decided_row(alloc, vol))
     out.targets["strategy"].append(weight_vector(alloc.weights, tickers))
@@ -164,6 +165,7 @@ def _decide_strategy(
         {"date": day, "ticker": tk, "weight": w, "cluster": alloc.clusters.get(tk, -1)}
         for tk, w in alloc.weights.items()
     )
+    return alloc.day
 
 
 def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:
@@ -178,6 +180,25 @@ def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:
             out.keep_previous(name, day, err)
 
 
+def _context(
+    out: _Decisions,
+    past: pl.DataFrame,
+    today: Day | None,
+    tickers: list[str],
+    settings: Settings,
+    run: Run,
+    classes: Mapping[str, str],
+) -> Context:
+    """What the baselines see on the date: the strategy's candidates and figures, every asset's."""
+    last = out.allocations[-1] if out.allocations else None
+    candidates = list(last.clusters) if last else tickers
+    n_clusters = last.clustering.n_clusters if last else settings.inference.min_clusters
+    return Context(
+        past, tickers, candidates, settings, run, classes, n_clusters,
+        day=today, all_assets=all_assets_of(past, tickers, settings.inference),
+    )  # fmt: skip
+
+
 def _decide_all(
     prices: pl.DataFrame,
     reb: np.ndarray,
@@ -190,25 +211,22 @@ def _decide_all(
 ) -> _Decisions:
     """Every portfolio's targets at every rebalance, from prices up to that date only."""
     tickers = [c for c in prices.columns if c != "date"]
-    cube = compute_features(prices, settings.features)  # trailing: equal to per-date features
+    # Features are trailing: the panel's, computed once, equal each date's.
+    run = Run(
+        settings.inference.onnx_threads,
+        memo=memo,
+        features=compute_features(prices, settings.features),
+    )
     out = _Decisions({name: [] for name in ("strategy", *baselines)})
-    embedders: dict[Path, Embedder] = {}
     # A folder of bundles is listed (and every checksum verified) once, not at every date.
     catalog = None if is_bundle(Path(model)) else list_bundles(model)
     dates = prices["date"]
     for k, t in enumerate(reb):
         day: dt.date = dates[int(t)]
         bundle = _bundle_for(model, day, settings, catalog)
-        if bundle.path not in embedders:
-            embedders[bundle.path] = Embedder(bundle, settings.inference.onnx_threads)
         past = prices.head(int(t) + 1)
-        embedder = embedders[bundle.path]
-        _decide_strategy(out, past, day, embedder, cube, settings, tickers, memo, classes)
-        last = out.allocations[-1] if out.allocations else None
-        candidates = list(last.clusters) if last else tickers
-        n_clusters = last.clustering.n_clusters if last else settings.inference.min_clusters
-        ctx = Context(past, tickers, candidates, settings, memo, classes, n_clusters)
-        _decide_baselines(out, ctx, day)
+        today = _decide_strategy(out, past, day, bundle, run, settings, tickers, classes)
+        _decide_baselines(out, _context(out, past, today, tickers, settings, run, classes), day)
         if progress is not None:
             progress(k + 1, reb.size, day)
     return out

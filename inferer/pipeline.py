@@ -10,28 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
 from inferer.allocate import MethodResult
-from inferer.cluster import Clustering, cluster_with, clustering_params
+from inferer.cluster import Clustering
 from inferer.construct import Portfolio, construct
-from inferer.embed import Embedder
-from inferer.memo import Memo, digest
-from inferer.select import AssetStats, Selection, Signals, select_assets, signals
+from inferer.day import Day, day_of
+from inferer.run import Run
+from inferer.select import AssetStats, Selection, select_assets
 from shared.bundle import Bundle, check_features
 from shared.config import InferenceSettings, Settings
 from shared.errors import DataError
-from shared.features import FeatureCube, compute_features
-from shared.metrics import periods_per_year
-from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
-from shared.same_frame import same_frame
+from shared.features import FeatureCube
+from shared.returns import annual_risk_free
 from shared.scaling import Scaler
 from shared.universe import UNKNOWN_CLASS
 from shared.windows import asof_index, windows_asof
@@ -73,6 +69,8 @@ class AsofDecision:
         Seconds per step.
     notes : dict of str to str
         Weights the construction rules cut (absolute filter, vol target).
+    day : Day
+        What the decision read of the date's prices (:mod:`inferer.day`).
     """
 
     asof: dt.date
@@ -91,6 +89,9 @@ class AsofDecision:
     periods_per_year: float
     timings: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: The date's prices and figures the decision read: the backtest's cluster
+    #: ablations decide on the same ones.
+    day: Day | None = field(default=None, repr=False, compare=False)
 
 
 @contextmanager
@@ -98,29 +99,6 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     t0 = time.perf_counter()
     yield
     timings[name] = time.perf_counter() - t0
-
-
-def cash_like_assets(
-    returns: np.ndarray, tickers: Sequence[str], min_vol: float, ppy: float
-) -> dict[str, str]:
-    """Assets whose trailing annualised volatility is below ``min_vol``, with the reason.
-
-    T-bill funds (BIL, SHV, SGOV, ...) have near-zero volatility, so any excess
-    return over the risk-free rate, even noise, gives them a large Sharpe: they
-    win their cluster and then take almost all of HRP's inverse-variance
-    weight. They are cash, not investments to select; ``min_vol = 0`` turns
-    the rule off.
-    """
-    if min_vol <= 0:
-        return {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no vol, not cash
-        vol = np.nanstd(returns, axis=0, ddof=1) * np.sqrt(ppy)
-    return {
-        t: f"cash-like: annual volatility {v:.2%} < min_vol {min_vol:.2%}"
-        for t, v in zip(tickers, vol, strict=True)
-        if v < min_vol
-    }
 
 
 @dataclass(frozen=True)
@@ -138,6 +116,8 @@ class Decision:
     periods_per_year: float
     weights: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: Seconds of "cluster", "select" and "allocate".
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _with_cash(
@@ -154,104 +134,73 @@ def _with_cash(
     return weights
 
 
-def _cluster(embeddings: np.ndarray, cfg: InferenceSettings, memo: Memo | None) -> Clustering:
-    """The clustering of ``embeddings``, from ``memo`` when computed before."""
-    memo = memo if memo is not None else Memo(keep=False)
-    key = digest(embeddings, *clustering_params(cfg).values())
-    return memo.get("cluster", key, lambda: cluster_with(embeddings, cfg))
-
-
 def decide(
-    past: pl.DataFrame,
-    tickers: Sequence[str],
+    day: Day,
     embeddings: np.ndarray,
     settings: Settings,
-    timings: dict[str, float] | None = None,
-    memo: Memo | None = None,
+    run: Run,
     *,
     incumbents: Collection[str] = (),
     classes: Mapping[str, str] | None = None,
-    clustering: Clustering | None = None,
 ) -> Decision:
-    """Cluster ``embeddings``, pick the best assets per cluster, and weight them.
+    """Cluster ``embeddings`` (rows: ``day.tickers``), then :func:`decide_clustered`.
 
     The half of the pipeline that does not care where embeddings come from:
     the autoencoder, or the correlation baseline of the backtest.
+    """
+    t0 = time.perf_counter()
+    clustering = run.cluster(embeddings, settings.inference)
+    seconds = time.perf_counter() - t0
+    decision = decide_clustered(day, clustering, settings, incumbents=incumbents, classes=classes)
+    return replace(decision, timings={"cluster": seconds, **decision.timings})
+
+
+def decide_clustered(
+    day: Day,
+    clustering: Clustering,
+    settings: Settings,
+    *,
+    incumbents: Collection[str] = (),
+    classes: Mapping[str, str] | None = None,
+) -> Decision:
+    """Pick the best assets of each cluster and weight them.
 
     Parameters
     ----------
-    past : polars.DataFrame
-        Prices up to the decision date only.
-    tickers : sequence of str
-        Row labels of ``embeddings``; all must be columns of ``past``.
-    embeddings : numpy.ndarray
-        ``(len(tickers), d)``.
+    day : Day
+        The decision date's prices and figures for ``day.tickers``
+        (:func:`inferer.day.day_of`).
+    clustering : Clustering
+        Labels of ``day.tickers``: from their embeddings, or given (the
+        backtest's asset-class and random-cluster baselines).
     settings : Settings
-    timings : dict, optional
-        Filled with seconds for "cluster", "select" and "allocate".
-    memo : Memo, optional
-        Where a clustering of the same embeddings with the same settings may
-        already be (:mod:`inferer.memo`).
     incumbents : collection of str
         Assets held before (selection hysteresis, ``keep_margin``).
     classes : mapping of str to str, optional
         Asset class of each ticker (``max_class_weight``).
-    clustering : Clustering, optional
-        Clusters given, not computed from ``embeddings`` (the backtest's
-        asset-class and random-cluster baselines).
     """
-    timings = {} if timings is None else timings
-    cfg = settings.inference
-    with _timed(timings, "cluster"):
-        if clustering is None:
-            clustering = _cluster(embeddings, cfg, memo)
+    timings: dict[str, float] = {}
+    cfg, tickers = settings.inference, day.tickers
     with _timed(timings, "select"):
-        day = _day_view(past, tuple(tickers), cfg.lookback, cfg.risk_free, cfg.min_vol)
         selection = select_assets(
-            day.returns[:, day.eligible],
+            day.signals,
             [t for t, ok in zip(tickers, day.eligible, strict=True) if ok],
             clustering.labels[day.eligible],
-            rf_daily=day.rf,
-            periods_per_year=day.ppy,
             min_history=cfg.min_history,
             top_n=None if cfg.top_n == "all" else cfg.top_n,
             signal=cfg.signal,
             incumbents=incumbents,
             keep_margin=cfg.keep_margin,
-            stats=day.signals,
         )
         selection = replace(selection, skipped={**day.cash_like, **selection.skipped})
     with _timed(timings, "allocate"):
         portfolio = _construct(
             day.returns, tickers, clustering, selection, cfg, day.ppy, day.rf, classes
         )
-    weights = _with_cash(selection.tickers, portfolio.weights, cfg.risk_free, past.columns)
-    return Decision(clustering, selection, portfolio.result, day.ppy, weights, portfolio.notes)
-
-
-class _Day(NamedTuple):
-    """What selection reads of one day's prices, whatever the clustering."""
-
-    ppy: float
-    returns: np.ndarray
-    rf: np.ndarray
-    cash_like: dict[str, str]
-    eligible: np.ndarray
-    signals: Signals
-
-
-@same_frame
-def _day_view(
-    past: pl.DataFrame, tickers: tuple[str, ...], lookback: int, risk_free: float | str,
-    min_vol: float,
-) -> _Day:  # fmt: skip
-    # The strategy and the backtest's three cluster ablations rank the same day's assets.
-    ppy = periods_per_year(past["date"].tail(lookback + 1).to_numpy())
-    returns = trailing_returns(past, tickers, lookback)
-    rf = risk_free_returns(past, risk_free, ppy, lookback)
-    cash_like = cash_like_assets(returns, tickers, min_vol, ppy)
-    eligible = np.array([t not in cash_like for t in tickers], dtype=bool)
-    return _Day(ppy, returns, rf, cash_like, eligible, signals(returns[:, eligible], rf, ppy))
+    weights = _with_cash(selection.tickers, portfolio.weights, cfg.risk_free, day.past.columns)
+    return Decision(
+        clustering, selection, portfolio.result, day.ppy, weights, portfolio.notes, timings
+    )
 
 
 def _construct(
@@ -284,19 +233,13 @@ def _construct(
     )
 
 
-def _embedded(inputs: np.ndarray, bundle: Bundle, embedder: Embedder, memo: Memo) -> np.ndarray:
-    """Embeddings of ``inputs`` (scaled windows), from ``memo`` when computed before."""
-    key = digest(bundle.manifest.model_sha256, inputs)
-    return memo.get("embed", key, lambda: embedder.embed(inputs))
-
-
 def _embed_day(
-    cube: FeatureCube, day: dt.date, bundle: Bundle, embedder: Embedder, memo: Memo
+    cube: FeatureCube, day: dt.date, bundle: Bundle, run: Run
 ) -> tuple[tuple[str, ...], np.ndarray]:
     """The tickers with a complete window on ``day`` and their embeddings."""
     manifest = bundle.manifest
     win = windows_asof(cube, day, manifest.window, Scaler.from_dict(manifest.scaler))
-    return win.tickers, _embedded(win.values, bundle, embedder, memo)
+    return win.tickers, run.embed(bundle, win.values)
 
 
 def _mean_embeddings(
@@ -305,8 +248,7 @@ def _mean_embeddings(
     asof: dt.date,
     tickers: Sequence[str],
     bundle: Bundle,
-    embedder: Embedder,
-    memo: Memo,
+    run: Run,
     days: int,
 ) -> np.ndarray:
     """Rows of ``tickers``: the mean of each one's embeddings on the last ``days`` trading days.
@@ -315,7 +257,7 @@ def _mean_embeddings(
     complete window is left out of its mean; with ``days = 1`` the result is
     that day's embeddings, as they are.
     """
-    today = _embedded(inputs, bundle, embedder, memo)
+    today = run.embed(bundle, inputs)
     if days == 1:
         return today
     t = asof_index(cube.dates, asof)
@@ -323,7 +265,7 @@ def _mean_embeddings(
     total = today.astype(np.float64)
     count = np.ones(len(tickers))
     for k in range(max(0, t - days + 1), t):
-        names, emb = _embed_day(cube, cube.dates[k].item(), bundle, embedder, memo)
+        names, emb = _embed_day(cube, cube.dates[k].item(), bundle, run)
         for j, name in enumerate(names):
             if name in row:
                 total[row[name]] += emb[j]
@@ -336,11 +278,8 @@ def decide_asof(
     asof: dt.date,
     bundle: Bundle,
     settings: Settings,
+    run: Run | None = None,
     *,
-    embedder: Embedder | None = None,
-    features: FeatureCube | None = None,
-    candidates: Sequence[str] | None = None,
-    memo: Memo | None = None,
     incumbents: Collection[str] = (),
     classes: Mapping[str, str] | None = None,
 ) -> AsofDecision:
@@ -355,18 +294,9 @@ def decide_asof(
     bundle : Bundle
         The encoder and its scaler; its features must match ``settings``.
     settings : Settings
-    embedder : Embedder, optional
-        A session for ``bundle`` to reuse across calls.
-    features : FeatureCube, optional
-        Features precomputed by :func:`shared.features.compute_features` on
-        these prices (any end date): features are trailing, so those up to
-        ``asof`` equal the ones computed from the cut prices. Saves the
-        backtest recomputing them every month.
-    candidates : sequence of str, optional
-        Restrict the universe (default: every asset with a window).
-    memo : Memo, optional
-        Embeddings and clusterings computed before from the same inputs
-        (:mod:`inferer.memo`): a research grid's variants share them.
+    run : Run, optional
+        What a run of many decisions reuses (:mod:`inferer.run`); by
+        default a run of its own, for this one decision.
     incumbents : collection of str
         Assets held before this date (selection hysteresis).
     classes : mapping of str to str, optional
@@ -382,11 +312,7 @@ def decide_asof(
     cfg = settings.inference
     manifest = bundle.manifest
     check_features(manifest, settings.features, bundle.path)
-    # Prices that already end on or before asof (a backtest's) are kept as they are: the
-    # same frame lets the day's figures computed for the strategy serve its ablations.
-    latest = prices["date"].max()
-    ends_by_asof = isinstance(latest, dt.date) and latest <= asof
-    past = prices if ends_by_asof else prices.filter(pl.col("date") <= asof)
+    past = prices.filter(pl.col("date") <= asof)
     if past.height < 2:
         raise DataError(f"no prices on or before {asof}")
 
@@ -394,38 +320,30 @@ def decide_asof(
         # The windows of the last embed_days days are all inference reads; the averages
         # inside the features still see the whole history.
         last = manifest.window + cfg.embed_days - 1
-        cube = (
-            features
-            if features is not None
-            else compute_features(past, settings.features, last=last)
-        )
+        run = run if run is not None else Run(cfg.onnx_threads)
+        cube = run.features(past, settings.features, last)
     with _timed(timings, "windows"):
         win = windows_asof(cube, asof, manifest.window, Scaler.from_dict(manifest.scaler))
-        keep = np.array([candidates is None or t in candidates for t in win.tickers], dtype=bool)
-        tickers = tuple(t for t, k in zip(win.tickers, keep, strict=True) if k)
+        tickers = win.tickers
         skipped = {t: "no complete feature window" for t in win.skipped}
         if len(tickers) < 2:
             raise DataError(f"only {len(tickers)} asset(s) have a complete window on {asof}")
     with _timed(timings, "embed"):
-        embedder = embedder if embedder is not None else Embedder(bundle, cfg.onnx_threads)
-        memo = memo if memo is not None else Memo(keep=False)
         embeddings = _mean_embeddings(
-            win.values[keep], cube, win.asof, tickers, bundle, embedder, memo, cfg.embed_days
+            win.values, cube, win.asof, tickers, bundle, run, cfg.embed_days
         )
-    decision = decide(
-        past, tickers, embeddings, settings, timings, memo, incumbents=incumbents, classes=classes
-    )
+    day = day_of(past, tickers, cfg)
+    decision = decide(day, embeddings, settings, run, incumbents=incumbents, classes=classes)
     skipped.update(decision.selection.skipped)
-    return _allocation(decision, win.asof, tickers, embeddings, bundle, past, skipped, timings)
+    return _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
 
 
-def _allocation(
+def _record(
     decision: Decision,
     asof: dt.date,
-    tickers: Sequence[str],
+    day: Day,
     embeddings: np.ndarray,
     bundle: Bundle,
-    past: pl.DataFrame,
     skipped: dict[str, str],
     timings: dict[str, float],
 ) -> AsofDecision:
@@ -438,15 +356,16 @@ def _allocation(
         method=result.method,
         method_used=result.method_used,
         fallback_reason=result.fallback_reason,
-        clusters={t: int(c) for t, c in zip(tickers, clustering.labels, strict=True)},
+        clusters={t: int(c) for t, c in zip(day.tickers, clustering.labels, strict=True)},
         clustering=clustering,
         stats=decision.selection.stats,
         skipped=skipped,
         embeddings=embeddings,
         bundle_path=str(bundle.path),
         bundle_sha256=bundle.manifest.model_sha256,
-        data_start=past["date"][0],
+        data_start=day.past["date"][0],
         periods_per_year=decision.periods_per_year,
-        timings=timings,
+        timings={**timings, **decision.timings},
         notes=decision.notes,
+        day=day,
     )

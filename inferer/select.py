@@ -23,10 +23,10 @@ selected.
 Example
 -------
 >>> import numpy as np
->>> from inferer.select import select_assets
+>>> from inferer.select import select_assets, signals
 >>> r = np.array([[0.01, 0.02, 0.0], [0.03, -0.01, 0.01], [0.02, 0.01, -0.01], [0.0, 0.01, 0.02]])
 >>> select_assets(
-...     r, ["A", "B", "C"], np.array([0, 0, 1]), min_history=4, top_n=1, signal="sharpe"
+...     signals(r), ["A", "B", "C"], np.array([0, 0, 1]), min_history=4, top_n=1, signal="sharpe"
 ... ).tickers
 ('A', 'C')
 """
@@ -271,35 +271,27 @@ def _check_inputs(
 
 
 def select_assets(
-    returns: np.ndarray,
+    stats: Signals,
     tickers: Sequence[str],
     labels: np.ndarray,
     *,
-    rf_daily: np.ndarray | float = 0.0,
-    periods_per_year: float = TRADING_DAYS,
     min_history: int,
     top_n: int | None,
     signal: str,
     incumbents: Collection[str] = (),
     keep_margin: int = 0,
-    stats: Signals | None = None,
 ) -> Selection:
     """Select the ``top_n`` assets of each cluster with the highest ``signal``.
 
     Parameters
     ----------
-    returns : numpy.ndarray
-        Shape ``(T, n)`` daily simple returns over the trailing lookback window
-        ending at the as-of date (nothing after it), NaN where missing.
+    stats : Signals
+        :func:`signals` of the ``n`` assets' trailing returns: what they are
+        ranked by and how many returns each has.
     tickers : sequence of str
-        ``n`` distinct tickers, one per column.
+        ``n`` distinct tickers, in the order of ``stats``.
     labels : numpy.ndarray
         Shape ``(n,)`` integer cluster labels (any integers).
-    rf_daily : float or numpy.ndarray
-        Risk-free return per day, constant or a ``(T,)`` series such as the
-        returns of a cash proxy.
-    periods_per_year : float
-        Periods per year for annualisation.
     min_history : int
         Assets with fewer valid excess returns are skipped.
     top_n : int or None
@@ -311,10 +303,6 @@ def select_assets(
         Assets held before this decision.
     keep_margin : int
         An incumbent ranked within ``top_n + keep_margin`` of its cluster stays.
-    stats : Signals, optional
-        :func:`signals` of these ``returns``, ``rf_daily`` and
-        ``periods_per_year``, when already computed (a backtest ranks the same
-        day's assets on several clusterings).
 
     Returns
     -------
@@ -327,12 +315,11 @@ def select_assets(
     Raises
     ------
     DataError
-        ``returns`` is malformed, or no asset at all can be ranked.
+        No asset at all can be ranked.
     ValueError
-        A parameter is invalid or inconsistent with ``returns``.
+        A parameter is invalid or inconsistent with ``stats``.
     """
-    r = _validate_returns(returns)
-    n_assets = r.shape[1]
+    n_assets = len(stats.sharpe)
     names = [str(t) for t in tickers]
     lab = _check_inputs(names, np.asarray(labels), n_assets, min_history, top_n)
 
@@ -340,7 +327,7 @@ def select_assets(
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
     if keep_margin < 0:
         raise ValueError(f"keep_margin must be >= 0, got {keep_margin}")
-    sig = stats if stats is not None else signals(r, rf_daily, periods_per_year)
+    sig = stats
     table: list[AssetStats] = []
     skipped: dict[str, str] = {}
     for j, ticker in enumerate(names):

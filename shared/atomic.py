@@ -1,10 +1,20 @@
-"""Write files whole or not at all."""
+"""Write files and folders whole or not at all: the one mechanism every writer uses.
+
+A file is written to a temporary name beside it and renamed over it
+(:func:`atomic_open`); a folder is built beside its target and renamed into
+place, the previous one swapped out and removed only once the new one is in
+(:func:`replace_dir`); files built in a staging folder inside their target
+(a container volume's mount point, which cannot be renamed) are moved in
+one by one in a given order, the one readers wait for last (:func:`move_into`).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -50,3 +60,36 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     with atomic_open(path) as fh:
         fh.write(text)
     return Path(path)
+
+
+def replace_dir(staged: str | Path, target: str | Path) -> None:
+    """Make the finished folder ``staged`` appear at ``target`` whole.
+
+    A folder already at ``target`` is renamed aside first and removed once
+    ``staged`` is in its place; if that rename fails it is put back.
+    """
+    staged, target = Path(staged), Path(target)
+    if not target.exists():
+        os.replace(staged, target)
+        return
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)
+    try:
+        os.replace(staged, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def move_into(staged: str | Path, target: str | Path, names: Sequence[str]) -> None:
+    """Move the files ``names`` of ``staged`` into ``target``, in that order.
+
+    Each move is an atomic rename, and the last name is the one a reader
+    waits for. A name no longer in ``staged`` was moved by an interrupted
+    call: moving the rest finishes it.
+    """
+    staged, target = Path(staged), Path(target)
+    for name in names:
+        if (staged / name).exists():
+            os.replace(staged / name, target / name)

@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from shared.atomic import atomic_write_text
+from shared.atomic import atomic_write_text, move_into
 from shared.errors import DeepQuantError
 
 #: Names the folder's bookkeeping uses; all hidden.
@@ -73,9 +73,7 @@ def _move_set(out: Path, stage: Path) -> None:
     name, files = ready["set"], ready["files"]
     record = out / f"{SET_PREFIX}{name}.json"
     previous = json.loads(record.read_text())["files"] if record.is_file() else []
-    for file in files:
-        if (stage / file).exists():
-            os.replace(stage / file, out / file)
+    move_into(stage, out, files)
     for file in set(previous) - set(files):
         (out / file).unlink(missing_ok=True)
     atomic_write_text(record, json.dumps({"set": name, "files": files}) + "\n")

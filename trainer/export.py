@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import datetime as dt
 import json
-import os
 import shutil
 import uuid
 import warnings
@@ -28,6 +27,7 @@ from torch import nn
 
 import shared
 from inferer.embed import Embedder
+from shared.atomic import move_into, replace_dir
 from shared.bundle import (
     INPUT_NAME,
     MANIFEST_NAME,
@@ -185,21 +185,10 @@ def _publish(tmp: Path, target: Path, inside: bool) -> None:
     """Make the staged bundle ``tmp`` appear at ``target`` whole."""
     if inside:
         # The manifest goes last: a folder counts as a bundle only once it has one.
-        os.replace(tmp / MODEL_NAME, target / MODEL_NAME)
-        os.replace(tmp / MANIFEST_NAME, target / MANIFEST_NAME)
+        move_into(tmp, target, (MODEL_NAME, MANIFEST_NAME))
         tmp.rmdir()
-        return
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    else:
+        replace_dir(tmp, target)
 
 
 def write_bundle(

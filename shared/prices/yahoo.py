@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import random
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -36,6 +34,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from shared.atomic import atomic_open
 from shared.config import DataSettings
 from shared.errors import DataError
 
@@ -282,15 +281,8 @@ def _read_cache(path: Path) -> _Cached | None:
 
 def _write_cache(path: Path, prices: pl.DataFrame, fetched_from: dt.date) -> None:
     """Write atomically, so an interrupted run never leaves a truncated cache file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        prices.write_parquet(tmp, metadata={_CACHE_FROM_KEY: fetched_from.isoformat()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        prices.write_parquet(fh, metadata={_CACHE_FROM_KEY: fetched_from.isoformat()})
 
 
 def _merge(old: pl.DataFrame | None, new: pl.DataFrame) -> pl.DataFrame:

@@ -13,6 +13,7 @@ import pytest
 from inferer.embed import Embedder
 from inferer.output import CSV_COLUMNS, write_outputs
 from inferer.pipeline import decide_asof
+from inferer.run import Run
 from shared.atomic import atomic_write_text
 from shared.bundle import load_bundle
 from shared.config import Settings
@@ -83,9 +84,7 @@ def test_no_look_ahead_outputs_unchanged_when_the_future_changes(
 def test_precomputed_features_give_the_same_allocation(sample_prices: pl.DataFrame, bundle) -> None:
     cube = compute_features(sample_prices, SETTINGS.features)
     a = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
-    b = decide_asof(
-        sample_prices, ASOF, bundle, SETTINGS, features=cube, embedder=Embedder(bundle, 1)
-    )
+    b = decide_asof(sample_prices, ASOF, bundle, SETTINGS, Run(1, features=cube))
     assert a.weights == b.weights and a.clusters == b.clusters
 
 
@@ -144,7 +143,7 @@ def test_feature_mismatch_with_config_is_refused(sample_prices: pl.DataFrame, bu
 
 
 def test_cash_like_assets_are_never_selected() -> None:
-    from inferer.pipeline import cash_like_assets
+    from inferer.day import cash_like_assets
 
     rng = np.random.default_rng(0)
     r = np.column_stack([rng.normal(0.0002, 0.0001, 252), rng.normal(0.0005, 0.01, 252)])

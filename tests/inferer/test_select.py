@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import numpy as np
 import pytest
 
-from inferer.select import AssetStats, Selection, excess_sharpe, momentum
+from inferer.select import AssetStats, Selection, excess_sharpe, momentum, signals
 from inferer.select import select_assets as _select_assets
 from shared.config import InferenceSettings
 from shared.errors import DataError
 
 _CFG = InferenceSettings()
 #: The settings' defaults (shared/config.py) for the calls that leave them out.
-select_assets = partial(_select_assets, min_history=_CFG.min_history, top_n=1, signal=_CFG.signal)
+_DEFAULTS = {"min_history": _CFG.min_history, "top_n": 1, "signal": _CFG.signal}
+
+
+def select_assets(
+    returns: np.ndarray,
+    tickers: list[str],
+    labels: np.ndarray,
+    *,
+    rf_daily: np.ndarray | float = 0.0,
+    periods_per_year: float = 252.0,
+    **kwargs: object,
+) -> Selection:
+    """Selection from trailing returns, with the settings' defaults for what is left out."""
+    stats = signals(returns, rf_daily, periods_per_year)
+    return _select_assets(stats, tickers, labels, **{**_DEFAULTS, **kwargs})  # type: ignore[arg-type]
 
 
 # A column whose statistics are easy by hand: mean 0.015, variance (ddof 1) 5e-4 / 3.

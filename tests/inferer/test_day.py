@@ -1,0 +1,50 @@
+"""inferer.day: one date's figures, computed once, read-only, and the same as computed apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from inferer.day import all_assets_of, day_of
+from inferer.select import signals
+from shared.config import InferenceSettings
+from shared.returns import risk_free_returns, trailing_returns
+
+CFG = InferenceSettings(lookback=60, min_history=20)
+
+
+def _past(sample_prices: pl.DataFrame) -> pl.DataFrame:
+    return sample_prices.filter(pl.col("date") <= dt.date(2020, 6, 30))
+
+
+def test_a_day_holds_what_each_step_computes_apart(sample_prices: pl.DataFrame) -> None:
+    past = _past(sample_prices)
+    tickers = [c for c in past.columns if c != "date"][:8]
+    day = day_of(past, tickers, CFG)
+    r = trailing_returns(past, tickers, CFG.lookback)
+    np.testing.assert_array_equal(day.returns, r)
+    np.testing.assert_array_equal(day.rf, risk_free_returns(past, CFG.risk_free, day.ppy, 60))
+    assert day.tickers == tuple(tickers) and day.eligible.all() and not day.cash_like
+    want = signals(r, day.rf, day.ppy)
+    for got, expected in zip(day.signals, want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_days_arrays_are_read_only(sample_prices: pl.DataFrame) -> None:
+    day = day_of(_past(sample_prices), ["AAPL", "AMD", "BAC"], CFG)
+    every = all_assets_of(_past(sample_prices), ["AAPL", "AMD", "BAC"], CFG)
+    for a in (day.returns, day.rf, day.eligible, day.signals.sharpe, every.returns, every.ok):
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 0
+
+
+def test_a_calm_asset_is_cash_like_and_not_eligible(sample_prices: pl.DataFrame) -> None:
+    past = _past(sample_prices)
+    calm = past.with_columns(pl.lit(100.0).alias("FLAT"))
+    day = day_of(calm, ["AAPL", "FLAT"], CFG)
+    assert list(day.eligible) == [True, False] and "FLAT" in day.cash_like
+    every = all_assets_of(calm, ["AAPL", "FLAT"], CFG)
+    assert list(every.ok) == [True, False]  # no variance: never held by a baseline
