@@ -27,7 +27,7 @@ from inferer.hrp import hrp
 from inferer.moments import complete_rows, moments
 from shared.atomic import atomic_write_text
 from shared.config import Settings
-from shared.errors import DataError
+from shared.errors import DataError, EstimationError
 from shared.metrics import TRADING_DAYS
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.universe import Universe
@@ -62,7 +62,7 @@ def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> 
     r = complete_rows(trailing_returns(past, tickers, cfg.lookback))
     try:
         mu, cov = moments(r, ppy, cfg.covariance)
-    except ValueError:
+    except EstimationError:
         return None
     rf = annual_risk_free(risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback), ppy)
     markers = {"hrp": hrp(r), "strategy": np.array([last.weights[t] for t in tickers])}

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from inferer.allocate import inverse_vol_weights, max_sharpe_weights, method_failures
+from inferer.allocate import METHOD_FAILURES, inverse_vol_weights, max_sharpe_weights
 from inferer.cluster import Clustering
 from inferer.day import AllAssets, Day, all_assets_of, day_of
 from inferer.hrp import hrp
@@ -53,6 +53,7 @@ from inferer.pipeline import decide, decide_clustered
 from inferer.run import Run
 from inferer.select import momentum
 from shared.config import Settings
+from shared.errors import EstimationError
 from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.universe import UNKNOWN_CLASS
@@ -189,11 +190,9 @@ def max_sharpe_all(ctx: Context) -> np.ndarray:
                 held, max_weight=cap, risk_free_rate=rf, periods_per_year=ppy,
                 covariance=cfg.covariance,
             )  # fmt: skip
-        except Exception as err:
-            if not isinstance(err, method_failures()):
-                raise
-            # The engine keeps the previous weights on a ValueError, and says so.
-            raise ValueError(f"max-Sharpe failed: {err}") from None
+        except METHOD_FAILURES as err:
+            # The engine keeps the previous weights on a DataError, and says so.
+            raise EstimationError(f"max-Sharpe failed: {err}") from None
 
     return _spread(
         ctx, ok, ctx.run.memo.get("max_sharpe", digest(held, rf, cap, cfg.covariance), solve)

@@ -124,7 +124,8 @@ def _bundle_for(
     if bundle.manifest.train_end_date > day:
         raise DataError(
             f"model {bundle.path} was trained on data up to {bundle.manifest.train_end}, "
-            f"after rebalance date {day}: train earlier or use --retrain-every"
+            f"after rebalance date {day}: use a bundle trained on earlier prices, or a series "
+            "of them"
         )
     return bundle
 
@@ -176,7 +177,7 @@ def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:
         held = [t for t, w in zip(ctx.tickers, previous, strict=True) if w > 0]
         try:
             out.targets[name].append(BASELINES[name](replace(ctx, held=held)))
-        except (DataError, ValueError) as err:
+        except DataError as err:  # a ValueError is a bug: it ends the run
             out.keep_previous(name, day, err)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from inferer.moments import covariance
+from shared.errors import EstimationError
 from shared.returns import trailing_returns
 
 __all__ = ["TargetRisk", "group_contributions", "risk_contributions", "target_risk"]
@@ -67,7 +68,7 @@ def target_risk(
         return TargetRisk(vol, {tickers[0]: 1.0}) if math.isfinite(vol) else nan
     try:
         cov = covariance(trailing_returns(past, tickers, lookback), periods_per_year, kind)
-    except ValueError:
+    except EstimationError:
         return nan
     vol = math.sqrt(max(float(w @ cov @ w), 0.0))
     shares = risk_contributions(w, cov)

@@ -44,7 +44,6 @@ Example
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from inferer.hrp import hrp
 from inferer.moments import complete_rows, moments, optimizer
 from inferer.risk_parity import risk_parity
 from shared.choices import Fallback, Method
-from shared.errors import DataError
+from shared.errors import DataError, EstimationError
 from shared.metrics import TRADING_DAYS, ZERO_VOL
 
 if TYPE_CHECKING:
@@ -65,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FALLBACKS",
     "METHODS",
+    "METHOD_FAILURES",
     "MethodResult",
     "allocate",
     "cap_weights",
@@ -72,7 +72,6 @@ __all__ = [
     "hrp_weights",
     "inverse_vol_weights",
     "max_sharpe_weights",
-    "method_failures",
     "min_vol_weights",
     "risk_parity_weights",
     "validate_weights",
@@ -85,23 +84,21 @@ FALLBACKS: tuple[str, ...] = get_args(Fallback)
 _SOLVER_NEG_TOL = 1e-6
 
 
-def method_failures() -> tuple[type[BaseException], ...]:
-    """What a failing method may raise; anything else is a bug and propagates.
+def _solver_failures() -> tuple[type[BaseException], ...]:
+    """What PyPortfolioOpt and cvxpy raise when a problem has no solution on the data.
 
-    PyPortfolioOpt and cvxpy take ~1.5 s to import, so they are imported only
-    by the optimiser methods; their exceptions are only possible once they are.
+    PyPortfolioOpt says "no asset's expected return exceeds the risk-free
+    rate" with a ValueError: a condition of the data, like a solver failure,
+    so it is one here, turned into an :class:`EstimationError` at the call.
     """
-    failures: tuple[type[BaseException], ...] = (
-        ValueError,
-        ArithmeticError,
-        np.linalg.LinAlgError,
-    )
-    if "pypfopt" in sys.modules:
-        import cvxpy as cp
-        from pypfopt.exceptions import InstantiationError, OptimizationError
+    import cvxpy as cp
+    from pypfopt.exceptions import InstantiationError, OptimizationError
 
-        failures += (OptimizationError, InstantiationError, cp.error.SolverError)
-    return failures
+    return (ValueError, OptimizationError, InstantiationError, cp.error.SolverError)
+
+
+#: What a failing method raises; anything else (a ValueError among them) is a bug.
+METHOD_FAILURES: tuple[type[BaseException], ...] = (EstimationError, np.linalg.LinAlgError)
 
 
 @dataclass(frozen=True)
@@ -157,7 +154,7 @@ def inverse_vol_weights(returns: np.ndarray) -> np.ndarray:
 
     Raises
     ------
-    ValueError
+    EstimationError
         An asset has fewer than 2 returns or zero volatility (its weight would
         be infinite).
     """
@@ -168,7 +165,9 @@ def inverse_vol_weights(returns: np.ndarray) -> np.ndarray:
         vol = np.nanstd(r, axis=0, ddof=1)
     bad = ~(vol > ZERO_VOL)
     if bad.any():
-        raise ValueError(f"zero or undefined volatility for asset column(s) {np.flatnonzero(bad)}")
+        raise EstimationError(
+            f"zero or undefined volatility for asset column(s) {np.flatnonzero(bad)}"
+        )
     inv = 1.0 / vol
     return inv / inv.sum()
 
@@ -200,7 +199,7 @@ def _frontier(
 def _solver_weights(ef: EfficientFrontier, n: int, max_weight: float) -> np.ndarray:
     w = np.array([ef.weights[j] for j in range(n)], dtype=float)
     if not np.isfinite(w).all() or w.min() < -_SOLVER_NEG_TOL:
-        raise ValueError("solver returned invalid weights")
+        raise EstimationError("solver returned invalid weights")
     # Interior-point solutions sit a hair outside the bounds; pull them back.
     w = np.clip(w, 0.0, None)
     return cap_weights(w / w.sum(), max_weight)
@@ -222,7 +221,12 @@ def _optimise(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pypfopt and cvxpy warn liberally
         ef, n = _frontier(r, max_weight, periods_per_year, kind)
-        run(ef)
+        try:
+            run(ef)
+        except Exception as err:
+            if not isinstance(err, _solver_failures()):
+                raise
+            raise EstimationError(_short(err)) from None
     return _solver_weights(ef, n, max_weight)
 
 
@@ -362,26 +366,31 @@ def validate_weights(w: np.ndarray) -> np.ndarray:
     Raises
     ------
     ValueError
-        Not a non-empty 1-D array, non-finite, clearly negative, or a sum
-        further than ``1e-9`` from 1.
+        Not a non-empty 1-D array (a bug of the caller).
+    EstimationError
+        Non-finite, clearly negative, or a sum further than ``1e-9`` from 1:
+        a method that could not weigh this data.
     """
     x = np.asarray(w, dtype=float)
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"weights must be a non-empty 1-D array, got shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError("weights contain NaN or infinite values")
+        raise EstimationError("weights contain NaN or infinite values")
     if (x < -1e-12).any():
-        raise ValueError(f"weights contain a negative value {x.min():.3g}")
+        raise EstimationError(f"weights contain a negative value {x.min():.3g}")
     x = np.clip(x, 0.0, None)
     total = x.sum()
     if abs(total - 1.0) > 1e-9:
-        raise ValueError(f"weights sum to {total!r}, not 1")
+        raise EstimationError(f"weights sum to {total!r}, not 1")
     return x / total
 
 
 def _short(err: BaseException) -> str:
+    """The first line of an error, within 120 characters; a bug's class name first."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     text = text if len(text) <= 120 else text[:117] + "..."
+    if isinstance(err, EstimationError):  # a condition of the data: its message says it
+        return text
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
@@ -473,9 +482,7 @@ def allocate(
     for name in chain:
         try:
             weights = validate_weights(compute[name]())
-        except Exception as err:
-            if not isinstance(err, method_failures()):
-                raise
+        except METHOD_FAILURES as err:
             failures.append(f"{name} failed ({_short(err)})")
             continue
         reason = "; ".join(failures) if failures else None

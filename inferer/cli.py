@@ -13,7 +13,14 @@ import click
 import polars as pl
 
 from shared.config import Settings, load_settings
-from shared.options import asof_option, config_option, model_option, out_option, prices_option
+from shared.options import (
+    asof_option,
+    config_option,
+    model_option,
+    naming,
+    out_option,
+    prices_option,
+)
 from shared.windows import effective_asof
 
 if TYPE_CHECKING:
@@ -105,9 +112,14 @@ def _orders(
         # The latest price of each asset, even one that did not trade on the as-of day.
         latest = past.drop("date").select(pl.all().drop_nulls().last()).row(0, named=True)
         prices = {t: float(p) for t, p in latest.items() if p is not None}
-    held = read_holdings(holdings, prices) if holdings else previous_weights(out, alloc.asof)
+    if holdings:
+        with naming("--holdings"):
+            held = read_holdings(holdings, prices)
+    else:
+        held = previous_weights(out, alloc.asof)
     cost_bps = settings.backtest.cost_bps + settings.backtest.slippage_bps
-    return make_orders(held, alloc.weights, prices, cost_bps, capital)
+    with naming("--capital"):
+        return make_orders(held, alloc.weights, prices, cost_bps, capital)
 
 
 def _allocate(
@@ -123,7 +135,8 @@ def _allocate(
     from shared.bundle import find_bundle
 
     data_end = data.prices["date"][-1]
-    day = effective_asof(data.prices["date"], asof)
+    with naming("--asof"):
+        day = effective_asof(data.prices["date"], asof)
     bundle = find_bundle(model, day, features=settings.features)
     if bundle.manifest.train_end_date > day:
         log.warning(

@@ -31,6 +31,7 @@ import numpy as np
 from inferer.allocate import MethodResult, allocate, inverse_vol_weights
 from inferer.moments import complete_rows, covariance
 from shared.config import InferenceSettings
+from shared.errors import EstimationError
 
 __all__ = ["Portfolio", "cap_groups", "cluster_returns", "construct", "vol_scale"]
 
@@ -128,7 +129,7 @@ def _ex_ante_vol(returns: np.ndarray, w: np.ndarray, ppy: float, kind: str) -> f
         return 0.0
     try:
         cov = covariance(complete_rows(returns[:, held]), ppy, kind)
-    except ValueError:
+    except EstimationError:
         return float("nan")
     return float(np.sqrt(max(w[held] @ cov @ w[held], 0.0)))
 

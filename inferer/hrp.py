@@ -15,6 +15,7 @@ import numpy as np
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
+from shared.errors import EstimationError
 from shared.metrics import ZERO_VOL
 
 #: HRP's tree is single linkage by its definition (López de Prado 2016), not a setting.
@@ -67,18 +68,18 @@ def hrp(returns: np.ndarray, method: str = HRP_LINKAGE) -> np.ndarray:
 
     Raises
     ------
-    ValueError
+    EstimationError
         Fewer than 2 rows, NaN in the returns, or an asset with zero variance.
     """
     r = np.asarray(returns, dtype=np.float64)
     if r.ndim != 2 or r.shape[0] < 2:
-        raise ValueError(f"HRP needs a (T >= 2, n) return matrix, got shape {r.shape}")
+        raise EstimationError(f"HRP needs a (T >= 2, n) return matrix, got shape {r.shape}")
     if not np.isfinite(r).all():
-        raise ValueError("HRP returns contain NaN or inf")
+        raise EstimationError("HRP returns contain NaN or inf")
     cov = np.cov(r, rowvar=False, ddof=1).reshape(r.shape[1], r.shape[1])
     sd = np.sqrt(np.diag(cov))
     # A constant series has a rounding-noise std (~1e-19), not exactly 0.
     if (sd <= ZERO_VOL).any():
-        raise ValueError("HRP: an asset has zero variance")
+        raise EstimationError("HRP: an asset has zero variance")
     corr = cov / np.outer(sd, sd)
     return hrp_from_cov(cov, corr, method)

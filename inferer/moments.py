@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.choices import Covariance
+from shared.errors import EstimationError
 
 if TYPE_CHECKING:
     from pypfopt import EfficientFrontier
@@ -55,14 +56,14 @@ def complete_rows(returns: npt.ArrayLike, min_rows: int = 2) -> FloatArray:
 
     Raises
     ------
-    ValueError
+    EstimationError
         Fewer than ``min_rows`` such days (a method failure that the
         allocation's fallback handles).
     """
     r = np.asarray(returns, dtype=np.float64)
     full = r[~np.isnan(r).any(axis=1)]
     if full.shape[0] < min_rows:
-        raise ValueError(
+        raise EstimationError(
             f"only {full.shape[0]} days where every asset has a return, need {min_rows}"
         )
     return full
@@ -117,7 +118,7 @@ def _covariance(x: FloatArray, periods_per_year: float, kind: str) -> FloatArray
                 cov = risk_models.exp_cov(df, returns_data=True, span=EWMA_SPAN, frequency=freq)
         c = cov.to_numpy(dtype=np.float64)
     if not np.isfinite(c).all():
-        raise ValueError("covariance is not finite")
+        raise EstimationError("covariance is not finite")
     return c
 
 
@@ -126,7 +127,7 @@ def covariance(returns: npt.ArrayLike, periods_per_year: float, kind: str) -> Fl
 
     Raises
     ------
-    ValueError
+    EstimationError
         Too few complete days, or a covariance that is not finite.
     """
     return _covariance(complete_rows(returns), periods_per_year, kind)
@@ -139,7 +140,7 @@ def moments(
 
     Raises
     ------
-    ValueError
+    EstimationError
         Too few complete days, or moments that are not finite.
     """
     from pypfopt.expected_returns import mean_historical_return
@@ -150,7 +151,7 @@ def moments(
         mu = mean_historical_return(_frame(x), returns_data=True, frequency=periods_per_year)
     m = mu.to_numpy(dtype=np.float64)
     if not np.isfinite(m).all():
-        raise ValueError("expected returns are not finite")
+        raise EstimationError("expected returns are not finite")
     return m, _covariance(x, periods_per_year, kind)
 
 

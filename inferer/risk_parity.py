@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from shared.errors import EstimationError
+
 __all__ = ["risk_parity"]
 
 #: Largest change in any weight between sweeps at which the descent stops.
@@ -45,8 +47,9 @@ def risk_parity(cov: npt.ArrayLike) -> np.ndarray:
     Raises
     ------
     ValueError
-        The matrix is not square and finite, a variance is not positive, or
-        the descent does not converge.
+        The matrix is not square and finite (a bug of the caller).
+    EstimationError
+        A variance is not positive, or the descent does not converge.
     """
     sigma = np.asarray(cov, dtype=np.float64)
     n = sigma.shape[0]
@@ -54,7 +57,7 @@ def risk_parity(cov: npt.ArrayLike) -> np.ndarray:
         raise ValueError(f"covariance must be a finite square matrix, got shape {sigma.shape}")
     diag = np.diag(sigma).copy()
     if not (diag > 0).all():
-        raise ValueError("risk parity needs a positive variance for every asset")
+        raise EstimationError("risk parity needs a positive variance for every asset")
     budget = 1.0 / n
     # Start at inverse volatility: the answer when assets are uncorrelated.
     w = 1.0 / np.sqrt(diag)
@@ -66,4 +69,4 @@ def risk_parity(cov: npt.ArrayLike) -> np.ndarray:
             w[i] = (-c + np.sqrt(c * c + 4.0 * diag[i] * budget)) / (2.0 * diag[i])
         if np.max(np.abs(w / w.sum() - before / before.sum())) < TOLERANCE:
             return w / w.sum()
-    raise ValueError("risk parity did not converge")
+    raise EstimationError("risk parity did not converge")

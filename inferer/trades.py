@@ -36,12 +36,12 @@ class Holdings:
 
 def _read_table(path: Path) -> pl.DataFrame:
     if not path.is_file():
-        raise DataError(f"--holdings {path}: file not found")
+        raise DataError(f"{path}: file not found")
     try:
         return pl.read_csv(path)
     except (pl.exceptions.PolarsError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"--holdings {path}: cannot read ({first})") from None
+        raise DataError(f"{path}: cannot read ({first})") from None
 
 
 def read_holdings(path: Path, prices: Mapping[str, float]) -> Holdings:
@@ -58,22 +58,22 @@ def read_holdings(path: Path, prices: Mapping[str, float]) -> Holdings:
     table = _read_table(path)
     kind = next((c for c in ("weight", "shares") if c in table.columns), None)
     if "ticker" not in table.columns or kind is None:
-        raise DataError(f"--holdings {path}: needs a 'ticker' column and 'weight' or 'shares'")
+        raise DataError(f"{path}: needs a 'ticker' column and 'weight' or 'shares'")
     tickers = [str(t) for t in table["ticker"].to_list()]
     amounts = [float(a) if a is not None else float("nan") for a in table[kind].to_list()]
     if len(set(tickers)) < len(tickers):
-        raise DataError(f"--holdings {path}: a ticker appears more than once")
+        raise DataError(f"{path}: a ticker appears more than once")
     for ticker, amount in zip(tickers, amounts, strict=True):
         if not (math.isfinite(amount) and amount >= 0):
-            raise DataError(f"--holdings {path}: {kind} {amount} for {ticker} is not >= 0")
+            raise DataError(f"{path}: {kind} {amount} for {ticker} is not >= 0")
     held = {t: a for t, a in zip(tickers, amounts, strict=True) if a > 0}
     if kind == "weight":
         if sum(held.values()) > 1 + 1e-6:
-            raise DataError(f"--holdings {path}: weights sum to {sum(held.values()):.4f} > 1")
+            raise DataError(f"{path}: weights sum to {sum(held.values()):.4f} > 1")
         return Holdings(held, str(path))
     missing = [t for t in held if t not in prices]
     if missing:
-        raise DataError(f"--holdings {path}: no price for {', '.join(sorted(missing))}")
+        raise DataError(f"{path}: no price for {', '.join(sorted(missing))}")
     value = {t: n * prices[t] for t, n in held.items()}
     total = sum(value.values())
     weights = {t: v / total for t, v in value.items()} if total > 0 else {}
@@ -122,10 +122,10 @@ def share_counts(
     from pypfopt.discrete_allocation import DiscreteAllocation
 
     if not capital > 0:
-        raise DataError(f"--capital {capital}: must be a positive amount")
+        raise DataError(f"{capital}: must be a positive amount")
     missing = [t for t in target if t not in prices]
     if missing:
-        raise DataError(f"--capital: no latest price for {', '.join(sorted(missing))}")
+        raise DataError(f"{capital:g}: no latest price for {', '.join(sorted(missing))}")
     latest = pd.Series({t: prices[t] for t in target}, dtype=float)
     allocation = DiscreteAllocation(dict(target), latest, total_portfolio_value=capital)
     shares, leftover = allocation.greedy_portfolio()

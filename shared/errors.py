@@ -20,3 +20,14 @@ class DataError(DeepQuantError):
 
 class BundleError(DeepQuantError):
     """A model bundle is missing, corrupt or incompatible."""
+
+
+class EstimationError(DataError):
+    """An estimate cannot be made from this date's data.
+
+    Too few days on which every asset has a return, an asset without variance,
+    moments that are not finite, an optimiser that finds no solution (no asset
+    above the risk-free rate, say). An expected condition of real data, not a
+    bug: an allocation method that raises it falls back to the next one, and
+    a backtest decision that raises it keeps the previous weights, saying so.
+    """

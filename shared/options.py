@@ -11,11 +11,14 @@ parameter named as its flag), e.g. ``DEEPQUANT_TRAIN_RETRAIN_EVERY``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from shared.errors import DataError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,3 +110,18 @@ def ray_address_option(f: F) -> F:
         help="A Ray cluster: `auto` or ray://HOST:PORT (default: Ray in this process, "
         "on this machine's cores).",
     )(f)
+
+
+@contextmanager
+def naming(flag: str) -> Iterator[None]:
+    """Put ``flag`` before the message of a :class:`DataError` raised inside.
+
+    Library functions name the data (a file, a date, an amount); the command
+    that read it from an option says which option, so the user sees
+    ``--holdings h.csv: file not found`` while a Python caller sees
+    ``h.csv: file not found``.
+    """
+    try:
+        yield
+    except DataError as err:
+        raise type(err)(f"{flag} {err}") from None

@@ -71,11 +71,11 @@ def effective_asof(dates: Any, asof: dt.date | None, today: dt.date | None = Non
         return dt.date.fromisoformat(str(days[-1]))
     today = today or dt.date.today()
     if asof > today:
-        raise DataError(f"--asof {asof} is in the future (today is {today})")
+        raise DataError(f"{asof} is in the future (today is {today})")
     day = dt.date.fromisoformat(str(days[asof_index(days, asof)]))
     if (asof - day).days > ASOF_GRACE_DAYS:
         raise DataError(
-            f"--asof {asof}: the last price on or before it is {day}, more than "
+            f"{asof}: the last price on or before it is {day}, more than "
             f"{ASOF_GRACE_DAYS} days earlier (the data does not reach {asof})"
         )
     return day

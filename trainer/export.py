@@ -168,7 +168,7 @@ def _staging_dir(target: Path) -> tuple[Path, bool]:
         if any(not p.name.startswith(".") for p in target.iterdir()):
             raise BundleError(
                 f"model bundle {target}: folder exists, is not empty and is not a bundle; "
-                "choose another --out"
+                "choose another folder"
             )
         for stale in target.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)

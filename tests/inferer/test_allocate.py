@@ -33,7 +33,7 @@ from inferer.allocate import (
     min_vol_weights as _min_vol_weights,
 )
 from shared.config import InferenceSettings
-from shared.errors import DataError
+from shared.errors import DataError, EstimationError
 
 _CFG = InferenceSettings()
 #: The settings' defaults (shared/config.py) for the calls that leave them out.
@@ -113,7 +113,7 @@ def test_inverse_vol_uses_each_assets_own_history():
 
 def test_inverse_vol_rejects_constant_asset():
     r = np.column_stack([np.tile([0.01, -0.01], 5), np.full(10, 0.001)])
-    with pytest.raises(ValueError, match="zero or undefined volatility"):
+    with pytest.raises(EstimationError, match="zero or undefined volatility"):
         inverse_vol_weights(r)
 
 
@@ -178,7 +178,8 @@ def test_validate_weights_tidies_rounding():
     ],
 )
 def test_validate_weights_rejects(w, match):
-    with pytest.raises(ValueError, match=match):
+    bug = match in ("non-empty", "1-D")  # a caller's mistake, not the data's
+    with pytest.raises(ValueError if bug else EstimationError, match=match):
         validate_weights(np.array(w, dtype=float))
 
 
@@ -255,16 +256,35 @@ def test_failing_fallback_ends_at_equal_weights(sp500_returns, monkeypatch):
         raise OptimizationError()
 
     def also_boom(*args, **kwargs):
-        raise ValueError("linkage failed")
+        raise EstimationError("HRP: an asset has zero variance")
 
     monkeypatch.setattr(EfficientFrontier, "max_sharpe", boom)
     monkeypatch.setattr("inferer.allocate.hrp", also_boom)
     res = allocate(sp500_returns.to_numpy()[:, :4], "max_sharpe", fallback="hrp")
     assert res.method_used == "equal"
     assert res.fallback_reason is not None
-    assert "max_sharpe failed" in res.fallback_reason
-    assert "hrp failed (ValueError: linkage failed)" in res.fallback_reason
+    assert "max_sharpe failed (OptimizationError" in res.fallback_reason
+    assert "hrp failed (HRP: an asset has zero variance)" in res.fallback_reason
     np.testing.assert_array_equal(res.weights, [0.25] * 4)
+
+
+def test_a_bug_in_a_method_is_not_a_fallback(sp500_returns, monkeypatch):
+    # A ValueError is a bug (docs/design.md, Errors): it must surface, not be
+    # turned into "hrp failed" and an equal-weight book.
+    def bug(*args, **kwargs):
+        raise ValueError("index out of range")
+
+    monkeypatch.setattr("inferer.allocate.hrp", bug)
+    with pytest.raises(ValueError, match="index out of range"):
+        allocate(sp500_returns.to_numpy()[:, :4], "hrp")
+
+
+def test_no_asset_above_the_risk_free_rate_falls_back(sp500_returns):
+    # PyPortfolioOpt says so with a ValueError: a condition of the data, not a bug.
+    r = sp500_returns.to_numpy()[:, :4]
+    res = allocate(r, "max_sharpe", fallback="inverse_vol", risk_free_rate=5.0)
+    assert res.method_used == "inverse_vol"
+    assert "max_sharpe failed (ValueError: at least one of the assets" in res.fallback_reason
 
 
 def test_constant_asset_makes_covariance_methods_fall_back():

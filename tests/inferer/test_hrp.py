@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pypfopt import HRPOpt
 
 from inferer.hrp import hrp
+from shared.errors import EstimationError
 from shared.prices.panel import read_panel
 from tests.cleaning import clean
 
@@ -54,5 +55,5 @@ def test_two_assets_inverse_variance() -> None:
     "bad", [np.ones((1, 3)), np.array([[0.1, np.nan], [0.2, 0.1]]), np.zeros((10, 2))]
 )
 def test_bad_input(bad: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="HRP"):
+    with pytest.raises(EstimationError, match="HRP"):
         hrp(bad)

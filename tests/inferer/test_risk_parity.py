@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inferer.risk_parity import risk_parity
+from shared.errors import EstimationError
 
 
 def _contributions(w: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -49,5 +50,5 @@ def test_matches_skfolio_risk_budgeting_on_the_same_covariance(sp500_returns) ->
 def test_bad_covariances_are_refused() -> None:
     with pytest.raises(ValueError, match="square"):
         risk_parity(np.ones((2, 3)))
-    with pytest.raises(ValueError, match="positive variance"):
+    with pytest.raises(EstimationError, match="positive variance"):
         risk_parity(np.diag([0.01, 0.0]))

@@ -39,27 +39,3 @@ def test_two_workers_train_the_same_bundles_on_a_ray_of_their_own(tmp_path: Path
         assert one == (tmp_path / "two" / day / "model.onnx").read_bytes(), day
         # Each bundle's task log is kept beside it and names the node that ran it.
         assert "on node " in (tmp_path / "two" / f"{day}.log").read_text()
-
-
-def test_a_task_failing_for_bad_input_ends_the_run_in_one_line_naming_it(
-    tmp_path: Path,
-) -> None:
-    import ray
-
-    from shared.errors import DataError
-    from shared.parallel import Task, connect, run_tasks
-
-    def bad(day: int) -> None:  # a closure: Ray ships it by value to the worker
-        raise DataError(f"ticker XYZ has no price on day {day}")
-
-    connect(num_cpus=1)
-    try:
-        log = tmp_path / "v" / "task.log"
-        with pytest.raises(DataError) as caught:
-            run_tasks([Task("variant v seed 0", bad, (3,), log)], "backtested")
-        message = str(caught.value)
-        assert message == f"variant v seed 0: ticker XYZ has no price on day 3 (log: {log})"
-        # Its log is kept beside its outputs, with the whole traceback.
-        assert "task failed" in log.read_text() and "Traceback" in log.read_text()
-    finally:
-        ray.shutdown()
