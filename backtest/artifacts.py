@@ -12,24 +12,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import polars as pl
 
 from backtest import plots, sections
 from backtest.engine import BacktestResult
-from backtest.frontier import Frontier, efficient_frontier
 from backtest.names import SECTIONS
-from backtest.periods import monthly_returns
 from backtest.report import Section, write_report
-from backtest.risk import TargetRisk, group_contributions, target_risk
+from backtest.report_data import ReportData, report_data
 from backtest.sections import RunFacts
-from backtest.stability import cluster_stability
-from inferer.hrp import hrp
-from inferer.moments import complete_rows, moments
 from shared.atomic import atomic_write_text
 from shared.config import Settings
-from shared.errors import DataError, EstimationError
-from shared.metrics import TRADING_DAYS
-from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.universe import Universe
 
 
@@ -42,41 +34,6 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> Frontier | None:
-    """Monte Carlo frontier over the assets the strategy chose at its last rebalance.
-
-    Moments, risk-free rate and weight cap are the strategy's own
-    (:mod:`inferer.moments`, ``[inference] risk_free`` and ``max_weight``) over
-    its lookback, so the max-Sharpe marker is the portfolio ``max_sharpe``
-    would hold. Markers: max-Sharpe and min-vol (from the frontier), HRP over
-    those assets, and the strategy's actual weights.
-    """
-    if not result.allocations:
-        return None
-    last = result.allocations[-1]
-    tickers = list(last.weights)
-    if len(tickers) < 2:
-        return None
-    cfg, ppy = settings.inference, last.periods_per_year
-    past = prices.filter(prices["date"] <= last.asof)
-    r = complete_rows(trailing_returns(past, tickers, cfg.lookback))
-    try:
-        mu, cov = moments(r, ppy, cfg.covariance)
-    except EstimationError:
-        return None
-    rf = annual_risk_free(risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback), ppy)
-    markers = {"hrp": hrp(r), "strategy": np.array([last.weights[t] for t in tickers])}
-    return efficient_frontier(
-        mu,
-        cov,
-        n_portfolios=settings.backtest.frontier_portfolios,
-        seed=settings.backtest.seed,
-        rf=rf,
-        max_weight=cfg.max_weight,
-        extra_markers=markers,
-    )
-
-
 def _chart(
     charts: dict[str, Section], anchor: str, fig: Any, path: Path, text: tuple[str, ...] = ()
 ) -> None:
@@ -85,38 +42,31 @@ def _chart(
     charts[anchor] = Section(anchor, title, text=text, chart=plots.save(fig, path))
 
 
-def _return_charts(result: BacktestResult, out: Path) -> dict[str, Section]:
+def _return_charts(data: ReportData, out: Path) -> dict[str, Section]:
     charts: dict[str, Section] = {}
-    ppy = result.periods_per_year
-    _chart(charts, "equity", plots.equity_curves(result.returns), out / "equity.png")
-    _chart(charts, "drawdown", plots.drawdowns(result.returns), out / "drawdowns.png")
-    table = monthly_returns(result.returns, "strategy")
-    _chart(charts, "monthly", plots.monthly_heatmap(table), out / "monthly.png")
-    _chart(charts, "rolling", plots.rolling_risk(result.returns, ppy), out / "rolling_risk.png")
-    rolling = plots.rolling_sharpe(result.returns, int(TRADING_DAYS), ppy, result.risk_free)
-    _chart(charts, "rolling_sharpe", rolling, out / "rolling_sharpe.png")
+    _chart(charts, "equity", plots.equity_curves(data.growth), out / "equity.png")
+    _chart(charts, "drawdown", plots.drawdowns(data.drawdowns), out / "drawdowns.png")
+    _chart(charts, "monthly", plots.monthly_heatmap(data.monthly), out / "monthly.png")
+    fig = plots.rolling_risk(data.rolling_vol, data.rolling_beta)
+    _chart(charts, "rolling", fig, out / "rolling_risk.png")
+    fig = plots.rolling_sharpe(data.rolling_sharpe)
+    _chart(charts, "rolling_sharpe", fig, out / "rolling_sharpe.png")
     return charts
 
 
 def _allocation_charts(
-    result: BacktestResult, out: Path, risk: TargetRisk, universe: Universe
+    result: BacktestResult, data: ReportData, out: Path, universe: Universe
 ) -> dict[str, Section]:
     charts: dict[str, Section] = {}
     classes = universe.asset_class
     last = result.allocations[-1]
-    fig = plots.class_weights(result.weights, classes)
+    fig = plots.class_weights(data.class_weights, classes)
     _chart(charts, "asset_classes", fig, out / "asset_classes.png")
-    by_cluster = group_contributions(
-        risk.contributions, {t: f"cluster {c}" for t, c in last.clusters.items()}
-    )
-    by_class = group_contributions(risk.contributions, classes)
-    fig = plots.risk_contribution(by_cluster, by_class, list(classes.values()))
+    fig = plots.risk_contribution(data.risk_by_cluster, data.risk_by_class, list(classes.values()))
     _chart(charts, "risk", fig, out / "risk_contribution.png")
-    stability = cluster_stability(
-        [a.asof for a in result.allocations], [a.clusters for a in result.allocations]
-    )
-    if stability.height:
-        _chart(charts, "stability", plots.cluster_stability(stability), out / "stability.png")
+    if data.stability.height:
+        fig = plots.cluster_stability(data.stability)
+        _chart(charts, "stability", fig, out / "stability.png")
     tickers = list(last.clusters)
     tree = plots.dendrogram(
         last.clustering.linkage,
@@ -128,34 +78,28 @@ def _allocation_charts(
     return charts
 
 
-def _sections(
+def render_sections(
     result: BacktestResult,
+    data: ReportData,
     out: Path,
-    prices: Any,
     universe: Universe,
     settings: Settings,
     facts: RunFacts,
 ) -> list[Section]:
-    """Every section of the report, in the order of :data:`backtest.names.SECTIONS`."""
-    last = result.allocations[-1]
-    day = result.rebalances["date"][-1]
-    past = prices.filter(prices["date"] <= day)
-    cfg = settings.inference
-    risk = target_risk(past, last.weights, cfg.lookback, last.periods_per_year, cfg.covariance)
-    tickers = [c for c in prices.columns if c != "date"]
+    """Every section of the report, charts saved in ``out``, in :data:`SECTIONS`' order."""
     found: dict[str, Section] = {
         "summary": sections.summary(result, settings, facts),
-        "holdings": sections.holdings(result, risk, universe.asset_class),
-        "trades": sections.trades(result, tickers),
+        "holdings": sections.holdings(result, data, universe.asset_class),
+        "trades": sections.trades(result, data),
         "metrics": sections.metrics(result, settings),
-        **sections.tables(result),
-        **_return_charts(result, out),
-        **_allocation_charts(result, out, risk, universe),
+        **sections.tables(result, data),
+        **_return_charts(data, out),
+        **_allocation_charts(result, data, out, universe),
         "reproduce": sections.reproduce(result, settings, facts),
     }
-    front = latest_frontier(result, prices, settings)
-    if front is not None:
-        fig = plots.frontier(front, last.asof, settings.inference.lookback)
+    if data.frontier is not None:
+        last = result.allocations[-1]
+        fig = plots.frontier(data.frontier, last.asof, settings.inference.lookback)
         note = (
             "Over the assets held after the last rebalance, with the strategy's own moments: "
             "the expected returns are the trailing window's compounded returns, a description "
@@ -169,14 +113,17 @@ def write_backtest(
     result: BacktestResult,
     out_dir: str | Path,
     *,
-    prices: Any,
+    prices: pl.DataFrame,
     universe: Universe,
     settings: Settings,
     facts: RunFacts,
 ) -> dict[str, Path]:
-    """Write every backtest output into ``out_dir``; return their paths by name."""
-    if not result.allocations:
-        raise DataError("the strategy made no decision: nothing to report")
+    """Write every backtest output into ``out_dir``; return their paths by name.
+
+    The report's numbers come from :func:`backtest.report_data.report_data`;
+    this only writes them, as files, charts and the report.
+    """
+    data = report_data(result, prices, universe.asset_class, settings)
     out = Path(out_dir)
     paths: dict[str, Path] = {}
     paths["returns"] = atomic_write_text(out / "returns.csv", result.returns.write_csv())
@@ -185,7 +132,7 @@ def write_backtest(
     paths["metrics"] = atomic_write_text(
         out / "metrics.json", json.dumps(_json_safe(result.metrics), indent=2) + "\n"
     )
-    report_sections = _sections(result, out, prices, universe, settings, facts)
+    report_sections = render_sections(result, data, out, universe, settings, facts)
     paths.update({s.chart.stem: s.chart for s in report_sections if s.chart is not None})
     paths["report"] = write_report(
         out, title="deepquant walk-forward backtest", sections=report_sections

@@ -33,7 +33,7 @@ from backtest.accounting import (
 )
 from backtest.baselines import BASELINES, Context, unavailable, weight_vector
 from backtest.rebalances import decided_row, kept_row, rebalances_frame
-from backtest.risk import target_risk
+from backtest.risk import TargetRisk, target_risk
 from backtest.statistics import sharpe_statistics
 from inferer.day import Day, all_assets_of
 from inferer.memo import Memo
@@ -78,6 +78,9 @@ class BacktestResult:
     risk_free : numpy.ndarray
         Per-day risk-free return on the dates of ``returns``: what every
         Sharpe ratio of the run is measured over.
+    ex_ante : TargetRisk
+        The ex-ante risk of the book after the last rebalance (the last row
+        of ``rebalances``' ``ex_ante_vol``, with each asset's contribution).
     notes : list of str
         Baselines left out, and dates where a decision failed and the
         previous weights were kept.
@@ -95,6 +98,7 @@ class BacktestResult:
     held: np.ndarray
     periods_per_year: float
     risk_free: np.ndarray
+    ex_ante: TargetRisk
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -108,6 +112,8 @@ class _Decisions:
     rows: list[dict[str, object]] = field(default_factory=list)
     rebalances: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The ex-ante risk of the last rebalance's book.
+    ex_ante: TargetRisk | None = None
 
     def keep_previous(self, name: str, day: dt.date, err: Exception) -> None:
         """A failed decision keeps the previous weights; the first one cannot."""
@@ -153,14 +159,16 @@ def _decide_strategy(
         out.keep_previous("strategy", day, err)
         kept = out.allocations[-1].weights
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
-        vol = target_risk(past, kept, cfg.lookback, ppy, cfg.covariance).vol
-        row = kept_row(day, bundle.path, cfg.method, len(kept), str(err), vol)
+        out.ex_ante = target_risk(past, kept, cfg.lookback, ppy, cfg.covariance)
+        row = kept_row(day, bundle.path, cfg.method, len(kept), str(err), out.ex_ante.vol)
         out.rebalances.append(row)
         return None
     # The record keeps the decision, not the date's prices and return windows.
     out.allocations.append(replace(alloc, day=None))
-    vol = target_risk(past, alloc.weights, cfg.lookback, alloc.periods_per_year, cfg.covariance).vol
-    out.rebalances.append(decided_row(alloc, vol))
+    out.ex_ante = target_risk(
+        past, alloc.weights, cfg.lookback, alloc.periods_per_year, cfg.covariance
+    )
+    out.rebalances.append(decided_row(alloc, out.ex_ante.vol))
     out.targets["strategy"].append(weight_vector(alloc.weights, tickers))
     out.rows.extend(
         {"date": day, "ticker": tk, "weight": w, "cluster": alloc.clusters.get(tk, -1)}
@@ -458,6 +466,7 @@ def run_backtest(
         held=sim.held,
         periods_per_year=ppy,
         risk_free=sim.risk_free,
+        ex_ante=decisions.ex_ante or TargetRisk(0.0, {}),
         notes=decisions.notes,
         timings={
             "rebalances": t_sim - t_start,

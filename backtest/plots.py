@@ -18,7 +18,7 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,9 +32,10 @@ from matplotlib.patches import Patch
 
 from backtest.frontier import Frontier
 from backtest.names import SECTIONS, TITLES, series_label
-from backtest.rolling import ROLLING_WINDOW, rolling_beta, rolling_vol
 from shared.atomic import atomic_open
-from shared.metrics import TRADING_DAYS, drawdown_series, sharpe_ratio
+
+if TYPE_CHECKING:
+    from backtest.report_data import RollingSharpe
 
 __all__ = [
     "DPI",
@@ -95,31 +96,13 @@ def _style(index: int) -> dict[str, Any]:
     return {"color": color, "linewidth": 1.1, "alpha": 0.9, "zorder": 3}
 
 
-def _series(returns: pl.DataFrame) -> tuple[npt.NDArray[Any], dict[str, FloatArray]]:
-    """Dates and each series as float arrays with NaN where a return is missing."""
-    if "date" not in returns.columns:
-        raise ValueError("returns needs a 'date' column")
-    names = [c for c in returns.columns if c != "date"]
-    if not names or returns.height == 0:
-        raise ValueError("returns needs at least one series and one row")
-    df = returns.sort("date")
-    dates = df["date"].to_numpy()
-    cols = {
-        n: df[n].cast(pl.Float64).fill_nan(None).to_numpy().astype(np.float64, copy=False)
-        for n in names
-    }
-    return dates, cols
-
-
-def _observed(r: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Returns with gaps read as flat days, and a mask hiding the days before the first one.
-
-    A baseline can start later than the strategy; drawing it flat at 1 before
-    then would suggest it existed and earned nothing.
-    """
-    finite = np.isfinite(r)
-    started = np.cumsum(finite) > 0
-    return np.where(finite, r, 0.0), started
+def _columns(frame: pl.DataFrame) -> tuple[npt.NDArray[Any], dict[str, FloatArray]]:
+    """Dates and each series of a :mod:`backtest.report_data` frame, as float arrays."""
+    if "date" not in frame.columns:
+        raise ValueError("a series frame needs a 'date' column")
+    names = [c for c in frame.columns if c != "date"]
+    cols = {n: frame[n].to_numpy().astype(np.float64, copy=False) for n in names}
+    return frame["date"].to_numpy(), cols
 
 
 def _date_axis(ax: Any) -> None:
@@ -166,30 +149,26 @@ def _fmt_multiple(v: float, _pos: object = None) -> str:
 # --------------------------------------------------------------------------- returns charts
 
 
-def equity_curves(returns: pl.DataFrame) -> Figure:
+def equity_curves(growth: pl.DataFrame) -> Figure:
     """Growth of 1 invested in each series, on a log scale.
 
     Parameters
     ----------
-    returns : polars.DataFrame
-        ``date`` (``pl.Date``) then one column of daily simple returns per
-        series: strategy first, then benchmark, then baselines. Missing
-        returns count as flat days once a series has started.
+    growth : polars.DataFrame
+        :func:`backtest.report_data.growth`: ``date``, then each series'
+        wealth, strategy first, then benchmark, then baselines; NaN before a
+        series starts.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Wealth :math:`W_t = \\prod_{s \\le t}(1 + r_s)` per series; equal
-        vertical distances are equal percentage moves. The legend gives each
-        final multiple.
+        Equal vertical distances are equal percentage moves. The legend gives
+        each final multiple.
     """
-    dates, cols = _series(returns)
+    dates, cols = _columns(growth)
     fig, ax = _new_figure(_WIDE)
     lo, hi = math.inf, -math.inf
-    for i, (name, r) in enumerate(cols.items()):
-        filled, started = _observed(r)
-        wealth = np.cumprod(1.0 + filled)
-        wealth = np.where(started & (wealth > 0.0), wealth, np.nan)
+    for i, (name, wealth) in enumerate(cols.items()):
         if np.isfinite(wealth).any():
             lo = min(lo, float(np.nanmin(wealth)))
             hi = max(hi, float(np.nanmax(wealth)))
@@ -213,30 +192,26 @@ def equity_curves(returns: pl.DataFrame) -> Figure:
     return fig
 
 
-def drawdowns(returns: pl.DataFrame) -> Figure:
+def drawdowns(drawdown: pl.DataFrame) -> Figure:
     """Drawdown from the running peak of each series, the strategy's filled.
 
     Parameters
     ----------
-    returns : polars.DataFrame
-        As in :func:`equity_curves`.
+    drawdown : polars.DataFrame
+        :func:`backtest.report_data.drawdowns`, NaN before a series starts.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Drawdowns as percentages (<= 0) from :func:`shared.metrics.drawdown_series`;
-        the legend gives each maximum drawdown.
+        Drawdowns as percentages (<= 0); the legend gives each maximum drawdown.
     """
-    dates, cols = _series(returns)
+    dates, cols = _columns(drawdown)
     fig, ax = _new_figure(_WIDE)
-    for i, (name, r) in enumerate(cols.items()):
-        filled, started = _observed(r)
+    for i, (name, dd) in enumerate(cols.items()):
+        started = np.isfinite(dd)
         if not started.any():
             ax.plot([], [], label=series_label(name), **_style(i))
             continue
-        # Measured from the series' own start, so a late starter begins at 0.
-        dd = np.full(r.size, np.nan)
-        dd[started] = drawdown_series(filled[started])
         style = _style(i)
         ax.plot(dates, dd, label=f"{series_label(name)} (max {np.nanmin(dd):.1%})", **style)
         if i == 0:
@@ -254,47 +229,20 @@ def drawdowns(returns: pl.DataFrame) -> Figure:
     return fig
 
 
-def rolling_sharpe(
-    returns: pl.DataFrame,
-    window: int = int(TRADING_DAYS),
-    periods_per_year: float = TRADING_DAYS,
-    rf: npt.ArrayLike = 0.0,
-) -> Figure:
+def rolling_sharpe(rolling: RollingSharpe) -> Figure:
     """Rolling annualised Sharpe ratio over the risk-free rate of each series.
 
     Parameters
     ----------
-    returns : polars.DataFrame
-        As in :func:`equity_curves`.
-    window : int
-        Trading days in each window; shortened to the sample when the sample
-        is shorter, and the title says so.
-    periods_per_year : float
-        Annualisation factor, the calendar's trading days per year.
-    rf : float or array_like
-        Risk-free return per day (one per row of ``returns``), as in the
-        metrics table.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        :func:`shared.metrics.sharpe_ratio` of excess returns over each
-        trailing window (sample standard deviation); undefined until a window
-        is full.
+    rolling : RollingSharpe
+        :func:`backtest.report_data.rolling_sharpe`; the title says when its
+        window was shortened to the sample.
     """
-    if window < 2:
-        raise ValueError(f"window must be at least 2, got {window}")
-    dates, cols = _series(returns)
-    n = dates.size
-    w = min(window, n)
+    dates, cols = _columns(rolling.frame)
     fig, ax = _new_figure(_WIDE)
-    rf_days = np.broadcast_to(np.asarray(rf, dtype=np.float64), (n,))
-    for i, (name, r) in enumerate(cols.items()):
-        s = pl.Series(name, r - rf_days, dtype=pl.Float64).fill_nan(None)
-        mean = s.rolling_mean(w, min_samples=w).to_numpy()
-        std = s.rolling_std(w, min_samples=w).to_numpy()
-        sr = sharpe_ratio(mean, std, periods_per_year)
+    for i, (name, sr) in enumerate(cols.items()):
         ax.plot(dates, sr, label=series_label(name), **_style(i))
+    w, window = rolling.days, rolling.window
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=1)
     days = f"{w}-day" if w == window else f"{w}-day (whole sample, shorter than {window})"
     ax.set_title(SECTIONS["rolling_sharpe"].format(days=days))
@@ -306,39 +254,30 @@ def rolling_sharpe(
     return fig
 
 
-def rolling_risk(
-    returns: pl.DataFrame, periods_per_year: float, window: int = ROLLING_WINDOW
-) -> Figure:
+def rolling_risk(vol: pl.DataFrame, beta: pl.DataFrame) -> Figure:
     """Rolling annualised volatility of each series (top) and beta to the benchmark (bottom).
 
     Parameters
     ----------
-    returns : polars.DataFrame
-        As in :func:`equity_curves`; the second series is the benchmark.
-    periods_per_year : float
-        Annualisation factor of the volatility.
-    window : int
-        Trading days per window (:data:`backtest.rolling.ROLLING_WINDOW`).
+    vol, beta : polars.DataFrame
+        :func:`backtest.report_data.rolling_risk`; the benchmark, the second
+        series, has no beta line (it is 1).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Two panels sharing the date axis; the benchmark has no beta line (it is 1).
+        Two panels sharing the date axis.
     """
-    dates, cols = _series(returns)
-    names = list(cols)
-    if len(names) < 2:
-        raise ValueError("returns needs the strategy and the benchmark")
+    dates, vols = _columns(vol)
+    betas = _columns(beta)[1]
     fig = Figure(figsize=(_WIDE[0], _WIDE[1] * 1.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax_vol, ax_beta = fig.subplots(2, 1, sharex=True)
-    bench = cols[names[1]]
-    for i, name in enumerate(names):
+    for i, name in enumerate(vols):
         style = _style(i)
-        ax_vol.plot(dates, rolling_vol(cols[name], window, periods_per_year), **style,
-                    label=series_label(name))  # fmt: skip
-        if i != 1:
-            ax_beta.plot(dates, rolling_beta(cols[name], bench, window), **style)
+        ax_vol.plot(dates, vols[name], **style, label=series_label(name))
+        if name in betas:
+            ax_beta.plot(dates, betas[name], **style)
     ax_beta.axhline(1.0, color=_BENCHMARK_COLOR, linewidth=0.8, linestyle=":", zorder=1)
     ax_vol.set_title(SECTIONS["rolling"])
     ax_vol.yaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
@@ -399,15 +338,15 @@ def monthly_heatmap(table: pl.DataFrame) -> Figure:
 # --------------------------------------------------------------------------- weights
 
 
-def class_weights(weights: pl.DataFrame, asset_class: Mapping[str, str]) -> Figure:
+def class_weights(wide: pl.DataFrame, asset_class: Mapping[str, str]) -> Figure:
     """Target weights summed by asset class at each rebalance, held until the next one.
 
     Parameters
     ----------
-    weights : polars.DataFrame
-        Long format: ``date`` (rebalance date), ``ticker``, ``weight``.
+    wide : polars.DataFrame
+        :func:`backtest.report_data.class_weights`: ``date``, one column a class.
     asset_class : mapping of str to str
-        Ticker -> asset class; a ticker without one is ``unknown``.
+        Every ticker's class, so each class keeps its colour across charts.
 
     Returns
     -------
@@ -415,20 +354,6 @@ def class_weights(weights: pl.DataFrame, asset_class: Mapping[str, str]) -> Figu
         A stepped stacked area, one layer per class, the class with the highest
         average weight at the bottom; cash (weights under 1) is left blank.
     """
-    missing = {"date", "ticker", "weight"} - set(weights.columns)
-    if missing:
-        raise ValueError(f"weights lacks column(s) {sorted(missing)}")
-    if weights.height == 0:
-        raise ValueError("weights is empty")
-    classes = pl.Series([asset_class.get(t, "unknown") for t in weights["ticker"]])
-    wide = (
-        weights.with_columns(classes.alias("class"))
-        .group_by("date", "class")
-        .agg(pl.col("weight").cast(pl.Float64).sum())
-        .pivot(on="class", index="date", values="weight")
-        .sort("date")
-        .fill_null(0.0)
-    )
     dates = wide["date"].to_numpy()
     names = [c for c in wide.columns if c != "date"]
     mat = wide.select(names).to_numpy().astype(np.float64)

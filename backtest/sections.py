@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from backtest.drawdowns import worst_drawdowns
 from backtest.engine import BacktestResult
 from backtest.names import SECTIONS, series_label
-from backtest.periods import yearly_returns
-from backtest.rebalances import yearly_trading
 from backtest.report import Section, Table, format_value, metrics_table
-from backtest.risk import TargetRisk
-from inferer.trades import trades_frame
+from backtest.report_data import ReportData
 from shared import __version__
 from shared.config import PATH_KEYS, Settings
 from shared.turnover import one_way_turnover
@@ -90,9 +86,9 @@ def summary(result: BacktestResult, settings: Settings, facts: RunFacts) -> Sect
     return _section("summary", text=(lead,), items=items + facts.notes)
 
 
-def holdings(result: BacktestResult, risk: TargetRisk, asset_class: Mapping[str, str]) -> Section:
+def holdings(result: BacktestResult, data: ReportData, asset_class: Mapping[str, str]) -> Section:
     """The last rebalance's target weights: ticker, class, cluster, weight, risk share."""
-    last = result.allocations[-1]
+    last, risk = result.allocations[-1], data.ex_ante
     rows = tuple(
         (
             ticker,
@@ -115,12 +111,9 @@ def holdings(result: BacktestResult, risk: TargetRisk, asset_class: Mapping[str,
     return _section("holdings", text=text, table=table)
 
 
-def trades(result: BacktestResult, tickers: Sequence[str]) -> Section:
+def trades(result: BacktestResult, data: ReportData) -> Section:
     """From the book drifted since the previous rebalance to the last rebalance's target."""
-    last = result.allocations[-1]
-    held = result.held[-1]
-    current = {t: float(w) for t, w in zip(tickers, held, strict=True) if w > 0}
-    frame = trades_frame(current, last.weights)
+    frame = data.trades
     rows = tuple(
         (t, _pct(a), _pct(b), format_value(c, "pct1"))
         for t, a, b, c in frame.iter_rows()
@@ -158,8 +151,8 @@ def metrics(result: BacktestResult, settings: Settings) -> Section:
     return _section("metrics", table=metrics_table(result.metrics, labels), items=items)
 
 
-def _yearly(result: BacktestResult) -> Section:
-    frame = yearly_returns(result.returns)
+def _yearly(data: ReportData) -> Section:
+    frame = data.yearly
     names = [c for c in frame.columns if c != "year"]
     rows = tuple(
         (str(row[0]), *(format_value(v, "pct1") for v in row[1:])) for row in frame.iter_rows()
@@ -169,9 +162,8 @@ def _yearly(result: BacktestResult) -> Section:
     return _section("yearly", table=table, text=("Partial first and last years included.",))
 
 
-def _worst(result: BacktestResult) -> Section:
-    start = result.rebalances["date"][0]
-    frame = worst_drawdowns(result.returns["date"], result.returns["strategy"], start)
+def _worst(data: ReportData) -> Section:
+    frame = data.worst_drawdowns
     rows = tuple(
         (
             str(s),
@@ -187,8 +179,8 @@ def _worst(result: BacktestResult) -> Section:
     return _section("worst_drawdowns", table=table)
 
 
-def _trading(result: BacktestResult) -> Section:
-    frame = yearly_trading(result.rebalances)
+def _trading(result: BacktestResult, data: ReportData) -> Section:
+    frame = data.trading
     rows = tuple(
         (str(y), str(n), format_value(t, "pct1"), format_value(c, "pct"))
         for y, n, t, c in frame.iter_rows()
@@ -205,12 +197,12 @@ def _trading(result: BacktestResult) -> Section:
     return _section("trading", text=text, table=table)
 
 
-def tables(result: BacktestResult) -> dict[str, Section]:
+def tables(result: BacktestResult, data: ReportData) -> dict[str, Section]:
     """The sections that are a table of the returns or the rebalances, by anchor."""
     return {
-        "yearly": _yearly(result),
-        "worst_drawdowns": _worst(result),
-        "trading": _trading(result),
+        "yearly": _yearly(data),
+        "worst_drawdowns": _worst(data),
+        "trading": _trading(result, data),
     }
 
 

@@ -10,10 +10,27 @@ functions that return data::
     bundles = dq.train(data, settings, "models", retrain_every=12)
     decision = dq.decide(data, "models", settings)
     result = dq.backtest(data, "models", settings, start, end)
+    report = dq.report_data(result, data, settings)  # the report's numbers, no files
 
 The command group is :mod:`deepquant.cli` (``deepquant --help``).
 """
 
-from deepquant.api import backtest, decide, load_config, load_prices, sweep_results, train
+from deepquant.api import (
+    backtest,
+    decide,
+    load_config,
+    load_prices,
+    report_data,
+    sweep_results,
+    train,
+)
 
-__all__ = ["backtest", "decide", "load_config", "load_prices", "sweep_results", "train"]
+__all__ = [
+    "backtest",
+    "decide",
+    "load_config",
+    "load_prices",
+    "report_data",
+    "sweep_results",
+    "train",
+]

@@ -27,10 +27,19 @@ if TYPE_CHECKING:
     import polars as pl
 
     from backtest.engine import BacktestResult
+    from backtest.report_data import ReportData
     from inferer.pipeline import AsofDecision
     from shared.prices import PriceData
 
-__all__ = ["backtest", "decide", "load_config", "load_prices", "sweep_results", "train"]
+__all__ = [
+    "backtest",
+    "decide",
+    "load_config",
+    "load_prices",
+    "report_data",
+    "sweep_results",
+    "train",
+]
 
 
 def load_config(
@@ -143,6 +152,20 @@ def backtest(
         )
     job = BacktestJob(Path(model), start, end, Path(out), config_name="(Python API)")
     return run_job(data, settings, job)
+
+
+def report_data(result: BacktestResult, data: PriceData, settings: Settings) -> ReportData:
+    """Every table and series the backtest's report shows, without drawing or writing it.
+
+    Growth of 1, drawdowns, rolling volatility, beta and Sharpe, monthly and
+    yearly returns, the worst drawdowns, trading by year, weights by asset
+    class, the last book's ex-ante risk by asset, cluster and class, its
+    trades, cluster stability and the efficient frontier
+    (:class:`backtest.report_data.ReportData`).
+    """
+    from backtest.report_data import report_data as compute
+
+    return compute(result, data.prices, data.universe.asset_class, settings)
 
 
 def sweep_results(folder: str | Path) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import linkage
 
 from backtest import plots
+from backtest import report_data as rd
 from backtest.frontier import Frontier, efficient_frontier
 from backtest.names import SECTIONS, series_label
 from backtest.rolling import rolling_beta, rolling_vol
@@ -97,7 +98,7 @@ def lines_by_label(fig: Figure, ax_index: int = 0) -> dict[str, object]:
 
 
 def test_equity_curves_log_wealth(returns: pl.DataFrame, tmp_path: Path) -> None:
-    fig = plots.equity_curves(returns)
+    fig = plots.equity_curves(rd.growth(returns))
     ax = fig.axes[0]
     assert ax.get_yscale() == "log"
     lines = lines_by_label(fig)
@@ -124,13 +125,13 @@ def test_equity_curves_late_starter_is_hidden_until_it_starts(returns: pl.DataFr
         .otherwise(pl.col("hrp_all"))
         .alias("hrp_all")
     )
-    y = lines_by_label(plots.equity_curves(late))["hrp_all"].get_ydata()
+    y = lines_by_label(plots.equity_curves(rd.growth(late)))["hrp_all"].get_ydata()
     assert np.isnan(y[:100]).all()
     assert y[100] == pytest.approx(1.0 + late["hrp_all"][100])
 
 
 def test_drawdowns_non_positive_and_strategy_filled(returns: pl.DataFrame, tmp_path: Path) -> None:
-    fig = plots.drawdowns(returns)
+    fig = plots.drawdowns(rd.drawdowns(returns))
     lines = lines_by_label(fig)
     for name in SERIES:
         y = np.asarray(lines[name].get_ydata())
@@ -142,7 +143,7 @@ def test_drawdowns_non_positive_and_strategy_filled(returns: pl.DataFrame, tmp_p
 
 def test_rolling_sharpe_matches_metrics(returns: pl.DataFrame, tmp_path: Path) -> None:
     window = 126
-    fig = plots.rolling_sharpe(returns, window=window, periods_per_year=252.0)
+    fig = plots.rolling_sharpe(rd.rolling_sharpe(returns, window=window, periods_per_year=252.0))
     y = np.asarray(lines_by_label(fig)["benchmark"].get_ydata())
     assert np.isnan(y[: window - 1]).all()
     r = returns["benchmark"].to_numpy()
@@ -154,13 +155,15 @@ def test_rolling_sharpe_matches_metrics(returns: pl.DataFrame, tmp_path: Path) -
 
 
 def test_rolling_sharpe_window_longer_than_sample(returns: pl.DataFrame) -> None:
-    fig = plots.rolling_sharpe(returns.head(100), window=252)
+    fig = plots.rolling_sharpe(rd.rolling_sharpe(returns.head(100), window=252))
     y = np.asarray(lines_by_label(fig)["strategy"].get_ydata())
     assert np.isfinite(y[-1]) and np.isnan(y[:-1]).all()
     assert "100-day" in fig.axes[0].get_title()
 
 
 def test_returns_without_date_rejected(returns: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match="date"):
+        rd.growth(returns.drop("date"))
     with pytest.raises(ValueError, match="date"):
         plots.equity_curves(returns.drop("date"))
 
@@ -171,7 +174,7 @@ def test_returns_without_date_rejected(returns: pl.DataFrame) -> None:
 def test_class_weights_sum_by_class(weights: pl.DataFrame, tmp_path: Path) -> None:
     classes = {f"T{i:02d}": ("bond" if i % 3 == 0 else "equity") for i in range(30)}
     classes["ZZZ"] = "commodity"  # a class never held gets no layer
-    fig = plots.class_weights(weights, classes)
+    fig = plots.class_weights(rd.class_weights(weights, classes), classes)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert sorted(labels) == ["bond", "equity"]
@@ -190,7 +193,7 @@ def test_class_weights_sum_by_class(weights: pl.DataFrame, tmp_path: Path) -> No
 
 
 def test_rolling_risk_panels(returns: pl.DataFrame, tmp_path: Path) -> None:
-    fig = plots.rolling_risk(returns, 252.0, window=63)
+    fig = plots.rolling_risk(*rd.rolling_risk(returns, 252.0, window=63))
     vol = lines_by_label(fig, 0)
     beta = {line.get_color(): line for line in fig.axes[1].get_lines()}
     r, b = returns["strategy"].to_numpy(), returns["benchmark"].to_numpy()
@@ -333,7 +336,7 @@ def test_frontier_chart(front: Frontier, tmp_path: Path) -> None:
 
 def test_save_is_atomic_and_closes(returns: pl.DataFrame, tmp_path: Path) -> None:
     target = tmp_path / "sub" / "chart.png"
-    fig = plots.drawdowns(returns)
+    fig = plots.drawdowns(rd.drawdowns(returns))
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
@@ -343,7 +346,7 @@ def test_save_is_atomic_and_closes(returns: pl.DataFrame, tmp_path: Path) -> Non
         plots.save(fig, target)
     assert list((tmp_path / "sub").iterdir()) == []
 
-    fig = plots.drawdowns(returns)
+    fig = plots.drawdowns(rd.drawdowns(returns))
     plots.save(fig, target)
     assert [p.name for p in target.parent.iterdir()] == ["chart.png"]
     assert fig.axes == [], "the figure is released after saving"
