@@ -473,31 +473,11 @@ def dendrogram(
         size = (max(8.0, 0.22 * n + 2.0), 6.0)
     fig, ax = _new_figure(size)
 
-    for xs, ys, color in zip(tree["icoord"], tree["dcoord"], tree["color_list"], strict=True):
-        if asset_class is not None:
-            # Colour then means asset class, on the labels only; coloured links would clash.
-            color = "0.35"
-        if horizontal:
-            ax.plot(ys, xs, color=color, linewidth=0.9)
-        else:
-            ax.plot(xs, ys, color=color, linewidth=0.9)
-
+    _draw_links(ax, tree, horizontal, recolor=asset_class is not None)
     # SciPy places leaf k at 5 + 10 k.
     pos = 5.0 + 10.0 * np.arange(n)
     class_colors = _leaf_class_colors(leaves, asset_class)
-    if horizontal:
-        ax.set_yticks(pos, leaves, fontsize=font)
-        ax.set_ylim(0.0, 10.0 * n)
-        ax.set_xlim(left=0.0)
-        ax.set_xlabel("Linkage distance")
-        tick_labels = ax.get_yticklabels()
-    else:
-        ax.set_xticks(pos, leaves, fontsize=font, rotation=90)
-        ax.set_xlim(0.0, 10.0 * n)
-        ax.set_ylim(bottom=0.0)
-        ax.set_ylabel("Linkage distance")
-        tick_labels = ax.get_xticklabels()
-
+    tick_labels = _leaf_axis(ax, pos, leaves, horizontal, font)
     _mark_leaves(tick_labels, leaves, chosen, asset_class, class_colors)
     sel_pos = [p for p, t in zip(pos, leaves, strict=True) if t in chosen]
     if sel_pos:
@@ -511,6 +491,34 @@ def dendrogram(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
+
+
+def _draw_links(ax: Any, tree: dict[str, Any], horizontal: bool, recolor: bool) -> None:
+    """The tree's links; grey when colour means asset class (on the labels only)."""
+    for xs, ys, color in zip(tree["icoord"], tree["dcoord"], tree["color_list"], strict=True):
+        shade = "0.35" if recolor else color  # coloured links would clash with the classes
+        if horizontal:
+            ax.plot(ys, xs, color=shade, linewidth=0.9)
+        else:
+            ax.plot(xs, ys, color=shade, linewidth=0.9)
+
+
+def _leaf_axis(
+    ax: Any, pos: np.ndarray, leaves: list[str], horizontal: bool, font: float
+) -> list[Any]:
+    """The leaves' labels on their axis, the distance on the other; the label objects."""
+    n = len(leaves)
+    if horizontal:
+        ax.set_yticks(pos, leaves, fontsize=font)
+        ax.set_ylim(0.0, 10.0 * n)
+        ax.set_xlim(left=0.0)
+        ax.set_xlabel("Linkage distance")
+        return list(ax.get_yticklabels())
+    ax.set_xticks(pos, leaves, fontsize=font, rotation=90)
+    ax.set_xlim(0.0, 10.0 * n)
+    ax.set_ylim(bottom=0.0)
+    ax.set_ylabel("Linkage distance")
+    return list(ax.get_xticklabels())
 
 
 def _leaf_class_colors(

@@ -15,22 +15,5 @@ functions that return data::
 The command group is :mod:`deepquant.cli` (``deepquant --help``).
 """
 
-from deepquant.api import (
-    backtest,
-    decide,
-    load_config,
-    load_prices,
-    report_data,
-    sweep_results,
-    train,
-)
-
-__all__ = [
-    "backtest",
-    "decide",
-    "load_config",
-    "load_prices",
-    "report_data",
-    "sweep_results",
-    "train",
-]
+from deepquant.api import *  # noqa: F403  (the API is deepquant.api.__all__)
+from deepquant.api import __all__ as __all__

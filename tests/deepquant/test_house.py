@@ -1,8 +1,10 @@
-"""One home per default: a setting's default is written in ``shared/config.py`` alone.
+"""House rules every package keeps, read from the source.
 
-A function default that repeats a setting's value (``covariance="ledoit_wolf"``,
-``top_n=1``) is a second home for it: when the config's default changes, the
-function called without the argument silently keeps the old one.
+One home per default: a setting's default is written in ``shared/config.py``
+alone. A function default that repeats a setting's value
+(``covariance="ledoit_wolf"``, ``top_n=1``) is a second home for it: when the
+config's default changes, the function called without the argument silently
+keeps the old one. And every function fits on a screen.
 """
 
 from __future__ import annotations
@@ -99,3 +101,24 @@ def test_the_check_sees_a_repeated_default() -> None:
     found = {(p, d.value) for _, p, d in _defaults(tree)}  # type: ignore[attr-defined]
     assert ("covariance", "ledoit_wolf") in found and ("top_n", 1) in found
     assert "ledoit_wolf" in _choice_values() and "top_n" in _setting_names()
+
+
+#: Lines of code (the docstring aside) a function may have: it fits on a screen.
+MAX_LINES = 60
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_function_fits_on_a_screen(path: Path) -> None:
+    long = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0]
+        doc = isinstance(first, ast.Expr) and isinstance(
+            getattr(first, "value", None), ast.Constant
+        )
+        skip = first.end_lineno - first.lineno + 1 if doc and first.end_lineno else 0
+        lines = (node.end_lineno or node.lineno) - node.lineno + 1 - skip
+        if lines > MAX_LINES:
+            long.append(f"{node.name} ({lines} lines)")
+    assert not long, ", ".join(long)
