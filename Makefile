@@ -71,10 +71,11 @@ bench: setup
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-# Containers (scripts/docker.sh; see deploy/README.md). Uses the Docker engine
+# Containers (scripts/docker.sh; see docs/containers.md). Uses the Docker engine
 # `docker` reaches, else starts a private one. CONFIG must lie under configs/
 # (baked into the images at /app/configs); MODEL and OUT are host folders
-# mounted at /models and /outputs.
+# mounted at /models and /outputs. docker-test builds both images, then runs
+# the container checks: pytest -m docker tests/docker (make test leaves them out).
 docker-build:
 	scripts/docker.sh build
 
@@ -84,5 +85,5 @@ docker-train:
 docker-infer:
 	MODEL=$(MODEL) OUT=$(OUT) scripts/docker.sh infer --config /app/$(CONFIG) --model /models --out /outputs
 
-docker-test:
-	scripts/docker.sh test
+docker-test: setup
+	PYTEST=$(BIN)/pytest scripts/docker.sh test

@@ -9,13 +9,14 @@ used at run time; this proves that what is left still imports and works:
 2. cvxpy solves with CLARABEL, the only solver the package asks for, and
    ``allocate(..., "max_sharpe")`` is solved as max-Sharpe, not by a fallback;
 3. every installed distribution's requirements are installed, except the ones
-   removed on purpose (REMOVED): a new dependency of a newer release that the
+   removed on purpose (images.toml): a new dependency of a newer release that the
    build deletes by mistake fails here, not at 18:30 in production;
 4. every module imported from the virtualenv has its byte-code file next to it
    and that file is up to date, so the read-only container never recompiles at
    start-up.
 
-Usage: python check-infer-image.py  (inside the build stage, no network).
+Usage: python check-infer-image.py  (inside the image, no network; images.toml
+beside it).
 """
 
 from __future__ import annotations
@@ -28,55 +29,24 @@ import struct
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
-# Removed in the build stage on purpose: {distribution: why}. cvxpy requires
-# them, but imports none of them until a problem is solved with them.
-REMOVED = {
-    "scs": "cvxpy solver, unused (the package solves with CLARABEL)",
-    "osqp": "cvxpy solver, unused",
-    "highspy": "cvxpy solver, unused",
-    "sparsediffpy": "cvxpy's nonlinear (NLP) solve path only",
-    "jinja2": "osqp's code generation only",
-    "markupsafe": "jinja2 only",
-    "pip": "nothing is installed at run time",
-    "setuptools": "nothing is installed at run time",
-}
-
-MODULES = (
-    "deepquant.cli",
-    "inferer.cli",
-    "inferer.pipeline",
-    "inferer.allocate",
-    "shared.prices.yahoo",
-    "numpy",
-    "scipy.cluster.hierarchy",
-    "scipy.sparse.linalg",
-    "scipy.stats",
-    "scipy.optimize",
-    "polars",
-    "pandas",
-    "sklearn.covariance",
-    "sklearn.metrics",
-    "sklearn.cluster",
-    "pypfopt",
-    "cvxpy",
-    "clarabel",
-    "qdldl",
-    "onnxruntime",
-    "yfinance",
-    "curl_cffi",
-    "pydantic",
-    "click",
-)
+# The facts checked here (what must import, what must be absent, what the build
+# removed on purpose and why) live in images.toml, which lies next to this file
+# (deploy/images.toml; /tmp in the build stage, /opt/check in make docker-test).
+FACTS = tomllib.loads(Path(__file__).with_name("images.toml").read_text())["infer"]
+MODULES: list[str] = FACTS["modules"]
+#: Never in the cron image: research code, the trainer, and what only they need.
+ABSENT: list[str] = FACTS["absent"]
+#: Removed in the build stage on purpose: {distribution: {"why": ..., "solver": ...}}.
+REMOVED: dict[str, dict[str, str]] = {**FACTS["removed"], **FACTS["removed_last"]}
+#: cvxpy's solvers that went with them.
+REMOVED_SOLVERS = {r["solver"] for r in REMOVED.values() if "solver" in r}
 
 
 def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
-
-
-#: Never in the cron image: research code, the trainer, and what only they need.
-ABSENT = ("backtest", "sweep", "trainer", "torch", "matplotlib", "ray")
 
 
 def check_imports() -> None:
@@ -199,7 +169,7 @@ def check_solver() -> None:
 
     solvers = set(cp.installed_solvers())
     assert "CLARABEL" in solvers, f"CLARABEL missing from {solvers}"
-    gone = solvers & {"SCS", "OSQP", "HIGHS"}
+    gone = solvers & REMOVED_SOLVERS
     assert not gone, f"removed solvers still installed: {gone}"
     w = cp.Variable(3)
     prob = cp.Problem(cp.Minimize(cp.sum_squares(w)), [cp.sum(w) == 1, w >= 0])
