@@ -2,7 +2,9 @@
 
 Prints the wall time of ``deepquant infer`` as a whole process (interpreter
 start to CSV written) and of each step in-process, medians over runs.
-Targets (2-core CPU): whole process under 3 s; embedding 338 windows under 30 ms.
+Targets (2-core CPU): whole process at or under 1 s; embedding 338 windows under 30 ms.
+With ``--baseline DIR`` (a checkout of another commit) its whole process is timed
+in turn with ours, and the ratio printed.
 
     .venv/bin/python benchmarks/infer.py --model models/wf/2025-12-31 [--repeat 5]
 
@@ -32,6 +34,10 @@ def main() -> None:
     parser.add_argument("--prices", type=Path, default=PANEL)
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--baseline", type=Path, default=None,
+        help="a checkout of another commit: its whole process is timed in turn with ours",
+    )  # fmt: skip
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
@@ -62,26 +68,7 @@ def main() -> None:
         print("NOTE: no --model given: a linear stand-in encoder is used")
     bundle = find_bundle(model, asof, features=settings.features)
 
-    whole = []
-    with tempfile.TemporaryDirectory() as out:
-        cmd = [
-            str(ROOT / ".venv" / "bin" / "deepquant"),
-            "-q",
-            "infer",
-            "--config",
-            str(args.config),
-            "--prices",
-            str(args.prices),
-            "--model",
-            str(model),
-            "--out",
-            out,
-        ]
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
-            whole.append(time.perf_counter() - t0)
-
+    whole, base, imports, bare = _process_times(args, model)
     steps: dict[str, list[float]] = {}
     embedder = Embedder(bundle, settings.inference.onnx_threads)
     run = Run(settings.inference.onnx_threads)  # one session across the repeats, as before
@@ -102,13 +89,61 @@ def main() -> None:
 
     print(f"panel {args.prices.name}: {len(data.tickers)} assets, as of {asof}; model {model}")
     print(f"median of {args.repeat} runs (embedding: of {len(embed_times)}):")
-    print(f"  whole process, deepquant infer   {statistics.median(whole):7.2f} s    target < 3 s")
+    print(f"  whole process, deepquant infer   {statistics.median(whole):7.2f} s    target <= 1 s")
+    print(f"    of which imports               {statistics.median(imports):7.2f} s")
+    print(f"    of which the interpreter       {statistics.median(bare):7.2f} s")
+    if base:
+        ratio = statistics.median(whole) / statistics.median(base)
+        print(
+            f"  baseline {args.baseline.name}, whole {statistics.median(base):7.2f} s"
+            f"    ours / it {ratio:.2f}"
+        )
     for name, values in steps.items():
         print(f"  {name:<32} {statistics.median(values) * 1e3:7.1f} ms")
     print(
         f"  embed {len(win.tickers)} windows (warm session)   "
         f"{statistics.median(embed_times) * 1e3:7.1f} ms   target < 30 ms"
     )
+
+
+#: What ``deepquant infer`` imports before it reads a price: its start-up.
+CRON_IMPORTS = "import deepquant.cli, inferer.cli, inferer.pipeline, inferer.output, shared.prices"
+
+
+def _timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=cwd)
+    return time.perf_counter() - t0
+
+
+def _process_times(
+    args: argparse.Namespace, model: Path
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Whole ``infer`` processes (ours, and the baseline's in turn), its imports, a bare Python."""
+    import os
+
+    whole, base, imports, bare = [], [], [], []
+    with tempfile.TemporaryDirectory() as out:
+        tail = ["-q", "infer", "--config", str(args.config.resolve()),
+                "--prices", str(args.prices.resolve()),
+                "--model", str(Path(model).resolve())]  # fmt: skip
+        ours = [sys.executable, "-m", "deepquant", *tail, "--out", f"{out}/ours"]
+        theirs: list[str] = []
+        env = None
+        if args.baseline is not None:
+            old = (
+                "deepquant" if (args.baseline / "deepquant" / "__main__.py").is_file() else "shared"
+            )
+            theirs = [sys.executable, "-m", old, *tail, "--out", f"{out}/theirs"]
+            env = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+        for _ in range(args.repeat):
+            whole.append(_timed(ours))
+            if theirs:
+                # From its own folder: `-m` puts the working folder first on the path.
+                base.append(_timed(theirs, env, args.baseline))
+            imports.append(_timed([sys.executable, "-c", CRON_IMPORTS]))
+            bare.append(_timed([sys.executable, "-c", "pass"]))
+    return whole, base, imports, bare
 
 
 if __name__ == "__main__":

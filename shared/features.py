@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.ndimage import maximum_filter1d
 
 from shared.config import FeatureSettings
 
@@ -116,9 +115,19 @@ def _diff(x: np.ndarray) -> np.ndarray:
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
     """Trailing ``window``-day maximum of each column; NaN unless all those days have prices."""
     missing = np.isnan(x)
-    out = maximum_filter1d(
-        np.where(missing, -np.inf, x), size=window, axis=0, origin=(window - 1) // 2
-    )
+    out = np.full(x.shape, np.nan)
+    t = x.shape[0]
+    if t >= window:
+        # Van Herk / Gil-Werman: in blocks of `window` days, the running maximum
+        # forward and backward; a window straddles at most two blocks, so its
+        # maximum is the backward one at its start and the forward one at its end.
+        v = np.where(missing, -np.inf, x)
+        pad = np.full(((-t) % window, *x.shape[1:]), -np.inf)
+        blocks = np.concatenate([v, pad]).reshape(-1, window, *x.shape[1:])
+        forward = np.maximum.accumulate(blocks, axis=1).reshape(-1, *x.shape[1:])[:t]
+        backward = np.maximum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1]
+        backward = backward.reshape(-1, *x.shape[1:])[:t]
+        out[window - 1 :] = np.maximum(backward[: t - window + 1], forward[window - 1 :])
     gaps = np.cumsum(missing, axis=0, dtype=np.int32)
     gaps[window:] -= gaps[:-window].copy()
     out[gaps > 0] = np.nan

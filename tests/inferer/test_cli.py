@@ -227,3 +227,51 @@ def test_a_manifest_naming_the_wrong_graph_input_is_one_line(models: Path, tmp_p
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("deepquant: error: model bundle") and "'prices'" in last
+
+
+#: What the cron job must not import on its default path: each costs start-up
+#: time on every run, and none is needed to decide weights.
+NOT_ON_THE_CRON_PATH = ("sklearn", "pandas", "pypfopt", "cvxpy", "matplotlib", "torch", "ray")
+
+LISTED_RUN = """
+import sys
+from deepquant.cli import main
+sys.argv = ["deepquant"] + sys.argv[1:]
+try:
+    main()
+except SystemExit:
+    print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
+    raise
+"""
+
+
+def _imports_of_infer(*args: str) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", LISTED_RUN, "-q", "infer", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return set(proc.stdout.strip().splitlines()[-1].split())
+
+
+def test_the_cron_path_imports_only_what_it_uses(models: Path, tmp_path: Path) -> None:
+    # The sample config builds the book as the default one does (momentum, top 3,
+    # risk parity over a Ledoit-Wolf covariance, caps).
+    loaded = _imports_of_infer("--config", SAMPLE, "--model", str(models), "--out", str(tmp_path))
+    assert "onnxruntime" in loaded and "scipy" in loaded  # the sanity of the listing
+    assert not set(NOT_ON_THE_CRON_PATH) & loaded
+
+
+def test_the_default_config_on_the_shared_panel_imports_only_what_it_uses(
+    shared_panel_path: Path, tmp_path: Path
+) -> None:
+    prices = pl.read_csv(shared_panel_path, try_parse_dates=True, infer_schema_length=None)
+    make_bundle(
+        tmp_path / "model", prices.filter(pl.col("date") <= dt.date(2024, 12, 31)),
+        dt.date(2023, 1, 1), dt.date(2024, 12, 31), latent=64,
+    )  # fmt: skip
+    loaded = _imports_of_infer(
+        "--config", str(ROOT / "configs" / "default.toml"), "--prices", str(shared_panel_path),
+        "--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert not set(NOT_ON_THE_CRON_PATH) & loaded

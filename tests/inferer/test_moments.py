@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.covariance import ledoit_wolf
+from sklearn.covariance import ledoit_wolf as sklearn_ledoit_wolf
 
-from inferer.moments import EWMA_SPAN, covariance
+from inferer.moments import EWMA_SPAN, covariance, ledoit_wolf
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,30 @@ def test_sample_covariance_is_numpys_annualised(returns: np.ndarray) -> None:
 
 def test_ledoit_wolf_is_scikit_learns_annualised(returns: np.ndarray) -> None:
     np.testing.assert_allclose(
-        covariance(returns, 252, "ledoit_wolf"), ledoit_wolf(returns)[0] * 252, rtol=1e-9
+        covariance(returns, 252, "ledoit_wolf"), sklearn_ledoit_wolf(returns)[0] * 252, rtol=1e-9
     )
+
+
+def test_our_ledoit_wolf_is_scikit_learns_bit_for_bit(shared_panel_path) -> None:  # type: ignore[no-untyped-def]
+    # On the shared panel's own windows: every year's last 252 days of 20 to 300
+    # assets with complete returns, in both memory layouts, and one asset alone.
+    from shared.prices.panel import read_panel
+    from tests.cleaning import clean
+
+    prices = clean(read_panel(shared_panel_path)).prices
+    r = np.diff(np.log(prices.drop("date").to_numpy()), axis=0)
+    checked = 0
+    for end in range(600, r.shape[0], 252):
+        window = r[end - 252 : end]
+        full = window[:, ~np.isnan(window).any(axis=0)]
+        for n in (1, 20, 300):
+            x = np.asfortranarray(full[:, :n])
+            assert np.array_equal(ledoit_wolf(x), sklearn_ledoit_wolf(x)[0])
+            assert np.array_equal(
+                ledoit_wolf(x.copy(order="C")), sklearn_ledoit_wolf(x.copy(order="C"))[0]
+            )
+            checked += 1
+    assert checked >= 24
 
 
 def test_ledoit_wolf_is_pypfopts_bit_for_bit(sp500_returns) -> None:  # type: ignore[no-untyped-def]

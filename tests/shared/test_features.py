@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.config import FeatureSettings
 from shared.features import (
@@ -270,3 +272,22 @@ def test_rolling_max_needs_every_day_of_the_window() -> None:
     x = np.array([1.0, 3.0, 2.0, np.nan, 5.0, 4.0, 1.0])[:, None]
     got = rolling_max(x, 3)[:, 0]
     np.testing.assert_array_equal(got, [np.nan, np.nan, 3.0, np.nan, np.nan, np.nan, 5.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=1, max_value=9),
+    st.integers(min_value=0, max_value=2**31 - 1),
+)
+def test_rolling_max_is_the_trailing_windows_max_by_hand(t: int, window: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(t, 3))
+    x[rng.random((t, 3)) < 0.1] = np.nan
+    got = rolling_max(x, window)
+    for i in range(t):
+        for j in range(3):
+            days = x[max(0, i - window + 1) : i + 1, j]
+            full = i >= window - 1 and not np.isnan(days).any()
+            expected = days.max() if full else np.nan
+            assert got[i, j] == expected or (np.isnan(expected) and np.isnan(got[i, j]))
