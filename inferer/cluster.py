@@ -1,9 +1,10 @@
 """Agglomerative clustering of asset embeddings.
 
 The rows of the embedding matrix are L2-normalised (so clusters follow the
-direction of an embedding, not its length), one hierarchical tree is built with
-:func:`scipy.cluster.hierarchy.linkage` and cut at one or more numbers of
-clusters with :func:`scipy.cluster.hierarchy.fcluster`. Cutting a single tree
+direction of an embedding, not its length), one hierarchical tree is built
+(:func:`inferer.linkage.linkage`, SciPy's ``linkage`` to the last bit, without
+its import) and cut at one or more numbers of clusters
+(:func:`inferer.linkage.maxclust`, SciPy's ``fcluster``). Cutting a single tree
 is both fast and consistent: the clusters are exactly those a dendrogram of
 :attr:`Clustering.linkage` shows, and on data without ties they equal
 scikit-learn's ``AgglomerativeClustering`` with the same linkage.
@@ -31,10 +32,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster
-from scipy.cluster.hierarchy import linkage as scipy_linkage
-from scipy.spatial.distance import pdist, squareform
 
+from inferer.linkage import linkage as build_tree
+from inferer.linkage import maxclust, pdist, square
 from shared.choices import MIN_CLUSTERS, Linkage
 from shared.config import InferenceSettings
 from shared.errors import DataError
@@ -165,7 +165,7 @@ def _requested_clusters(
 
 
 def _cut(tree: np.ndarray, k: int) -> np.ndarray:
-    return _relabel_by_first_appearance(fcluster(tree, t=k, criterion="maxclust"))
+    return _relabel_by_first_appearance(maxclust(tree, k))
 
 
 def _best_cut(
@@ -231,8 +231,8 @@ def _silhouette_distances(
     """Rows (of ``x``) the silhouette is scored on, and their square distance matrix,
     taken from the tree's own distances."""
     rows = _sample_rows(x.shape[0], size, rng)
-    square = squareform(condensed)
-    return rows, square if rows.size == x.shape[0] else square[np.ix_(rows, rows)]
+    full = square(condensed, x.shape[0])
+    return rows, full if rows.size == x.shape[0] else full[np.ix_(rows, rows)]
 
 
 def cluster_embeddings(
@@ -299,8 +299,8 @@ def cluster_embeddings(
     rows = _sample_rows(x.shape[0], tree_sample, rng)
     tree_x = x[rows]
     # One condensed distance matrix serves the tree and, when not sampled, every silhouette.
-    condensed = pdist(tree_x, metric="euclidean")
-    tree = scipy_linkage(condensed, method=linkage)
+    condensed = pdist(tree_x)
+    tree = build_tree(condensed, linkage)
     scored, distances = _silhouette_distances(tree_x, condensed, silhouette_sample, rng)
     scores: dict[int, float] = {}
     if requested is None:

@@ -12,9 +12,8 @@ matters for the all-asset HRP baseline recomputed at every rebalance.
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.hierarchy import leaves_list, linkage
-from scipy.spatial.distance import squareform
 
+from inferer.linkage import leaves, linkage
 from shared.errors import EstimationError
 from shared.metrics import ZERO_VOL
 
@@ -37,7 +36,7 @@ def hrp_from_cov(cov: np.ndarray, corr: np.ndarray, method: str = HRP_LINKAGE) -
     cov, corr : numpy.ndarray
         ``(n, n)`` covariance and correlation of the assets.
     method : str
-        scipy linkage method.
+        Linkage method (:mod:`inferer.linkage`, SciPy's trees).
 
     Returns
     -------
@@ -48,7 +47,7 @@ def hrp_from_cov(cov: np.ndarray, corr: np.ndarray, method: str = HRP_LINKAGE) -
     if n == 1:
         return np.ones(1)
     dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, 1.0))
-    order = leaves_list(linkage(squareform(dist, checks=False), method))
+    order = leaves(linkage(dist[np.triu_indices(n, k=1)], method))
     weights = np.ones(n)
     clusters = [order]
     while clusters:

@@ -258,7 +258,7 @@ def test_the_cron_path_imports_only_what_it_uses(models: Path, tmp_path: Path) -
     # The sample config builds the book as the default one does (momentum, top 3,
     # risk parity over a Ledoit-Wolf covariance, caps).
     loaded = _imports_of_infer("--config", SAMPLE, "--model", str(models), "--out", str(tmp_path))
-    assert "onnxruntime" in loaded and "scipy" in loaded  # the sanity of the listing
+    assert "onnxruntime" in loaded and "polars" in loaded  # the sanity of the listing
     assert not set(NOT_ON_THE_CRON_PATH) & loaded
 
 
