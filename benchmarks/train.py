@@ -7,7 +7,10 @@ budget is 5 minutes on a 2-core CPU; timings on a shared machine vary by +-50%.
 Usage::
 
     .venv/bin/python benchmarks/train.py [--prices PATH] [--start 2023-01-01] [--end 2024-12-31]
-                                         [--device auto] [--check]
+                                         [--device auto|cpu|cuda] [--precision float32|bf16]
+                                         [--check]
+
+``--device cuda`` on a machine without a CUDA GPU says so and exits with 2.
 
 ``--check`` exits with status 1 when the run takes over 5 minutes or the
 validation loss is not below half the naive baseline.
@@ -47,6 +50,7 @@ def main() -> int:
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2023, 1, 1))
     parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2024, 12, 31))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--precision", choices=["float32", "bf16"], default="float32")
     parser.add_argument("--check", action="store_true", help="exit 1 if over budget or weak")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -54,10 +58,16 @@ def main() -> int:
         print(f"panel not found: {args.prices}", file=sys.stderr)
         return 2
 
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(
+            "no CUDA GPU on this machine: nothing measured (run it where one is)", file=sys.stderr
+        )
+        return 2
     base = Settings()
-    settings = base.model_copy(
-        update={"train": base.train.model_copy(update={"device": args.device})}
-    )
+    train = {"device": args.device, "precision": args.precision}
+    settings = base.model_copy(update={"train": base.train.model_copy(update=train)})
     t0 = time.perf_counter()
     # A year of prices before the period covers every indicator's warm-up.
     data = load_prices(
@@ -94,8 +104,10 @@ def main() -> int:
         f"config       d_model {ms.d_model}, {ms.n_layers} layers, {ms.n_heads} heads, "
         f"d_ff {ms.d_ff}, latent {ms.latent}, {ms.decoder} decoder, dropout {ms.dropout}; "
         f"stride {ts.stride}, batch {ts.batch_size}, {ts.epochs} epochs, "
-        f"{ts.threads} thread(s), device {result.device}"
+        f"{ts.threads} thread(s), device {result.device}, {ts.precision} steps"
     )
+    if result.device == "cuda":
+        print(f"card         {torch.cuda.get_device_name(0)}")
     print(
         f"windows      {result.n_train} train (to {split.train_end}), "
         f"{result.n_val} validation (from {split.val_start})"

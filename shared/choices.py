@@ -17,6 +17,9 @@ Source = Literal["yahoo", "panel", "sample"]
 Decoder = Literal["mlp", "transformer"]
 #: Training devices (``trainer.train.pick_device``).
 Device = Literal["auto", "cpu", "cuda"]
+#: Arithmetic of the training steps (``trainer.train``): float32, or bfloat16
+#: autocast for the forward pass and the loss (weights and optimiser stay float32).
+Precision = Literal["float32", "bf16"]
 #: Agglomerative linkage criteria (``inferer.cluster``).
 Linkage = Literal["ward", "average", "complete", "single"]
 #: What ranks the assets of a cluster (``inferer.select``).

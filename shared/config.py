@@ -33,6 +33,7 @@ from shared.choices import (
     Fallback,
     Linkage,
     Method,
+    Precision,
     Rebalance,
     Signal,
     Source,
@@ -177,6 +178,9 @@ class TrainSettings(_Section):
     #: Cap on wall time; training stops after the epoch that crosses it (0: no cap).
     max_minutes: NonNegFloat = 4.5
     device: Device = "auto"
+    #: "bf16": the forward pass and the loss in bfloat16 autocast (on a GPU with
+    #: bfloat16 units, faster), weights, optimiser and validation in float32.
+    precision: Precision = "float32"
 
     @model_validator(mode="after")
     def _check(self) -> TrainSettings:

@@ -193,10 +193,17 @@ class _Loop:
     rng: np.random.Generator
     noise_std: float
     mask_prob: float
+    #: bfloat16 autocast for the forward pass and the loss.
+    bf16: bool = False
 
     @property
     def denoise(self) -> bool:
         return self.noise_std > 0 or self.mask_prob > 0
+
+    def autocast(self) -> Any:
+        """The steps' arithmetic: bfloat16 autocast when asked, else float32 as it is."""
+        device = self.x_train.device.type
+        return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=self.bf16)
 
 
 def _setup(
@@ -222,7 +229,7 @@ def _setup(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps))
     return _Loop(
         model, opt, sched, x_train, x_val, per_epoch, batch, steps_per_epoch, rng,
-        model_settings.noise_std, model_settings.mask_prob,
+        model_settings.noise_std, model_settings.mask_prob, ts.precision == "bf16",
     )  # fmt: skip
 
 
@@ -238,7 +245,8 @@ def _train_epoch(loop: _Loop, epoch: int, show: bool) -> tuple[float, float]:
     for step in range(loop.steps_per_epoch):
         x = x_train[order[step * batch : (step + 1) * batch]]
         inp = corrupt(x, loop.noise_std, loop.mask_prob) if loop.denoise else x
-        loss = torch.nn.functional.mse_loss(model(inp), x)
+        with loop.autocast():
+            loss = torch.nn.functional.mse_loss(model(inp), x)
         loop.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
