@@ -18,8 +18,8 @@ from backtest import plots, sections
 from backtest.engine import BacktestResult
 from backtest.names import SECTIONS
 from backtest.report import Section, write_report
-from backtest.report_data import ReportData, report_data
-from backtest.sections import RunFacts
+from backtest.report_data import Report, ReportData, RunFacts, report_of
+from backtest.report_file import save_inputs
 from shared.atomic import atomic_write_text
 from shared.config import Settings
 from shared.universe import Universe
@@ -54,12 +54,9 @@ def _return_charts(data: ReportData, out: Path) -> dict[str, Section]:
     return charts
 
 
-def _allocation_charts(
-    result: BacktestResult, data: ReportData, out: Path, universe: Universe
-) -> dict[str, Section]:
+def _allocation_charts(report: Report, out: Path) -> dict[str, Section]:
     charts: dict[str, Section] = {}
-    classes = universe.asset_class
-    last = result.allocations[-1]
+    data, classes, book = report.data, report.classes, report.book
     fig = plots.class_weights(data.class_weights, classes)
     _chart(charts, "asset_classes", fig, out / "asset_classes.png")
     fig = plots.risk_contribution(data.risk_by_cluster, data.risk_by_class, list(classes.values()))
@@ -67,39 +64,33 @@ def _allocation_charts(
     if data.stability.height:
         fig = plots.cluster_stability(data.stability)
         _chart(charts, "stability", fig, out / "stability.png")
-    tickers = list(last.clusters)
+    tickers = list(book.clusters)
     tree = plots.dendrogram(
-        last.clustering.linkage,
-        [tickers[i] for i in last.clustering.tree_rows],
-        selected=list(last.weights),
+        book.linkage,
+        [tickers[i] for i in book.tree_rows],
+        selected=list(book.weights),
         asset_class=classes,
     )
     _chart(charts, "dendrogram", tree, out / "dendrogram.png")
     return charts
 
 
-def render_sections(
-    result: BacktestResult,
-    data: ReportData,
-    out: Path,
-    universe: Universe,
-    settings: Settings,
-    facts: RunFacts,
-) -> list[Section]:
+def render_sections(report: Report, out: Path) -> list[Section]:
     """Every section of the report, charts saved in ``out``, in :data:`SECTIONS`' order."""
     found: dict[str, Section] = {
-        "summary": sections.summary(result, settings, facts),
-        "holdings": sections.holdings(result, data, universe.asset_class),
-        "trades": sections.trades(result, data),
-        "metrics": sections.metrics(result, settings),
-        **sections.tables(result, data),
-        **_return_charts(data, out),
-        **_allocation_charts(result, data, out, universe),
-        "reproduce": sections.reproduce(result, settings, facts),
+        "summary": sections.summary(report),
+        "holdings": sections.holdings(report),
+        "trades": sections.trades(report),
+        "metrics": sections.metrics(report),
+        **sections.tables(report),
+        **_return_charts(report.data, out),
+        **_allocation_charts(report, out),
+        "reproduce": sections.reproduce(report),
     }
-    if data.frontier is not None:
-        last = result.allocations[-1]
-        fig = plots.frontier(data.frontier, last.asof, settings.inference.lookback)
+    if report.data.frontier is not None:
+        fig = plots.frontier(
+            report.data.frontier, report.book.asof, report.settings.inference.lookback
+        )
         note = (
             "Over the assets held after the last rebalance, with the strategy's own moments: "
             "the expected returns are the trailing window's compounded returns, a description "
@@ -107,6 +98,17 @@ def render_sections(
         )
         _chart(found, "frontier", fig, out / "frontier.png", note)
     return [found[anchor] for anchor in SECTIONS if anchor in found]
+
+
+def render(report: Report, out_dir: str | Path) -> dict[str, Path]:
+    """Draw the charts and write ``report.html`` and ``report.md`` into ``out_dir``."""
+    out = Path(out_dir)
+    report_sections = render_sections(report, out)
+    paths = {s.chart.stem: s.chart for s in report_sections if s.chart is not None}
+    paths["report"] = write_report(
+        out, title="deepquant walk-forward backtest", sections=report_sections
+    )
+    return paths
 
 
 def write_backtest(
@@ -117,13 +119,15 @@ def write_backtest(
     universe: Universe,
     settings: Settings,
     facts: RunFacts,
+    draw: bool = True,
 ) -> dict[str, Path]:
     """Write every backtest output into ``out_dir``; return their paths by name.
 
-    The report's numbers come from :func:`backtest.report_data.report_data`;
-    this only writes them, as files, charts and the report.
+    The report's numbers come from :func:`backtest.report_data.report_of`,
+    kept in the folder (:mod:`backtest.report_file`) so that ``deepquant
+    report`` can draw it later; ``draw=False`` writes the data alone.
     """
-    data = report_data(result, prices, universe.asset_class, settings)
+    report = report_of(result, prices, universe.asset_class, settings, facts)
     out = Path(out_dir)
     paths: dict[str, Path] = {}
     paths["returns"] = atomic_write_text(out / "returns.csv", result.returns.write_csv())
@@ -132,9 +136,7 @@ def write_backtest(
     paths["metrics"] = atomic_write_text(
         out / "metrics.json", json.dumps(_json_safe(result.metrics), indent=2) + "\n"
     )
-    report_sections = render_sections(result, data, out, universe, settings, facts)
-    paths.update({s.chart.stem: s.chart for s in report_sections if s.chart is not None})
-    paths["report"] = write_report(
-        out, title="deepquant walk-forward backtest", sections=report_sections
-    )
+    paths["inputs"] = save_inputs(report, out)
+    if draw:
+        paths.update(render(report, out))
     return paths

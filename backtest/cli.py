@@ -26,8 +26,20 @@ def _progress(i: int, n: int, day: dt.date) -> None:
 @click.option("--start", required=True, type=DATE, help="First possible rebalance date.")
 @click.option("--end", required=True, type=DATE, help="Last date of the backtest.")
 @out_option("Folder for returns.csv, weights.csv, rebalances.csv, metrics.json, charts, report.")
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Draw the charts and report (--no-report: the data alone; `deepquant report` later).",
+)
 def backtest(
-    config: Path, prices: Path | None, model: Path, start: dt.date, end: dt.date, out: Path
+    config: Path,
+    prices: Path | None,
+    model: Path,
+    start: dt.date,
+    end: dt.date,
+    out: Path,
+    report: bool,
 ) -> None:
     """Walk-forward backtest of the strategy against the benchmark and baselines."""
     from backtest.job import BacktestJob, run_job
@@ -41,6 +53,15 @@ def backtest(
     settings = load_settings(config)
     data = load_prices(settings.data, prices)
     job = BacktestJob(model, start, end, out, config.name, prices.name if prices else None)
-    result = run_job(data, settings, job, progress=_progress)
+    result = run_job(data, settings, job, progress=_progress, draw=report)
     click.echo(metrics_markdown(result.metrics, [series_label(n) for n in result.metrics]))
-    click.echo(f"report: {out / 'report.html'}")
+    click.echo(f"report: {out / 'report.html'}" if report else f"data: {out} (no report drawn)")
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def report_command(folder: Path) -> None:
+    """Draw a backtest folder's charts and report from the files the backtest wrote."""
+    from backtest.job import draw_report
+
+    click.echo(f"report: {draw_report(folder)}")

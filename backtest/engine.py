@@ -24,6 +24,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+# A backtest builds two trees and an HRP order at each of a hundred rebalances:
+# with SciPy's trees loaded, inferer.linkage uses them (the same floats, tested),
+# which the cron job, deciding once, does not load.
+import scipy.cluster.hierarchy  # noqa: F401
+
 from backtest.accounting import (
     asset_returns,
     held_returns,

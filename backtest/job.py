@@ -4,19 +4,21 @@ each task of ``deepquant sweep`` run."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from backtest.artifacts import write_backtest
+from backtest.artifacts import render, write_backtest
 from backtest.engine import BacktestResult, Progress, run_backtest
 from backtest.ledger import trial_sharpes
-from backtest.sections import RunFacts
+from backtest.report_data import RunFacts
+from backtest.report_file import INPUTS, read_report
 from inferer.memo import Memo
 from shared.config import Settings
 from shared.prices import PriceData
-from shared.publish import OutputFolder
+from shared.publish import OutputFolder, published_files
 
-__all__ = ["SET", "BacktestJob", "run_job"]
+__all__ = ["SET", "BacktestJob", "draw_report", "run_job"]
 
 #: The name of the set a backtest publishes in its folder (:mod:`shared.publish`).
 SET = "backtest"
@@ -64,8 +66,13 @@ def run_job(
     *,
     progress: Progress | None = None,
     memo: Memo | None = None,
+    draw: bool = True,
 ) -> BacktestResult:
-    """Run the backtest and publish every output in ``job.out`` as one set, the report last."""
+    """Run the backtest and publish every output in ``job.out`` as one set, the report last.
+
+    ``draw=False`` publishes the data without the charts and report, which
+    ``deepquant report`` draws from it later (:func:`draw_report`).
+    """
     ledger = settings.backtest.ledger
     trials = trial_sharpes(ledger, job.start, job.end) if ledger is not None else []
     with OutputFolder(job.out) as folder:
@@ -84,7 +91,27 @@ def run_job(
                 universe=data.universe,
                 settings=settings,
                 facts=facts,
+                draw=draw,
             ).values(),
-            last=("report.html",),
+            last=("report.html",) if draw else (INPUTS,),
         )
     return result
+
+
+def draw_report(folder: Path) -> Path:
+    """Draw the charts and report of the backtest in ``folder`` from its files; the report.
+
+    The folder's set is published again, whole, with them: a reader sees the
+    set without the report or with it, never a mix.
+    """
+    report = read_report(folder)
+    kept = [name for name in published_files(folder, SET) if (folder / name).is_file()]
+    with OutputFolder(folder) as out:
+
+        def write(stage: Path) -> list[Path]:
+            for name in kept:
+                shutil.copy2(folder / name, stage / name)
+            return list(render(report, stage).values())
+
+        out.publish(SET, write, last=("report.html",))
+    return folder / "report.html"

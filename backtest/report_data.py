@@ -13,8 +13,10 @@ where a window is not yet full.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,13 +42,18 @@ from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
+    "Book",
+    "Report",
     "ReportData",
     "RollingSharpe",
+    "RunFacts",
+    "assemble",
     "class_weights",
     "drawdowns",
     "growth",
     "latest_frontier",
     "report_data",
+    "report_of",
     "rolling_risk",
     "rolling_sharpe",
     "series_arrays",
@@ -269,6 +276,98 @@ class ReportData:
     frontier: Frontier | None
 
 
+@dataclass(frozen=True)
+class RunFacts:
+    """What the report says about the run beyond the result: inputs and how to repeat it."""
+
+    config_name: str
+    start: dt.date
+    end: dt.date
+    data_first: dt.date
+    data_last: dt.date
+    n_assets: int
+    source: str
+    model_name: str
+    prices_name: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Book:
+    """The strategy's book after the last rebalance, and the models the run used."""
+
+    asof: dt.date
+    weights: dict[str, float]
+    clusters: dict[str, int]
+    #: The clustering tree of that date and the rows of ``clusters`` it was built on.
+    linkage: np.ndarray
+    tree_rows: np.ndarray
+    #: The bundle folders of every decision, by name.
+    bundles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a backtest's report shows and says: rendering it reads nothing else.
+
+    The backtest's own files (``returns``, ``weights``, ``rebalances``,
+    ``metrics``) with what they do not hold, so that the report can be drawn
+    in the run or later from its folder (:mod:`backtest.report_file`).
+    """
+
+    returns: pl.DataFrame
+    weights: pl.DataFrame
+    rebalances: pl.DataFrame
+    metrics: dict[str, dict[str, float]]
+    risk_free: np.ndarray
+    periods_per_year: float
+    book: Book
+    data: ReportData
+    settings: Settings
+    facts: RunFacts
+    classes: dict[str, str]
+
+
+def assemble(
+    returns: pl.DataFrame,
+    weights: pl.DataFrame,
+    rebalances: pl.DataFrame,
+    risk_free: np.ndarray,
+    periods_per_year: float,
+    classes: Mapping[str, str],
+    kept: tuple[TargetRisk, Mapping[str, int], pl.DataFrame, pl.DataFrame, Frontier | None],
+) -> ReportData:
+    """The report's tables and series from the backtest's files and what they do not hold.
+
+    ``kept``: the last book's ex-ante risk and clusters, its trades, the
+    cluster stability and the frontier, which need the decisions or the prices.
+    """
+    risk, clusters, trades, stability, frontier = kept
+    vol, beta = rolling_risk(returns, periods_per_year)
+    return ReportData(
+        growth=growth(returns),
+        drawdowns=drawdowns(returns),
+        rolling_vol=vol,
+        rolling_beta=beta,
+        rolling_sharpe=rolling_sharpe(returns, int(TRADING_DAYS), periods_per_year, risk_free),
+        monthly=monthly_returns(returns, "strategy"),
+        yearly=yearly_returns(returns),
+        worst_drawdowns=worst_drawdowns(
+            returns["date"], returns["strategy"], rebalances["date"][0]
+        ),
+        trading=yearly_trading(rebalances),
+        class_weights=class_weights(weights, classes),
+        ex_ante=risk,
+        risk_by_cluster=group_contributions(
+            risk.contributions, {t: f"cluster {c}" for t, c in clusters.items()}
+        ),
+        risk_by_class=group_contributions(risk.contributions, classes),
+        trades=trades,
+        stability=stability,
+        frontier=frontier,
+    )
+
+
 def report_data(
     result: BacktestResult, prices: pl.DataFrame, classes: Mapping[str, str], settings: Settings
 ) -> ReportData:
@@ -284,32 +383,38 @@ def report_data(
     if not result.allocations:
         raise DataError("the strategy made no decision: nothing to report")
     last = result.allocations[-1]
-    ppy, returns = result.periods_per_year, result.returns
-    vol, beta = rolling_risk(returns, ppy)
     tickers = [c for c in prices.columns if c != "date"]
     held = {t: float(w) for t, w in zip(tickers, result.held[-1], strict=True) if w > 0}
-    risk = result.ex_ante
-    return ReportData(
-        growth=growth(returns),
-        drawdowns=drawdowns(returns),
-        rolling_vol=vol,
-        rolling_beta=beta,
-        rolling_sharpe=rolling_sharpe(returns, int(TRADING_DAYS), ppy, result.risk_free),
-        monthly=monthly_returns(returns, "strategy"),
-        yearly=yearly_returns(returns),
-        worst_drawdowns=worst_drawdowns(
-            returns["date"], returns["strategy"], result.rebalances["date"][0]
-        ),
-        trading=yearly_trading(result.rebalances),
-        class_weights=class_weights(result.weights, classes),
-        ex_ante=risk,
-        risk_by_cluster=group_contributions(
-            risk.contributions, {t: f"cluster {c}" for t, c in last.clusters.items()}
-        ),
-        risk_by_class=group_contributions(risk.contributions, classes),
-        trades=trades_frame(held, last.weights),
-        stability=cluster_stability(
-            [a.asof for a in result.allocations], [a.clusters for a in result.allocations]
-        ),
-        frontier=latest_frontier(result, prices, settings),
+    stability = cluster_stability(
+        [a.asof for a in result.allocations], [a.clusters for a in result.allocations]
     )
+    frontier = latest_frontier(result, prices, settings)
+    kept = (result.ex_ante, last.clusters, trades_frame(held, last.weights), stability, frontier)
+    return assemble(
+        result.returns, result.weights, result.rebalances, result.risk_free,
+        result.periods_per_year, classes, kept,
+    )  # fmt: skip
+
+
+def report_of(
+    result: BacktestResult,
+    prices: pl.DataFrame,
+    classes: Mapping[str, str],
+    settings: Settings,
+    facts: RunFacts,
+) -> Report:
+    """The :class:`Report` of ``result``: its data, its last book and the facts of the run."""
+    data = report_data(result, prices, classes, settings)
+    last = result.allocations[-1]
+    book = Book(
+        asof=last.asof,
+        weights=dict(last.weights),
+        clusters=dict(last.clusters),
+        linkage=last.clustering.linkage,
+        tree_rows=last.clustering.tree_rows,
+        bundles=tuple(sorted({Path(a.bundle_path).name for a in result.allocations})),
+    )
+    return Report(
+        result.returns, result.weights, result.rebalances, result.metrics, result.risk_free,
+        result.periods_per_year, book, data, settings, facts, dict(classes),
+    )  # fmt: skip

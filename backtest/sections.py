@@ -1,4 +1,4 @@
-"""The report's text and tables, built from a backtest result: one function per section.
+"""The report's text and tables, built from its :class:`Report`: one function per section.
 
 Charts are drawn by :mod:`backtest.plots` and filed by :mod:`backtest.artifacts`;
 what is here is everything a reader reads as words and numbers: the
@@ -11,40 +11,22 @@ year, and how to reproduce the run. Headings come from
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from backtest.engine import BacktestResult
 from backtest.names import SECTIONS, series_label
 from backtest.report import Section, Table, format_value, metrics_table
-from backtest.report_data import ReportData
+from backtest.report_data import Report, ReportData
 from shared import __version__
 from shared.config import PATH_KEYS, Settings
 from shared.turnover import one_way_turnover
 
-__all__ = ["RunFacts", "holdings", "metrics", "reproduce", "summary", "tables", "trades"]
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What the report says about the run beyond the result: inputs and how to repeat it."""
-
-    config_name: str
-    start: dt.date
-    end: dt.date
-    data_first: dt.date
-    data_last: dt.date
-    n_assets: int
-    source: str
-    model_name: str
-    prices_name: str | None = None
-    notes: tuple[str, ...] = ()
+__all__ = ["holdings", "metrics", "reproduce", "summary", "tables", "trades"]
 
 
 def _section(anchor: str, **content: Any) -> Section:
@@ -70,25 +52,25 @@ def _sentence(name: str, m: Mapping[str, float], bench: Mapping[str, float]) -> 
     )
 
 
-def summary(result: BacktestResult, settings: Settings, facts: RunFacts) -> Section:
+def summary(report: Report) -> Section:
     """One sentence on the run, then one per series against the benchmark."""
-    dates = result.rebalances["date"]
+    dates, settings = report.rebalances["date"], report.settings
     cfg = settings.backtest
     lead = (
-        f"Walk-forward from {result.returns['date'][0]} to {result.returns['date'][-1]}: "
+        f"Walk-forward from {report.returns['date'][0]} to {report.returns['date'][-1]}: "
         f"{dates.len()} {cfg.rebalance} rebalances from {dates[0]} to {dates[-1]}, each "
         f"decided from prices up to its date with a model trained on prices up to it at "
         f"the latest; "
         f"{settings.data.benchmark} is the benchmark."
     )
-    bench = result.metrics["benchmark"]
-    items = tuple(_sentence(name, m, bench) for name, m in result.metrics.items())
-    return _section("summary", text=(lead,), items=items + facts.notes)
+    bench = report.metrics["benchmark"]
+    items = tuple(_sentence(name, m, bench) for name, m in report.metrics.items())
+    return _section("summary", text=(lead,), items=items + report.facts.notes)
 
 
-def holdings(result: BacktestResult, data: ReportData, asset_class: Mapping[str, str]) -> Section:
+def holdings(report: Report) -> Section:
     """The last rebalance's target weights: ticker, class, cluster, weight, risk share."""
-    last, risk = result.allocations[-1], data.ex_ante
+    last, risk, asset_class = report.book, report.data.ex_ante, report.classes
     rows = tuple(
         (
             ticker,
@@ -101,7 +83,7 @@ def holdings(result: BacktestResult, data: ReportData, asset_class: Mapping[str,
     )
     cash = 1.0 - sum(last.weights.values())
     text = (
-        f"Target weights decided on {result.rebalances['date'][-1]} "
+        f"Target weights decided on {report.rebalances['date'][-1]} "
         f"(ex-ante volatility {_pct(risk.vol)} a year"
         + (f", {_pct(cash)} in cash" if cash > 1e-9 else "")
         + "). Risk contribution is each asset's share of the portfolio variance.",
@@ -111,16 +93,16 @@ def holdings(result: BacktestResult, data: ReportData, asset_class: Mapping[str,
     return _section("holdings", text=text, table=table)
 
 
-def trades(result: BacktestResult, data: ReportData) -> Section:
+def trades(report: Report) -> Section:
     """From the book drifted since the previous rebalance to the last rebalance's target."""
-    frame = data.trades
+    frame = report.data.trades
     rows = tuple(
         (t, _pct(a), _pct(b), format_value(c, "pct1"))
         for t, a, b, c in frame.iter_rows()
         if abs(c) > 5e-4
     )
     turnover = one_way_turnover(frame["change"].to_numpy())
-    cost = format_value(result.costs["strategy"][-1], "pct")
+    cost = format_value(report.rebalances["cost"][-1], "pct")
     text = (
         f"One-way turnover {_pct(turnover)}, cost {cost} of wealth; "
         "changes under 0.05% are left out.",
@@ -129,10 +111,10 @@ def trades(result: BacktestResult, data: ReportData) -> Section:
     return _section("trades", text=text, table=table)
 
 
-def metrics(result: BacktestResult, settings: Settings) -> Section:
+def metrics(report: Report) -> Section:
     """The metrics table with the risk-free rate and cost assumptions beside it."""
-    cfg, rf = settings.backtest, settings.inference.risk_free
-    mean_rf = float(np.mean(result.risk_free)) * result.periods_per_year
+    cfg, rf = report.settings.backtest, report.settings.inference.risk_free
+    mean_rf = float(np.mean(report.risk_free)) * report.periods_per_year
     rate = (
         f"the daily returns of {rf}, which averaged {_pct(mean_rf)} a year over the period"
         if isinstance(rf, str)
@@ -145,10 +127,10 @@ def metrics(result: BacktestResult, settings: Settings) -> Section:
         "traded; turnover is one-way, cash included.",
         f"Uninvested cash earns {cash}.",
         "Volatility, VaR and ratios are annualised with the calendar's "
-        f"{result.periods_per_year:.1f} trading days a year.",
+        f"{report.periods_per_year:.1f} trading days a year.",
     )
-    labels = [series_label(name) for name in result.metrics]
-    return _section("metrics", table=metrics_table(result.metrics, labels), items=items)
+    labels = [series_label(name) for name in report.metrics]
+    return _section("metrics", table=metrics_table(report.metrics, labels), items=items)
 
 
 def _yearly(data: ReportData) -> Section:
@@ -179,7 +161,7 @@ def _worst(data: ReportData) -> Section:
     return _section("worst_drawdowns", table=table)
 
 
-def _trading(result: BacktestResult, data: ReportData) -> Section:
+def _trading(rebalances: pl.DataFrame, data: ReportData) -> Section:
     frame = data.trading
     rows = tuple(
         (str(y), str(n), format_value(t, "pct1"), format_value(c, "pct"))
@@ -187,9 +169,9 @@ def _trading(result: BacktestResult, data: ReportData) -> Section:
     )
     total = (
         "Total",
-        str(result.rebalances.height),
-        format_value(float(result.rebalances["turnover"].sum()), "pct1"),
-        format_value(float(result.rebalances["cost"].sum()), "pct"),
+        str(rebalances.height),
+        format_value(float(rebalances["turnover"].sum()), "pct1"),
+        format_value(float(rebalances["cost"].sum()), "pct"),
     )
     columns = ("Year", "Rebalances", "Turnover (one-way)", "Cost (of wealth)")
     text = ("The strategy's; rebalances.csv has every rebalance's row.",)
@@ -197,12 +179,12 @@ def _trading(result: BacktestResult, data: ReportData) -> Section:
     return _section("trading", text=text, table=table)
 
 
-def tables(result: BacktestResult, data: ReportData) -> dict[str, Section]:
+def tables(report: Report) -> dict[str, Section]:
     """The sections that are a table of the returns or the rebalances, by anchor."""
     return {
-        "yearly": _yearly(data),
-        "worst_drawdowns": _worst(data),
-        "trading": _trading(result, data),
+        "yearly": _yearly(report.data),
+        "worst_drawdowns": _worst(report.data),
+        "trading": _trading(report.rebalances, report.data),
     }
 
 
@@ -227,9 +209,9 @@ def settings_toml(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def reproduce(result: BacktestResult, settings: Settings, facts: RunFacts) -> Section:
+def reproduce(report: Report) -> Section:
     """The command, the data range and the effective settings of the run."""
-    bundles = sorted({Path(a.bundle_path).name for a in result.allocations})
+    bundles, settings, facts = list(report.book.bundles), report.settings, report.facts
     prices = f" --prices {facts.prices_name}" if facts.prices_name else ""
     command = (
         f"deepquant backtest --config {facts.config_name}{prices} --model {facts.model_name} "

@@ -55,6 +55,11 @@ COMMANDS: dict[str, Command] = {
         "Walk-forward backtest against SPY and baselines.",
         ("backtest", "inferer", "onnxruntime", "matplotlib"),
     ),
+    "report": Command(
+        "backtest.cli:report_command",
+        "Draw a backtest folder's charts and report from its files.",
+        ("backtest", "matplotlib"),
+    ),
     "sweep": Command(
         "sweep.cli:sweep",
         "A grid of variants x seeds x costs, trained and backtested on Ray.",

@@ -38,6 +38,8 @@ Rebalance = Literal["weekly", "monthly", "quarterly"]
 Cash = Literal["risk_free", "zero"]
 #: What cleaning does with an asset whose prices look wrong (``shared.prices.clean``).
 Suspect = Literal["drop", "keep"]
+#: Which variants of a sweep get their charts and report drawn (``sweep.reports``).
+Reports = Literal["best", "all", "none"]
 #: Backtest baselines (``backtest.baselines.BASELINES``).
 Baseline = Literal[
     "equal_weight",

@@ -67,6 +67,12 @@ def published(folder: Path, name: str) -> bool:
     return (Path(folder) / f"{SET_PREFIX}{name}.json").is_file()
 
 
+def published_files(folder: Path, name: str) -> list[str]:
+    """The files of the set ``name`` last published in ``folder`` (none: no such set)."""
+    record = Path(folder) / f"{SET_PREFIX}{name}.json"
+    return list(json.loads(record.read_text())["files"]) if record.is_file() else []
+
+
 def _move_set(out: Path, stage: Path) -> None:
     """Move a ready staging folder's files into ``out`` (the rest, if interrupted)."""
     ready = json.loads((stage / READY_NAME).read_text())

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import get_args
 
 import click
 
+from shared.choices import Reports
 from shared.options import config_option, out_option, prices_option, ray_address_option
 
 log = logging.getLogger("deepquant.sweep")
@@ -34,6 +36,13 @@ log = logging.getLogger("deepquant.sweep")
     default=None,
     help="Trial ledger CSV to add every job of the sweep to (deflated Sharpe ratios count them).",
 )
+@click.option(
+    "--reports",
+    type=click.Choice(get_args(Reports)),
+    default="best",
+    show_default=True,
+    help="Whose charts and report to draw: the best variant's, all, or none (data only).",
+)
 @out_option("Folder of the sweep: bundles/, models/, cache/, <variant>/<seed>/, results.")
 def sweep(
     config: Path,
@@ -42,6 +51,7 @@ def sweep(
     address: str | None,
     num_cpus: int | None,
     ledger: Path | None,
+    reports: str,
     out: Path,
 ) -> None:
     """Train and backtest every variant x seed x cost of a grid; aggregate the results.
@@ -53,6 +63,7 @@ def sweep(
     """
     from shared.publish import writable_folder
     from sweep.grid import load_grid
+    from sweep.reports import draw
     from sweep.results import RESULTS, aggregate
     from sweep.run import run_sweep
 
@@ -64,8 +75,10 @@ def sweep(
     )  # fmt: skip
     run_sweep(
         jobs, out, prices_path=prices, config_name=config.name, address=address,
-        num_cpus=num_cpus,
+        num_cpus=num_cpus, draw=reports == "all",
     )  # fmt: skip
-    aggregate(jobs, out, ledger)
+    results = aggregate(jobs, out, ledger)
+    for path in draw(jobs, out, results, reports):
+        click.echo(f"report: {path}")
     click.echo((out / "summary.md").read_text())
     click.echo(f"results: {out / RESULTS}")

@@ -154,7 +154,9 @@ def _warm_tasks(
     ]
 
 
-def _backtests(plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None]) -> None:
+def _backtests(
+    plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None], draw: bool
+) -> None:
     import ray
 
     refs = {key: ray.put(data) for key, data in plan.prices.items()}
@@ -170,7 +172,7 @@ def _backtests(plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None])
             name=f"variant {p.job.variant} seed {p.job.seed}",
             fn=backtest_one,
             args=(refs[p.data], p.job.settings.model_dump(mode="json"), str(models),
-                  grid.start, grid.end, str(target), str(out / "cache"), names, key),
+                  grid.start, grid.end, str(target), str(out / "cache"), names, key, draw),
             log_path=out / p.job.label / "task.log",
         ))  # fmt: skip
         if p.wave_key not in waves:
@@ -191,11 +193,15 @@ def run_sweep(
     config_name: str,
     address: str | None = None,
     num_cpus: int | None = None,
+    draw: bool = False,
 ) -> Plan:
-    """Train and backtest every job of ``grid`` into ``out`` (aggregation is separate)."""
+    """Train and backtest every job of ``grid`` into ``out`` (aggregation is separate).
+
+    ``draw``: every job draws its charts and report (``--reports all``).
+    """
     the_plan = plan(grid, prices_path)
     connect(address, num_cpus)
     _train(the_plan, out)
     prices_name = prices_path.name if prices_path is not None else None
-    _backtests(the_plan, grid, out, (config_name, prices_name))
+    _backtests(the_plan, grid, out, (config_name, prices_name), draw)
     return the_plan

@@ -49,13 +49,17 @@ def backtest_one(
     memo_dir: str,
     names: tuple[str, str | None],
     key: str,
+    draw: bool = False,
 ) -> str:
-    """Backtest job ``key`` into ``out``; ``names`` are the config's and the price file's."""
+    """Backtest job ``key`` into ``out``; ``names`` are the config's and the price file's.
+
+    ``draw``: its charts and report too (else the data alone, drawn later if asked).
+    """
     if finished(Path(out), key):
         return "kept"
     settings = Settings.model_validate(settings_json)
     job = BacktestJob(Path(models), start, end, Path(out), names[0], names[1])
-    run_job(data, settings, job, memo=Memo(memo_dir))
+    run_job(data, settings, job, memo=Memo(memo_dir), draw=draw)
     atomic_write_text(Path(out) / JOB_NAME, json.dumps({"key": key}) + "\n")
     return "backtested"
 

@@ -11,7 +11,14 @@ from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.spatial.distance import pdist as scipy_pdist
 from scipy.spatial.distance import squareform
 
+import inferer.linkage as module
 from inferer.linkage import METHODS, leaves, linkage, maxclust, pdist, square
+
+
+@pytest.fixture(autouse=True)
+def _numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SciPy is imported here as the reference: without this, its routines would serve.
+    monkeypatch.setattr(module, "USE_LOADED_SCIPY", False)
 
 
 def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -81,9 +88,14 @@ def test_bad_input_is_refused() -> None:
 
 
 def test_above_the_threshold_scipys_routines_give_the_same_floats(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import inferer.linkage as module
-
     x = np.random.default_rng(3).normal(size=(module.SCIPY_ABOVE + 50, 8))
     compiled = linkage(pdist(x), "ward")
     monkeypatch.setattr(module, "SCIPY_ABOVE", 10**9)
     assert np.array_equal(linkage(pdist(x), "ward"), compiled)
+
+
+def test_loaded_scipy_serves_any_size(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    x = np.random.default_rng(4).normal(size=(30, 5))
+    ours = linkage(pdist(x), "average")
+    monkeypatch.setattr(module, "USE_LOADED_SCIPY", True)  # scipy.cluster.hierarchy is loaded
+    assert module._compiled(30) and np.array_equal(linkage(pdist(x), "average"), ours)

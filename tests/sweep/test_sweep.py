@@ -234,3 +234,17 @@ def test_a_two_node_cluster_gives_the_same_results(
     logs = [*again.glob("bundles/*.log"), *again.glob("*/*/task.log")]
     nodes = {m for p in logs for m in re.findall(r"on node ([0-9a-f]+)", p.read_text())}
     assert len(logs) == 8 and len(nodes) == 2
+
+
+def test_only_the_best_variant_gets_its_report(swept: tuple[Path, str]) -> None:
+    # --reports best, the default: every job's data, the best variant's charts and report.
+    out, _ = swept
+    results = pl.read_parquet(out / "results.parquet")
+    strat = results.filter(pl.col("series") == "strategy")
+    means = strat.group_by("variant").agg(pl.col("sharpe").mean()).sort("sharpe")
+    best = means["variant"][-1]
+    for variant, seed in JOBS:
+        folder = out / variant / str(seed)
+        assert (folder / "report_inputs.json").is_file()
+        assert (folder / "report.html").is_file() == (variant == best)
+        assert bool(list(folder.glob("*.png"))) == (variant == best)
