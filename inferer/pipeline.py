@@ -218,7 +218,6 @@ def _construct(
     idx = [column[t] for t in selection.tickers]
     # Clusters renumbered 0 .. k - 1 in order of first pick.
     groups = np.unique(clustering.labels[idx], return_inverse=True)[1]
-    excess = {s.ticker: s.excess_return for s in selection.stats}
     return construct(
         returns[:, idx],
         selection.tickers,
@@ -226,7 +225,7 @@ def _construct(
         cfg,
         periods_per_year=ppy,
         risk_free_rate=annual_risk_free(rf, ppy),
-        excess_returns=np.array([excess[t] for t in selection.tickers]),
+        excess_returns=selection.excess_returns(selection.tickers),
         classes=None
         if classes is None
         else [classes.get(t, UNKNOWN_CLASS) for t in selection.tickers],

@@ -33,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class AssetStats:
         return self.momentum if signal == "momentum" else self.sharpe
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selection:
     """Result of :func:`select_assets`.
 
@@ -106,15 +107,45 @@ class Selection:
     ----------
     tickers : tuple of str
         Selected tickers, by ascending cluster label, then best Sharpe first.
-    stats : tuple of AssetStats
+    candidates : tuple of str
         Every candidate, in input order.
+    labels : numpy.ndarray
+        The cluster of each candidate.
+    signals : Signals
+        The candidates' statistics, as arrays.
     skipped : dict of str to str
         Candidates that could not be ranked, with the reason.
     """
 
     tickers: tuple[str, ...]
-    stats: tuple[AssetStats, ...]
+    candidates: tuple[str, ...]
+    labels: np.ndarray
+    signals: Signals
     skipped: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def stats(self) -> tuple[AssetStats, ...]:
+        """Every candidate's :class:`AssetStats`, in input order (built when first read:
+        a backtest's ablations select hundreds of times and never read them)."""
+        sig = self.signals
+        return tuple(
+            AssetStats(
+                ticker=ticker,
+                cluster=int(self.labels[j]),
+                sharpe=float(sig.sharpe[j]),
+                ann_return=float(sig.ann_return[j]),
+                ann_vol=float(sig.ann_vol[j]),
+                n_obs=int(sig.n_obs[j]),
+                momentum=float(sig.momentum[j]),
+                excess_return=float(sig.excess_return[j]),
+            )
+            for j, ticker in enumerate(self.candidates)
+        )
+
+    def excess_returns(self, tickers: Sequence[str]) -> np.ndarray:
+        """The annual excess returns of ``tickers``, candidates all."""
+        row = {t: j for j, t in enumerate(self.candidates)}
+        return np.array([float(self.signals.excess_return[row[t]]) for t in tickers])
 
 
 def _validate_returns(returns: np.ndarray) -> np.ndarray:
@@ -230,22 +261,22 @@ def signals(
 
 
 def _rank(
-    stats: Sequence[AssetStats],
-    signal: str,
+    members: Sequence[tuple[float, str]],
     top_n: int | None,
     incumbents: Collection[str],
     keep_margin: int,
 ) -> list[str]:
-    """The chosen tickers of one cluster: the best ``top_n``, incumbents kept by the margin."""
-    ranked = sorted(stats, key=lambda s: (-s.score(signal), s.ticker))
+    """The chosen tickers of one cluster, ``members`` (score, ticker): the best ``top_n``,
+    incumbents kept by the margin."""
+    ranked = [t for _, t in sorted(members, key=lambda m: (-m[0], m[1]))]
     if top_n is None:
-        return [s.ticker for s in ranked]
-    chosen = [s.ticker for s in ranked[:top_n]]
-    for s in ranked[top_n : top_n + keep_margin]:
+        return ranked
+    chosen = ranked[:top_n]
+    for ticker in ranked[top_n : top_n + keep_margin]:
         newcomers = [t for t in chosen if t not in incumbents]
-        if s.ticker in incumbents and newcomers:
-            chosen[chosen.index(newcomers[-1])] = s.ticker
-    return sorted(chosen, key=[s.ticker for s in ranked].index)
+        if ticker in incumbents and newcomers:
+            chosen[chosen.index(newcomers[-1])] = ticker
+    return sorted(chosen, key=ranked.index)
 
 
 def _check_inputs(
@@ -327,39 +358,35 @@ def select_assets(
         raise ValueError(f"signal must be one of {SIGNALS}, got {signal!r}")
     if keep_margin < 0:
         raise ValueError(f"keep_margin must be >= 0, got {keep_margin}")
-    sig = stats
-    table: list[AssetStats] = []
-    skipped: dict[str, str] = {}
-    for j, ticker in enumerate(names):
-        s = AssetStats(
-            ticker=ticker,
-            cluster=int(lab[j]),
-            sharpe=float(sig.sharpe[j]),
-            ann_return=float(sig.ann_return[j]),
-            ann_vol=float(sig.ann_vol[j]),
-            n_obs=int(sig.n_obs[j]),
-            momentum=float(sig.momentum[j]),
-            excess_return=float(sig.excess_return[j]),
-        )
-        table.append(s)
-        if s.n_obs < min_history:
-            skipped[ticker] = f"only {s.n_obs} returns in the window, needs {min_history}"
-        elif np.isnan(s.sharpe):
-            skipped[ticker] = "zero volatility of excess returns (cash-like), Sharpe undefined"
-        elif np.isnan(s.score(signal)):
-            skipped[ticker] = f"{signal} undefined"
-
+    skipped = _skipped(stats, names, signal, min_history)
     if len(skipped) == n_assets:
-        short = sum(1 for s in table if s.n_obs < min_history)
+        short = int(np.count_nonzero(stats.n_obs < min_history))
         raise DataError(
             f"no asset can be selected: {short} of {n_assets} have fewer than "
             f"{min_history} returns, {n_assets - short} have zero excess volatility"
         )
-
-    members: dict[int, list[AssetStats]] = {int(c): [] for c in np.unique(lab)}
-    for s in table:
-        if s.ticker not in skipped:
-            members[s.cluster].append(s)
+    score = stats.momentum if signal == "momentum" else stats.sharpe
+    members: dict[int, list[tuple[float, str]]] = {int(c): [] for c in np.unique(lab)}
+    for j, ticker in enumerate(names):
+        if ticker not in skipped:
+            members[int(lab[j])].append((float(score[j]), ticker))
     held = set(incumbents)
-    chosen = [t for c in members for t in _rank(members[c], signal, top_n, held, keep_margin)]
-    return Selection(tickers=tuple(chosen), stats=tuple(table), skipped=skipped)
+    chosen = [t for c in members for t in _rank(members[c], top_n, held, keep_margin)]
+    return Selection(tuple(chosen), tuple(names), lab, stats, skipped)
+
+
+def _skipped(stats: Signals, names: Sequence[str], signal: str, min_history: int) -> dict[str, str]:
+    """The candidates that cannot be ranked, in input order, with the first reason of each."""
+    short = stats.n_obs < min_history
+    no_sharpe = np.isnan(stats.sharpe)
+    no_score = np.isnan(stats.momentum if signal == "momentum" else stats.sharpe)
+    skipped: dict[str, str] = {}
+    for j in (int(i) for i in np.flatnonzero(short | no_sharpe | no_score)):
+        if short[j]:
+            needs = f"needs {min_history}"
+            skipped[names[j]] = f"only {int(stats.n_obs[j])} returns in the window, {needs}"
+        elif no_sharpe[j]:
+            skipped[names[j]] = "zero volatility of excess returns (cash-like), Sharpe undefined"
+        else:
+            skipped[names[j]] = f"{signal} undefined"
+    return skipped
