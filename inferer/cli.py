@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("deepquant.infer")
 
+#: The largest --capital: whole-share counts of more overflow PyPortfolioOpt's arithmetic.
+MAX_CAPITAL = 1e15
+
 
 @click.command()
 @config_option
@@ -46,9 +49,9 @@ log = logging.getLogger("deepquant.infer")
 )
 @click.option(
     "--capital",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, min_open=True, max=MAX_CAPITAL),
     default=None,
-    help="Amount to invest: adds whole share counts at the latest prices to the trades.",
+    help="Amount to invest (at most 1e15): adds whole share counts at the latest prices.",
 )
 @out_option("Folder for weights_<date>.csv, trades_<date>.csv and run_<date>.json.")
 def infer(

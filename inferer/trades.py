@@ -44,23 +44,49 @@ def _read_table(path: Path) -> pl.DataFrame:
         raise DataError(f"{path}: cannot read ({first})") from None
 
 
+def _known(ticker: str, prices: Mapping[str, float], path: Path) -> str:
+    """The universe's spelling of a held ``ticker`` (spaces and case aside); unknown: refused."""
+    name = ticker.strip()
+    if name in prices:
+        return name
+    by_case = {t.upper(): t for t in prices}
+    if name.upper() in by_case:
+        return by_case[name.upper()]
+    raise DataError(f"{path}: {ticker!r} has no price in the data (not in the universe?)")
+
+
+def _amount(value: object, kind: str, ticker: str, path: Path) -> float:
+    if value is None:
+        return float("nan")
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise DataError(f"{path}: {kind} {value!r} for {ticker} is not a number") from None
+
+
 def read_holdings(path: Path, prices: Mapping[str, float]) -> Holdings:
     """A holdings CSV: ``ticker`` and ``weight`` (fractions) or ``shares`` (counts).
 
     Share counts are valued at ``prices`` (the latest) to give weights.
 
+    Tickers are matched to the universe's spelling regardless of spaces and
+    case (`` spy`` is ``SPY``).
+
     Raises
     ------
     DataError
-        Missing columns, a duplicated ticker, a negative or non-finite amount,
-        weights above 1 in total, or a held ticker without a price.
+        Missing columns, a duplicated ticker, an amount that is not a number,
+        negative or non-finite, weights above 1 in total, or a held ticker
+        without a price (not in the data).
     """
     table = _read_table(path)
     kind = next((c for c in ("weight", "shares") if c in table.columns), None)
     if "ticker" not in table.columns or kind is None:
         raise DataError(f"{path}: needs a 'ticker' column and 'weight' or 'shares'")
-    tickers = [str(t) for t in table["ticker"].to_list()]
-    amounts = [float(a) if a is not None else float("nan") for a in table[kind].to_list()]
+    tickers = [_known(str(t), prices, path) for t in table["ticker"].to_list()]
+    amounts = [
+        _amount(a, kind, t, path) for a, t in zip(table[kind].to_list(), tickers, strict=True)
+    ]
     if len(set(tickers)) < len(tickers):
         raise DataError(f"{path}: a ticker appears more than once")
     for ticker, amount in zip(tickers, amounts, strict=True):

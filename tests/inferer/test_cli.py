@@ -90,6 +90,8 @@ def test_default_asof_is_the_last_date(models: Path, tmp_path: Path) -> None:
         (["--asof", "2019-03-15"], "Missing option '--model'"),
         (["--model", "{models}", "--prices", "{inf}"], "non-finite price inf for AAPL"),
         (["--model", "{models}", "--prices", "{dup}"], "column 'AAPL' appears more than once"),
+        (["--model", "{models}", "--capital", "inf"], "Invalid value for '--capital'"),
+        (["--model", "{models}", "--capital", "1e21"], "Invalid value for '--capital'"),
     ],
 )
 def test_bad_input_exit_2_one_line_no_output(

@@ -57,6 +57,12 @@ def test_holdings_in_shares_are_valued_at_the_latest_prices(tmp_path: Path) -> N
     assert orders.turnover == pytest.approx(0.6)  # (0.1 + 0.5 + 0.6) / 2
 
 
+def test_held_tickers_are_matched_whatever_their_spaces_and_case(tmp_path: Path) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text("ticker,weight\n spy ,0.4\ntlt,0.6\n")
+    assert read_holdings(path, PRICES).weights == pytest.approx({"SPY": 0.4, "TLT": 0.6})
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -64,7 +70,10 @@ def test_holdings_in_shares_are_valued_at_the_latest_prices(tmp_path: Path) -> N
         ("ticker,weight\nSPY,0.7\nSPY,0.2\n", "a ticker appears more than once"),
         ("ticker,weight\nSPY,-0.1\n", "weight -0.1 for SPY is not >= 0"),
         ("ticker,weight\nSPY,0.8\nTLT,0.4\n", "weights sum to 1.2000 > 1"),
-        ("ticker,shares\nQQQ,3\n", "no price for QQQ"),
+        ("ticker,shares\nQQQ,3\n", "'QQQ' has no price in the data"),
+        ("ticker,weight\nSPYY,0.5\n", "'SPYY' has no price in the data"),
+        ("ticker,weight\nSPY,half\n", "weight 'half' for SPY is not a number"),
+        ("ticker,weight\nSPY,50%\n", "weight '50%' for SPY is not a number"),
     ],
 )
 def test_bad_holdings_are_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
