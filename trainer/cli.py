@@ -83,6 +83,7 @@ def train(
             "needs --retrain-every: one bundle is one task", param_hint="--workers"
         )
 
+    _check_out(out, walk_forward=bool(every))
     data = load_prices(settings.data, prices)
     dates = data.prices["date"]
     first, last = dates[0], dates[-1]
@@ -105,3 +106,15 @@ def train(
     click.echo(f"one bundle, trained on {start} .. {end}")
     path = train_bundle(data.prices, settings, start, end, out, universe=data.universe)
     click.echo(f"wrote {path}")
+
+
+def _check_out(out: Path, *, walk_forward: bool) -> None:
+    """``--out`` checked before the training, as every command checks it before its work."""
+    from shared.publish import writable_folder
+    from trainer.export import check_target
+
+    if walk_forward:
+        writable_folder(out)  # the folder of the series' bundles
+        return
+    writable_folder(out.parent)  # the bundle itself appears whole at the end
+    check_target(out)

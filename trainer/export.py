@@ -152,6 +152,25 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def check_target(target: Path) -> None:
+    """Refuse a bundle folder that could not be written: a file, or a folder of something else.
+
+    Raises
+    ------
+    BundleError
+        ``target`` is a file, or a non-empty folder that is not a bundle (a
+        folder of walk-forward bundles, say), which is never overwritten.
+    """
+    if target.exists() and not target.is_dir():
+        raise BundleError(f"model bundle {target}: exists and is not a folder")
+    visible = target.is_dir() and any(not p.name.startswith(".") for p in target.iterdir())
+    if visible and not is_bundle(target):
+        raise BundleError(
+            f"model bundle {target}: folder exists, is not empty and is not a bundle; "
+            "choose another folder"
+        )
+
+
 def _staging_dir(target: Path) -> tuple[Path, bool]:
     """Where to build the bundle before it appears at ``target``, and whether that is inside it.
 
@@ -161,15 +180,9 @@ def _staging_dir(target: Path) -> tuple[Path, bool]:
     A non-empty folder that is not a bundle (a folder of walk-forward bundles,
     say) is never overwritten.
     """
-    if target.exists() and not target.is_dir():
-        raise BundleError(f"model bundle {target}: exists and is not a folder")
+    check_target(target)
     tag = uuid.uuid4().hex[:8]
     if target.is_dir() and not is_bundle(target):
-        if any(not p.name.startswith(".") for p in target.iterdir()):
-            raise BundleError(
-                f"model bundle {target}: folder exists, is not empty and is not a bundle; "
-                "choose another folder"
-            )
         for stale in target.glob(".staging-*"):
             shutil.rmtree(stale, ignore_errors=True)
         return target / f".staging-{tag}", True

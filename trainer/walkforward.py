@@ -162,6 +162,11 @@ def train_bundle(
     """
     if end is not None:
         prices = prices.filter(pl.col("date") <= end)
+    if prices.height < 2:
+        raise DataError(
+            f"training window {start or 'start'} .. {end} ends before the prices begin "
+            f"([data] start {settings.data.start}): start later, or load earlier prices"
+        )
     cube = compute_features(prices, settings.features)
     data = split_windows(cube, settings, start, end)
     log.info(

@@ -167,3 +167,26 @@ def test_a_killed_export_neither_breaks_the_folder_nor_stays(tmp_path: Path) -> 
     assert [b.path for b in list_bundles(wf)] == [good.path]
     _write(wf / "2025-01-01", _encoder(seed=1))  # the next training cleans it up
     assert sorted(p.name for p in wf.iterdir()) == ["2024-01-01", "2025-01-01"]
+
+
+@pytest.mark.parametrize("where", ["file", "under_file", "other_folder"])
+def test_train_checks_out_before_training(tmp_path: Path, where: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.paths import ROOT
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("not a bundle")
+    out = {"file": blocker, "under_file": blocker / "model", "other_folder": other}[where]
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepquant", "train", "--config",
+         str(ROOT / "configs" / "sample.toml"), "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "one bundle, trained on" not in proc.stdout  # refused before any training

@@ -232,3 +232,13 @@ def test_bf16_steps_train_as_well_on_the_cpu(result, split) -> None:
     assert mixed.val_loss < 0.5 * mixed.naive_val
     assert mixed.val_loss == pytest.approx(result.val_loss, rel=0.02)  # the 2% criterion
     assert mixed.val_loss != result.val_loss  # the steps did run in another arithmetic
+
+
+def test_a_training_window_before_the_prices_is_one_line(sample_prices, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from shared.errors import DataError
+    from trainer.walkforward import train_bundle
+
+    first = sample_prices["date"][0]
+    with pytest.raises(DataError, match=r"training window 2009-01-01 \.\. 2010-12-31 ends before"):
+        train_bundle(sample_prices, SETTINGS, dt.date(2009, 1, 1), dt.date(2010, 12, 31), tmp_path)
+    assert first > dt.date(2010, 12, 31) and not list(tmp_path.iterdir())
