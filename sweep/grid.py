@@ -87,9 +87,24 @@ def _override(raw: Mapping[str, Any], dotted: Mapping[str, Any], where: str) -> 
     return out
 
 
+#: The keys a grid file may have, at its top and in its [period] table.
+GRID_KEYS = ("seeds", "cost_bps", "period", "variants")
+PERIOD_KEYS = ("train_start", "retrain_every", "start", "end")
+
+
+def _unknown(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    extra = [k for k in table if k not in known]
+    if extra:
+        raise ConfigError(
+            f"{where}: unknown key {extra[0]!r} (a grid has {', '.join(known)}; "
+            "settings go in [variants.NAME] as section.key)"
+        )
+
+
 def _period(table: Any, path: Path) -> tuple[dt.date, int, dt.date, dt.date]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{path}: needs a [period] table: train_start, retrain_every, start, end")
+    _unknown(table, PERIOD_KEYS, f"{path}: [period]")
     try:
         values = (table["train_start"], table["retrain_every"], table["start"], table["end"])
     except KeyError as err:
@@ -106,6 +121,9 @@ def _numbers(doc: Mapping[str, Any], key: str, default: list[Any], path: Path) -
     values = doc.get(key, default)
     if not isinstance(values, list) or not values:
         raise ConfigError(f"{path}: {key} must be a non-empty list")
+    if len(set(values)) < len(values):
+        # The same job twice would be one backtest counted as two trials.
+        raise ConfigError(f"{path}: {key} lists a value more than once ({values})")
     return values
 
 
@@ -123,11 +141,12 @@ def load_grid(grid_path: str | Path, base_config: str | Path) -> Grid:
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the grid ({err})") from None
     raw = read_raw_config(base_config)
+    _unknown(doc, GRID_KEYS, str(path))
     variants = doc.get("variants")
     if not isinstance(variants, Mapping) or not variants:
         raise ConfigError(f"{path}: needs at least one [variants.NAME] table")
     seeds = _numbers(doc, "seeds", [0], path)
-    costs = _numbers(doc, "cost_bps", [raw.get("backtest", {}).get("cost_bps", 10.0)], path)
+    costs = _numbers(doc, "cost_bps", [parse_settings(raw, base_config).backtest.cost_bps], path)
     train_start, every, start, end = _period(doc.get("period"), path)
     jobs = []
     for name, table in variants.items():

@@ -71,6 +71,10 @@ inference.top_n = 3
             "retrain_every >= 1",
         ),
         ("x = \n", "cannot read the grid"),
+        ("seed = [0, 1]\n" + PERIOD + "[variants.a]\n", "unknown key 'seed'"),
+        (PERIOD + "train_years = 3\n[variants.a]\n", "[period]: unknown key 'train_years'"),
+        ("seeds = [0, 0]\n" + PERIOD + "[variants.a]\n", "seeds lists a value more than once"),
+        ("cost_bps = [10, 10.0]\n" + PERIOD + "[variants.a]\n", "cost_bps lists a value"),
     ],
 )
 def test_bad_grids_are_one_line(tmp_path: Path, text: str, message: str) -> None:
