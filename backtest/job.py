@@ -73,6 +73,9 @@ def run_job(
     ``draw=False`` publishes the data without the charts and report, which
     ``deepquant report`` draws from it later (:func:`draw_report`).
     """
+    data.require(settings.data.benchmark, "benchmark")
+    if isinstance(settings.inference.risk_free, str):
+        data.require(settings.inference.risk_free, "risk-free ticker")
     ledger = settings.backtest.ledger
     trials = trial_sharpes(ledger, job.start, job.end) if ledger is not None else []
     with OutputFolder(job.out) as folder:

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from shared.config import DataSettings
+from shared.errors import DataError
 from shared.prices.clean import clean_prices
 from shared.prices.panel import read_panel
 from shared.prices.sample import SAMPLE_CLASSES, load_sample, sample_path
@@ -37,6 +38,23 @@ class PriceData:
     @property
     def tickers(self) -> tuple[str, ...]:
         return tuple(c for c in self.prices.columns if c != "date")
+
+    def require(self, ticker: str, role: str) -> None:
+        """Refuse a run that needs ``ticker`` (``role``: "benchmark", ...) the prices lack.
+
+        Raises
+        ------
+        DataError
+            Naming why it is missing: dropped by cleaning (with the reason),
+            or never in the data.
+        """
+        if ticker in self.tickers:
+            return
+        if ticker in self.dropped:
+            raise DataError(
+                f"{role} {ticker!r} was dropped from the price data: {self.dropped[ticker]}"
+            )
+        raise DataError(f"{role} {ticker!r} is not in the price data ({self.source})")
 
 
 def _panel_universe(panel: Path, settings: DataSettings, tickers: list[str]) -> Universe:

@@ -269,15 +269,18 @@ def _bad_ticks(values: np.ndarray, max_jump: float) -> tuple[np.ndarray, np.ndar
     return rows + 1, cols
 
 
-def _longest_flat_run(values: np.ndarray) -> np.ndarray:
-    """Per column, the most consecutive days the price did not change."""
+def _longest_flat_run(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the most consecutive days the price did not change, and the row it ends on."""
     same = np.zeros(values.shape, dtype=np.int32)
     same[1:] = values[1:] == values[:-1]
     # Length of the run of equal prices ending at each day, by cumulative sums
     # reset wherever the price changes.
     total = np.cumsum(same, axis=0, dtype=np.int32)
     reset = np.maximum.accumulate(np.where(same == 0, total, 0), axis=0)
-    return (total - reset).max(axis=0, initial=0)
+    run = total - reset
+    if run.shape[0] == 0:
+        return np.zeros(run.shape[1], dtype=np.int32), np.zeros(run.shape[1], dtype=np.int64)
+    return run.max(axis=0), run.argmax(axis=0)
 
 
 def _suspects(panel: _Panel, max_jump: float, max_stale_days: int) -> dict[str, str]:
@@ -292,11 +295,14 @@ def _suspects(panel: _Panel, max_jump: float, max_stale_days: int) -> dict[str, 
                     f"bad tick: x{ratio:.3g} on {panel.dates[int(row)]}, taken back the next day"
                 )
     if max_stale_days > 0:
-        flat = _longest_flat_run(panel.values)
+        flat, last = _longest_flat_run(panel.values)
         for col in np.flatnonzero(flat > max_stale_days):
-            ticker = panel.tickers[col]
+            end = int(last[col])
+            since, until = panel.dates[end - int(flat[col])], panel.dates[end]
             found.setdefault(
-                ticker, f"stale: price unchanged for {flat[col]} days (> max_stale_days)"
+                panel.tickers[col],
+                f"stale: price unchanged for {flat[col]} days, {since} to {until} "
+                "(> max_stale_days)",
             )
     return found
 

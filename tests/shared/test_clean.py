@@ -240,7 +240,10 @@ def test_a_stale_series_is_dropped() -> None:
     frame = _frame(A=stale, B=_walk(10, 4))
     cleaned = clean(frame, min_history=1, max_stale_days=5)
     assert cleaned.tickers == ("B",)
-    assert cleaned.dropped["A"] == "stale: price unchanged for 7 days (> max_stale_days)"
+    # The reason names the dates, as the README says suspect prices are reported.
+    assert cleaned.dropped["A"] == (
+        f"stale: price unchanged for 7 days, {D[2]} to {D[9]} (> max_stale_days)"
+    )
     assert clean(frame, min_history=1, max_stale_days=7).tickers == ("A", "B")
 
 
