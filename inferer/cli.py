@@ -138,6 +138,8 @@ def _allocate(
     from shared.bundle import find_bundle
 
     data_end = data.prices["date"][-1]
+    if isinstance(settings.inference.risk_free, str):
+        data.require(settings.inference.risk_free, "risk-free ticker")
     with naming("--asof"):
         day = effective_asof(data.prices["date"], asof)
     bundle = find_bundle(model, day, features=settings.features)
