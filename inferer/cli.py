@@ -161,6 +161,9 @@ def _allocate(
 def _echo(alloc: AsofDecision, universe: Universe) -> None:
     from inferer.output import weights_frame
 
+    for why in alloc.notes.values():  # the rules that moved weight to cash, said aloud
+        log.warning("construction: %s", why)
+
     table = weights_frame(alloc, universe).drop("asof")
     with_pct = table.with_columns((table["weight"] * 100).round(2).alias("weight_%")).drop("weight")
     click.echo(

@@ -23,6 +23,7 @@ Cash is the risk-free proxy when that is a ticker
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,8 @@ __all__ = ["Portfolio", "cap_groups", "cluster_returns", "construct", "vol_scale
 
 #: Rounds of capping asset, cluster and class in turn; each pass only moves weight to room.
 _CAP_ROUNDS = 50
+
+log = logging.getLogger("deepquant.construct")
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,15 @@ def construct(
     w = result.weights[groups] * within
     w = _capped(w, groups, classes if classes is not None else ["all"] * w.size, cfg)
     notes: dict[str, str] = {}
+    cash = 1.0 - float(w.sum())
+    if cash > 1e-9:
+        # No pick could take more within its caps: what is left is cash, and said.
+        notes["(caps)"] = (
+            f"caps: {cash:.2%} of the book to cash (max_weight {cfg.max_weight:g}, "
+            f"max_cluster_weight {cfg.max_cluster_weight:g}, "
+            f"max_class_weight {cfg.max_class_weight:g} leave no room for it)"
+        )
+        log.debug("construction: %s", notes["(caps)"])
     if cfg.absolute_filter:
         losing = ~(np.asarray(excess_returns) > 0)
         for j in np.flatnonzero(losing & (w > 0)):

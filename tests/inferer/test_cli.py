@@ -277,3 +277,15 @@ def test_the_default_config_on_the_shared_panel_imports_only_what_it_uses(
         "--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert not set(NOT_ON_THE_CRON_PATH) & loaded
+
+
+def test_a_cap_that_leaves_cash_is_warned_and_recorded(models: Path, tmp_path: Path) -> None:
+    text = (ROOT / "configs" / "sample.toml").read_text()
+    config = tmp_path / "capped.toml"
+    config.write_text(text.replace("max_cluster_weight = 0.4", "max_cluster_weight = 0.1"))
+    proc = _infer("--config", str(config), "--model", str(models), "--asof", "2019-03-15",
+                  "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "construction: caps:" in proc.stderr and "of the book to cash" in proc.stderr
+    record = json.loads((tmp_path / "out" / "run_2019-03-15.json").read_text())
+    assert "(caps)" in json.dumps(record)

@@ -121,3 +121,12 @@ def test_a_cluster_cap_too_tight_for_the_clusters_leaves_the_rest_in_cash() -> N
     # Three clusters cannot each hold at most 25%: 75% invested, 25% cash, no error.
     p = _build(_returns([0.01, 0.02, 0.015]), [0, 1, 2], method="equal", max_cluster_weight=0.25)
     np.testing.assert_allclose(p.weights, [0.25, 0.25, 0.25])
+
+
+def test_what_the_caps_send_to_cash_is_said_in_the_notes() -> None:
+    # The live job warns with it and writes it in the run JSON's construction notes.
+    p = _build(_returns([0.01, 0.02, 0.015]), [0, 1, 2], method="equal", max_cluster_weight=0.25)
+    assert "caps: 25.00% of the book to cash" in p.notes["(caps)"]
+    assert "max_cluster_weight 0.25" in p.notes["(caps)"]
+    loose = _build(_returns([0.01, 0.02, 0.015]), [0, 1, 2], method="equal")
+    assert "(caps)" not in loose.notes
