@@ -19,10 +19,13 @@ from backtest.engine import BacktestResult
 from backtest.names import SECTIONS
 from backtest.report import Section, write_report
 from backtest.report_data import Report, ReportData, RunFacts, report_of
-from backtest.report_file import save_inputs
+from backtest.report_file import INPUTS, save_inputs
 from shared.atomic import atomic_write_text
 from shared.config import Settings
 from shared.universe import Universe
+
+#: A backtest's data, which its report is drawn from (the inputs last).
+DATA_FILES = ("returns.csv", "weights.csv", "rebalances.csv", "metrics.json", INPUTS)
 
 
 def _json_safe(value: Any) -> Any:

@@ -51,7 +51,7 @@ from inferer.hrp import hrp
 from inferer.memo import digest
 from inferer.pipeline import decide, decide_clustered
 from inferer.run import Run
-from inferer.select import momentum
+from inferer.select import MOMENTUM_SKIP, momentum
 from shared.config import Settings
 from shared.errors import EstimationError
 from shared.metrics import periods_per_year
@@ -201,6 +201,11 @@ def max_sharpe_all(ctx: Context) -> np.ndarray:
 
 def momentum_top(ctx: Context) -> np.ndarray:
     r, ok = _eligible(ctx)
+    if r.shape[0] <= MOMENTUM_SKIP:
+        raise EstimationError(
+            f"12-1 momentum needs more than {MOMENTUM_SKIP} returns; [inference] lookback "
+            f"gives {r.shape[0]}"
+        )
     score = np.where(ok, momentum(np.nan_to_num(r, nan=0.0)), -np.inf)
     # Best first; ties by ticker so the column order does not matter.
     order = sorted(range(len(ctx.tickers)), key=lambda j: (-score[j], ctx.tickers[j]))

@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from backtest.artifacts import render, write_backtest
+from backtest.artifacts import DATA_FILES, render, write_backtest
 from backtest.engine import BacktestResult, Progress, run_backtest
 from backtest.ledger import trial_sharpes
 from backtest.report_data import RunFacts
@@ -107,9 +107,11 @@ def draw_report(folder: Path) -> Path:
     The folder's set is published again, whole, with them: a reader sees the
     set without the report or with it, never a mix.
     """
-    report = read_report(folder)
-    kept = [name for name in published_files(folder, SET) if (folder / name).is_file()]
     with OutputFolder(folder) as out:
+        # Read under the lock, after a killed run's move is finished: one whole set.
+        report = read_report(folder)
+        listed = published_files(folder, SET) or DATA_FILES  # a copied folder has no record
+        kept = [name for name in listed if (folder / name).is_file()]
 
         def write(stage: Path) -> list[Path]:
             for name in kept:

@@ -180,7 +180,7 @@ def class_weights(weights: pl.DataFrame, asset_class: Mapping[str, str]) -> pl.D
     if weights.height == 0:
         raise ValueError("weights is empty")
     classes = pl.Series([asset_class.get(t, "unknown") for t in weights["ticker"]])
-    return (
+    wide = (
         weights.with_columns(classes.alias("class"))
         .group_by("date", "class")
         .agg(pl.col("weight").cast(pl.Float64).sum())
@@ -188,6 +188,7 @@ def class_weights(weights: pl.DataFrame, asset_class: Mapping[str, str]) -> pl.D
         .sort("date")
         .fill_null(0.0)
     )
+    return wide.select("date", *sorted(c for c in wide.columns if c != "date"))
 
 
 def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> Frontier | None:
@@ -208,13 +209,14 @@ def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> 
         return None
     cfg, ppy = settings.inference, last.periods_per_year
     past = prices.filter(prices["date"] <= last.asof)
-    r = complete_rows(trailing_returns(past, tickers, cfg.lookback))
     try:
+        r = complete_rows(trailing_returns(past, tickers, cfg.lookback))
         mu, cov = moments(r, ppy, cfg.covariance)
-    except EstimationError:
+        hrp_weights = hrp(r)
+    except EstimationError:  # a flat cash proxy in the book, too few complete days
         return None
     rf = annual_risk_free(risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback), ppy)
-    markers = {"hrp": hrp(r), "strategy": np.array([last.weights[t] for t in tickers])}
+    markers = {"hrp": hrp_weights, "strategy": np.array([last.weights[t] for t in tickers])}
     return efficient_frontier(
         mu,
         cov,

@@ -165,6 +165,9 @@ def _tables(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 def read_report(folder: str | Path) -> Report:
     """The :class:`Report` of the backtest whose files are in ``folder``.
 
+    The frontier's random portfolios come back as their risk and return,
+    which the chart draws, without their weights.
+
     Raises
     ------
     DataError

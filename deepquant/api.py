@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from backtest.report_data import ReportData
     from inferer.pipeline import AsofDecision
     from shared.prices import PriceData
+
+log = logging.getLogger("deepquant.api")
 
 __all__ = [
     "backtest",
@@ -117,6 +120,11 @@ def decide(
 
     day = effective_asof(data.prices["date"], asof)
     bundle = find_bundle(model, day, features=settings.features)
+    if bundle.manifest.train_end_date > day:
+        log.warning(
+            "model %s was trained on data up to %s, after %s: look-ahead for a past date",
+            bundle.path, bundle.manifest.train_end, day,
+        )  # fmt: skip
     return decide_asof(
         data.prices,
         day,

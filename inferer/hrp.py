@@ -71,8 +71,8 @@ def hrp(returns: np.ndarray, method: str = HRP_LINKAGE) -> np.ndarray:
         Fewer than 2 rows, NaN in the returns, or an asset with zero variance.
     """
     r = np.asarray(returns, dtype=np.float64)
-    if r.ndim != 2 or r.shape[0] < 2:
-        raise EstimationError(f"HRP needs a (T >= 2, n) return matrix, got shape {r.shape}")
+    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 1:
+        raise EstimationError(f"HRP needs a (T >= 2, n >= 1) return matrix, got shape {r.shape}")
     if not np.isfinite(r).all():
         raise EstimationError("HRP returns contain NaN or inf")
     cov = np.cov(r, rowvar=False, ddof=1).reshape(r.shape[1], r.shape[1])

@@ -86,6 +86,10 @@ def ledoit_wolf(x: FloatArray) -> FloatArray:
     import.
     """
     n, p = x.shape
+    if p > 1000:  # scikit-learn sums in blocks of 1,000 assets there: its own, then
+        from sklearn.covariance import ledoit_wolf as blocked
+
+        return np.asarray(blocked(x)[0], dtype=np.float64)
     if p == 1:
         centred = x - x.mean()
         return np.atleast_2d((centred**2).mean())

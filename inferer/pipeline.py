@@ -331,7 +331,10 @@ def decide_asof(
         embeddings = _mean_embeddings(
             win.values, cube, win.asof, tickers, bundle, run, cfg.embed_days
         )
+    t0 = time.perf_counter()
     day = day_of(past, tickers, cfg)
+    # The day's returns and signals are what selection reads: its time is selection's.
+    timings["select"] = time.perf_counter() - t0
     decision = decide(day, embeddings, settings, run, incumbents=incumbents, classes=classes)
     skipped.update(decision.selection.skipped)
     return _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
@@ -348,6 +351,7 @@ def _record(
 ) -> AsofDecision:
     """The :class:`AsofDecision` record of one decision."""
     result, clustering = decision.result, decision.clustering
+    select = timings["select"] + decision.timings["select"]
     return AsofDecision(
         asof=asof,
         # Largest first; the sort is stable, so ties keep the selection's order.
@@ -364,7 +368,7 @@ def _record(
         bundle_sha256=bundle.manifest.model_sha256,
         data_start=day.past["date"][0],
         periods_per_year=decision.periods_per_year,
-        timings={**timings, **decision.timings},
+        timings={**timings, **decision.timings, "select": select},
         notes=decision.notes,
         day=day,
     )

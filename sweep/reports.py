@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import get_args
 
+import numpy as np
 import polars as pl
 
 from backtest.job import draw_report
@@ -31,9 +32,13 @@ REPORTS: tuple[str, ...] = get_args(Reports)
 def best_variant(results: pl.DataFrame, grid: Grid) -> str:
     """The variant whose strategy has the highest mean Sharpe ratio (the first on a tie)."""
     strat = results.filter(pl.col("series") == "strategy")
-    means = {v: strat.filter(pl.col("variant") == v)["sharpe"].mean() for v in grid.variants}
-    finite = {v: float(m) for v, m in means.items() if isinstance(m, float) and m == m}
-    return max(finite, key=lambda v: finite[v]) if finite else next(iter(grid.variants))
+    means = {}
+    for v in grid.variants:
+        sharpes = strat.filter(pl.col("variant") == v)["sharpe"].to_numpy().astype(float)
+        finite = sharpes[np.isfinite(sharpes)]  # an undefined seed does not sink its variant
+        if finite.size:
+            means[v] = float(finite.mean())
+    return max(means, key=lambda v: means[v]) if means else next(iter(grid.variants))
 
 
 def draw(grid: Grid, out: Path, results: pl.DataFrame, which: str) -> list[Path]:

@@ -131,3 +131,19 @@ def test_a_baseline_without_its_tickers_or_classes_is_unavailable() -> None:
     assert "no asset class" in str(unavailable("class_cluster", ["A"], {}))
     assert unavailable("class_cluster", ["A"], {"A": "equity"}) is None
     assert unavailable("momentum", [], {}) is None
+
+
+def test_a_data_condition_in_a_baseline_is_an_estimation_error(sample_prices) -> None:  # type: ignore[no-untyped-def]
+    # A lookback too short for 12-1 momentum, and no eligible asset for HRP: the
+    # engine keeps the baseline's previous weights, saying so, instead of a traceback.
+    from backtest.baselines import BASELINES
+    from shared.errors import EstimationError
+
+    settings = Settings.model_validate({"inference": {"lookback": 20, "min_history": 20}})
+    past = sample_prices.head(400)
+    tickers = [c for c in past.columns if c != "date"]
+    with pytest.raises(EstimationError, match="12-1 momentum needs more than 21 returns"):
+        BASELINES["momentum"](Context(past, tickers, tickers, settings))
+    flat = past.select("date", *[pl.lit(1.0).alias(t) for t in tickers])
+    with pytest.raises(EstimationError, match="HRP needs"):
+        BASELINES["hrp_all"](Context(flat, tickers, tickers, settings))
