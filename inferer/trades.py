@@ -12,6 +12,7 @@ Share counts for ``--capital`` come from PyPortfolioOpt's
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import polars as pl
 
 from shared.errors import DataError
 from shared.turnover import one_way_turnover, traded
+
+log = logging.getLogger("deepquant.infer")
 
 TRADE_COLUMNS = ("ticker", "current", "target", "change")
 
@@ -179,6 +182,23 @@ class Orders:
         }
 
 
+#: Capital further than this factor from the held book's value is warned about.
+CAPITAL_FAR = 2.0
+
+
+def _check_capital(
+    capital: float, shares: Mapping[str, float], prices: Mapping[str, float]
+) -> None:
+    """Warn when ``capital`` is far from what the held shares are worth: a typo, most likely."""
+    value = sum(n * prices[t] for t, n in shares.items() if t in prices)
+    if value > 0 and not 1 / CAPITAL_FAR <= capital / value <= CAPITAL_FAR:
+        log.warning(
+            "--capital %s is %.3g times the held book's value %s at the latest prices: "
+            "the share counts are for the capital given",
+            f"{capital:,.2f}", capital / value, f"{value:,.2f}",
+        )  # fmt: skip
+
+
 def make_orders(
     holdings: Holdings,
     target: Mapping[str, float],
@@ -195,6 +215,7 @@ def make_orders(
     counts = [shares.get(t, 0) for t in trades["ticker"]]
     trades = trades.with_columns(pl.Series("target_shares", counts, dtype=pl.Int64))
     if holdings.shares is not None:
+        _check_capital(capital, holdings.shares, prices)
         held = [holdings.shares.get(t, 0.0) for t in trades["ticker"]]
         trades = trades.with_columns(
             pl.Series("current_shares", held, dtype=pl.Float64),

@@ -89,3 +89,16 @@ def test_default_book_is_the_last_weights_written_on_or_before_the_day(tmp_path:
         (tmp_path / f"weights_{day}.csv").write_text(f"asof,ticker,weight\n{day},SPY,{w}\n")
     held = previous_weights(tmp_path, dt.date(2024, 6, 2))
     assert held.weights == {"SPY": 0.5} and held.source == "weights_2024-05-31.csv"
+
+
+def test_capital_far_from_the_held_books_value_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text("ticker,shares\nSPY,10\nTLT,20\n")  # worth 10 x 500 + 20 x 90 = 6,800
+    held = read_holdings(path, PRICES)
+    make_orders(held, {"SPY": 0.5, "GLD": 0.5}, PRICES, 10.0, capital=7_500)
+    assert not [r for r in caplog.records if "--capital" in r.getMessage()]
+    make_orders(held, {"SPY": 0.5, "GLD": 0.5}, PRICES, 10.0, capital=1e9)
+    warned = [r.getMessage() for r in caplog.records if "--capital" in r.getMessage()]
+    assert warned and "1.47e+05 times the held book's value 6,800.00" in warned[0]
