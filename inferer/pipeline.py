@@ -9,6 +9,7 @@ read: prices are cut at ``asof`` before anything else happens.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ from shared.returns import annual_risk_free
 from shared.scaling import Scaler
 from shared.universe import UNKNOWN_CLASS
 from shared.windows import asof_index, windows_asof
+
+log = logging.getLogger("deepquant.infer")
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,16 @@ def decide_asof(
     timings["select"] = time.perf_counter() - t0
     decision = decide(day, embeddings, settings, run, incumbents=incumbents, classes=classes)
     skipped.update(decision.selection.skipped)
-    return _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
+    record = _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
+    log.debug(
+        "%s: bundle %s, %d candidates, k=%d, silhouette %s, picks %s, method %s%s; %s",
+        record.asof, bundle.path.name, len(tickers), decision.clustering.n_clusters,
+        f"{decision.clustering.silhouette:.3f}" if decision.clustering.silhouette else "n/a",
+        ", ".join(decision.selection.tickers), record.method_used,
+        f" (fallback: {record.fallback_reason})" if record.fallback_reason else "",
+        ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in record.timings.items()),
+    )  # fmt: skip
+    return record
 
 
 def _record(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -32,6 +33,8 @@ from typing import IO, Any
 
 from shared.atomic import atomic_write_text, move_into
 from shared.errors import DeepQuantError
+
+log = logging.getLogger("deepquant.publish")
 
 #: Names the folder's bookkeeping uses; all hidden.
 LOCK_NAME = ".deepquant.lock"
@@ -182,4 +185,5 @@ class OutputFolder:
         order = [n for n in names if n not in last] + [n for n in last if n in names]
         atomic_write_text(stage / READY_NAME, json.dumps({"set": name, "files": order}))
         _move_set(self.path, stage)
+        log.debug("published %s in %s: %s", name, self.path, ", ".join(order))
         return [self.path / n for n in order]

@@ -105,4 +105,10 @@ def load_prices(settings: DataSettings, panel: str | Path | None = None) -> Pric
     kept = tuple(t for t in universe.tickers if t in present)
     universe = Universe(kept, {t: c for t, c in universe.asset_class.items() if t in present})
     timings = {"read": t1 - t0, "clean": time.perf_counter() - t1}
+    dates = cleaned.prices["date"]
+    log.debug(
+        "read %s: %d dates %s .. %s, %d assets kept, %d dropped; read %.2fs, clean %.2fs",
+        source, dates.len(), dates.min(), dates.max(), len(kept), len(cleaned.dropped),
+        timings["read"], timings["clean"],
+    )  # fmt: skip
     return PriceData(cleaned.prices, universe, source, cleaned.dropped, timings)

@@ -289,3 +289,20 @@ def test_a_cap_that_leaves_cash_is_warned_and_recorded(models: Path, tmp_path: P
     assert "construction: caps:" in proc.stderr and "of the book to cash" in proc.stderr
     record = json.loads((tmp_path / "out" / "run_2019-03-15.json").read_text())
     assert "(caps)" in json.dumps(record)
+
+
+def test_verbose_says_what_each_step_did(models: Path, tmp_path: Path) -> None:
+    def run(*flags: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "deepquant", *flags, "infer", "--config", SAMPLE,
+             "--model", str(models), "--asof", "2019-03-15", "--out", str(tmp_path / "out")],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    assert "DEBUG" not in run()
+    debug = run("-v")
+    assert "dates 2014-01-02 .. 2022-12-28" in debug  # the prices read
+    assert "2019-03-15: bundle 2018-12-31" in debug and "k=" in debug and "picks " in debug
+    assert "published infer_2019-03-15" in debug  # the files written
