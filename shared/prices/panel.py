@@ -5,6 +5,7 @@ CSV, gzipped CSV or parquet. Empty cells mean no price that day.
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import polars as pl
@@ -35,7 +36,25 @@ def read_panel(path: str | Path) -> pl.DataFrame:
         # in validation instead of silently turning a column into strings.
         header = pl.read_csv(path, n_rows=0).columns
         overrides = {c: pl.Float64 for c in header if c != "date"}
-        return pl.read_csv(path, schema_overrides=overrides, try_parse_dates=False)
+        frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=False)
     except (pl.exceptions.PolarsError, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{path}: cannot read price panel ({first})") from None
+    _check_fields(path)
+    return frame
+
+
+def _check_fields(path: Path) -> None:
+    """Refuse a row with fewer fields than the header: polars would read the rest as empty,
+    and empty cells are filled with the last price, so the row would pass unseen."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        expected = None
+        for number, line in enumerate(fh, 1):
+            if '"' in line or not line.strip():
+                continue  # a quoted field may hold a comma; a blank line holds nothing
+            fields = line.count(",") + 1
+            if expected is None:
+                expected = fields
+            elif fields != expected:
+                raise DataError(f"{path}: line {number} has {fields} fields, the header {expected}")

@@ -275,3 +275,11 @@ def test_benchmark_calendar_without_the_benchmark_is_the_union(
     with caplog.at_level(logging.WARNING, logger="deepquant.prices"):
         out = clean(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
     assert out.height == 3 and "benchmark SPY not in the data" in caplog.text
+
+
+def test_a_row_with_fewer_fields_than_the_header_is_refused(tmp_path: Path) -> None:
+    # Polars would read the missing cells as empty, and gap filling would hide them.
+    path = tmp_path / "short.csv"
+    path.write_text("date,A,B\n2024-01-01,1.0,2.0\n2024-01-02,1.1\n2024-01-03,1.2,2.2\n")
+    with pytest.raises(DataError, match=r"short\.csv: line 3 has 2 fields, the header 3"):
+        read_panel(path)
