@@ -196,7 +196,32 @@ def _calendar_rows(
         return ~np.isnan(panel.values).all(axis=1)
     if calendar not in panel.tickers:
         raise DataError(f"{source}: calendar ticker {calendar!r} is not in the data")
-    return ~np.isnan(panel.values[:, panel.tickers.index(calendar)])
+    own = ~np.isnan(panel.values[:, panel.tickers.index(calendar)])
+    return own | _calendar_gaps(panel, own, calendar, source)
+
+
+#: A calendar ticker's run of missing days longer than this, while most assets
+#: traded, is a gap in its data, not holidays: those days stay in the calendar.
+CALENDAR_GAP = 5
+
+
+def _calendar_gaps(panel: _Panel, own: np.ndarray, ticker: str, source: str) -> np.ndarray:
+    """Days inside ``ticker``'s history it has no price for while most assets traded,
+    in runs longer than :data:`CALENDAR_GAP` days: kept, with a warning naming them."""
+    busy = (~np.isnan(panel.values)).mean(axis=1) >= 0.5
+    listed = np.logical_or.accumulate(own) & np.logical_or.accumulate(own[::-1])[::-1]
+    missing = ~own & busy & listed
+    keep = np.zeros_like(own)
+    edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
+    for first, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - first > CALENDAR_GAP:
+            keep[first:stop] = True
+            log.warning(
+                "%s: %s has no price %s .. %s (%d days other assets traded): a gap in its "
+                "data, not holidays; those days stay in the calendar",
+                source, ticker, panel.dates[int(first)], panel.dates[int(stop) - 1], stop - first,
+            )  # fmt: skip
+    return keep
 
 
 def align_calendar(frame: pl.DataFrame, calendar: str, source: str) -> pl.DataFrame:

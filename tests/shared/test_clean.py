@@ -283,3 +283,22 @@ def test_a_row_with_fewer_fields_than_the_header_is_refused(tmp_path: Path) -> N
     path.write_text("date,A,B\n2024-01-01,1.0,2.0\n2024-01-02,1.1\n2024-01-03,1.2,2.2\n")
     with pytest.raises(DataError, match=r"short\.csv: line 3 has 2 fields, the header 3"):
         read_panel(path)
+
+
+def test_a_month_long_gap_in_the_benchmark_keeps_its_days(caplog: pytest.LogCaptureFixture) -> None:
+    # Blank SPY for 20 trading days: they are a gap in its data, not holidays, so
+    # every other asset keeps them; a 1-day gap is still a holiday of its calendar.
+    days = [dt.date(2022, 1, 3) + dt.timedelta(days=i) for i in range(80)]
+    spy = [100.0 + i for i in range(80)]
+    other = [50.0 + 0.5 * i for i in range(80)]
+    for i in range(30, 50):
+        spy[i] = None
+    spy[10] = None
+    frame = pl.DataFrame({"date": days, "SPY": spy, "AGG": other},
+                         schema_overrides={"SPY": pl.Float64, "AGG": pl.Float64})  # fmt: skip
+    out = clean(frame, calendar="benchmark", benchmark="SPY", min_history=2).prices
+    assert out.height == 79  # only the one-day gap left the calendar
+    assert days[40] in out["date"].to_list() and days[10] not in out["date"].to_list()
+    assert any(
+        "SPY has no price 2022-02-02 .. 2022-02-21" in r.getMessage() for r in caplog.records
+    )
