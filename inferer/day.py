@@ -21,6 +21,7 @@ import polars as pl
 
 from inferer.select import Signals, signals
 from shared.config import InferenceSettings
+from shared.errors import DataError
 from shared.metrics import periods_per_year
 from shared.returns import risk_free_returns, trailing_returns
 
@@ -89,12 +90,24 @@ class Day:
     signals: Signals
 
 
+def _check_proxy(rf: np.ndarray, past: pl.DataFrame, cfg: InferenceSettings) -> None:
+    """A cash proxy with too short a history leaves every excess return too short: say so."""
+    have = int(np.isfinite(rf).sum())
+    if isinstance(cfg.risk_free, str) and have < cfg.min_history:
+        raise DataError(
+            f"risk-free ticker {cfg.risk_free!r} has {have} returns in the {cfg.lookback} "
+            f"days to {past['date'][-1]}, fewer than min_history {cfg.min_history}: excess "
+            "returns need it (start later, or set [inference] risk_free to a rate)"
+        )
+
+
 def day_of(past: pl.DataFrame, tickers: Sequence[str], cfg: InferenceSettings) -> Day:
     """The :class:`Day` of ``tickers`` on the last date of ``past``."""
     names = tuple(tickers)
     ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
     returns = trailing_returns(past, names, cfg.lookback)
     rf = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback)
+    _check_proxy(rf, past, cfg)
     cash_like = cash_like_assets(returns, names, cfg.min_vol, ppy)
     eligible = np.array([t not in cash_like for t in names], dtype=bool)
     stats = signals(returns[:, eligible], rf, ppy)

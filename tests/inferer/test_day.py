@@ -48,3 +48,17 @@ def test_a_calm_asset_is_cash_like_and_not_eligible(sample_prices: pl.DataFrame)
     assert list(day.eligible) == [True, False] and "FLAT" in day.cash_like
     every = all_assets_of(calm, ["AAPL", "FLAT"], CFG)
     assert list(every.ok) == [True, False]  # no variance: never held by a baseline
+
+
+def test_a_cash_proxy_younger_than_the_window_is_named(sample_prices: pl.DataFrame) -> None:
+    # Before its first price every excess return is undefined: the proxy is the cause.
+    from shared.errors import DataError
+
+    past = _past(sample_prices)
+    young = past.with_columns(
+        pl.when(pl.col("date") >= dt.date(2020, 5, 1)).then(pl.col("AAPL")).alias("BIL")
+    )
+    cfg = InferenceSettings(lookback=60, min_history=50, risk_free="BIL")
+    with pytest.raises(DataError, match=r"risk-free ticker 'BIL' has \d+ returns in the 60 days"):
+        day_of(young, ["AAPL", "AMD"], cfg)
+    day_of(past.with_columns(pl.col("AAPL").alias("BIL")), ["AAPL", "AMD"], cfg)  # a full one
