@@ -55,6 +55,18 @@ def atomic_open(path: str | Path, mode: str = "w", *, fsync: bool = True) -> Ite
         raise
 
 
+def remove_leftovers(folder: str | Path) -> list[Path]:
+    """Remove the temporary files a killed write left in ``folder``; those removed.
+
+    Only :func:`atomic_open`'s own names (``.<name>.<random>.tmp``): a run
+    starting in a folder calls it, so nothing half-written outlives it.
+    """
+    gone = sorted(Path(folder).glob(".*.tmp"))
+    for tmp in gone:
+        tmp.unlink(missing_ok=True)
+    return gone
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through :func:`atomic_open`; return ``path``."""
     with atomic_open(path) as fh:

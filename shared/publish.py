@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from shared.atomic import atomic_write_text, move_into
+from shared.atomic import atomic_write_text, move_into, remove_leftovers
 from shared.errors import DeepQuantError
 
 log = logging.getLogger("deepquant.publish")
@@ -96,8 +96,7 @@ def _recover(out: Path) -> None:
             _move_set(out, stage)
         else:
             shutil.rmtree(stage, ignore_errors=True)
-    for tmp in out.glob(".*.tmp"):  # shared.atomic's temporary files
-        tmp.unlink(missing_ok=True)
+    remove_leftovers(out)
 
 
 class OutputFolder:

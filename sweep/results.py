@@ -25,7 +25,7 @@ import polars as pl
 from backtest import plots
 from backtest.ledger import COLUMNS, record
 from backtest.report import format_value
-from shared.atomic import atomic_open, atomic_write_text
+from shared.atomic import atomic_open, atomic_write_text, remove_leftovers
 from sweep.grid import Grid
 
 __all__ = ["aggregate"]
@@ -115,6 +115,7 @@ def aggregate(grid: Grid, out: Path, trial_ledger: Path | None = None) -> pl.Dat
     ``trial_ledger``: the repository's ledger (:mod:`backtest.ledger`), to which
     every trial of the sweep is added.
     """
+    remove_leftovers(out)  # what an aggregation killed half-way left
     results = pl.DataFrame(_rows(grid, out))
     with atomic_open(out / RESULTS, "wb") as fh:
         results.write_parquet(fh)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.atomic import atomic_open, move_into, replace_dir
+from shared.atomic import atomic_open, move_into, remove_leftovers, replace_dir
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -38,3 +38,12 @@ def test_move_into_moves_what_is_left_to_move(tmp_path: Path) -> None:
     move_into(staged, tmp_path, ("model", "manifest"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".staging", "manifest", "model"]
     assert not list(staged.iterdir())
+
+
+def test_remove_leftovers_removes_only_atomic_opens_temporaries(tmp_path: Path) -> None:
+    (tmp_path / ".sharpe.png.abc123.tmp").write_text("half")
+    (tmp_path / "sharpe.png").write_text("whole")
+    (tmp_path / "notes.tmp").write_text("not ours: not hidden")
+    gone = remove_leftovers(tmp_path)
+    assert [p.name for p in gone] == [".sharpe.png.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.tmp", "sharpe.png"]
