@@ -179,7 +179,8 @@ def max_sharpe_all(ctx: Context) -> np.ndarray:
     cfg = ctx.settings.inference
     r, ok = _eligible(ctx)
     ppy = periods_per_year(ctx.past["date"].tail(cfg.lookback + 1).to_numpy())
-    rf = annual_risk_free(risk_free_returns(ctx.past, cfg.risk_free, ppy, cfg.lookback), ppy)
+    daily = risk_free_returns(ctx.past, cfg.risk_free, ppy, cfg.lookback, cfg.risk_free_fallback)
+    rf = annual_risk_free(daily, ppy)
     held = r[:, ok]
     # With few assets the cap loosens to 2 / n, leaving the optimiser room.
     cap = min(1.0, max(ALL_ASSET_CAP, 2.0 / max(held.shape[1], 1)))

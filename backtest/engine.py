@@ -298,8 +298,9 @@ def _simulate_all(
     returns = asset_returns(prices.select(tickers).to_numpy())
     # Sharpe, Sortino, alpha and beta are always measured over the risk-free rate;
     # whether idle cash earns it is a separate setting. A day without a proxy price earns 0.
+    inf = settings.inference
     rf_all = held_returns(
-        risk_free_returns(prices, settings.inference.risk_free, ppy, prices.height)
+        risk_free_returns(prices, inf.risk_free, ppy, prices.height, inf.risk_free_fallback)
     )
     cash = rf_all if cfg.cash == "risk_free" else np.zeros(prices.height)
     cost_rate = (cfg.cost_bps + cfg.slippage_bps) / 1e4

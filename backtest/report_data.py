@@ -215,7 +215,8 @@ def latest_frontier(result: BacktestResult, prices: Any, settings: Settings) -> 
         hrp_weights = hrp(r)
     except EstimationError:  # a flat cash proxy in the book, too few complete days
         return None
-    rf = annual_risk_free(risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback), ppy)
+    daily = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback, cfg.risk_free_fallback)
+    rf = annual_risk_free(daily, ppy)
     markers = {"hrp": hrp_weights, "strategy": np.array([last.weights[t] for t in tickers])}
     return efficient_frontier(
         mu,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -78,6 +78,9 @@ class Day:
         Boolean mask of the candidates that are not cash-like.
     signals : Signals
         Every eligible candidate's selection statistics.
+    notes : dict of str to str
+        What the figures stand on that a reader should know (the risk-free
+        fallback rate, where it served).
     """
 
     past: pl.DataFrame
@@ -88,6 +91,18 @@ class Day:
     cash_like: dict[str, str]
     eligible: np.ndarray
     signals: Signals
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def _fallback_note(rf: np.ndarray, cfg: InferenceSettings) -> dict[str, str]:
+    """The note of the days the proxy's missing returns take the fallback rate (none: {})."""
+    missing = int(np.isnan(rf).sum())
+    if not (isinstance(cfg.risk_free, str) and missing and cfg.risk_free_fallback is not None):
+        return {}
+    return {
+        "(risk-free)": f"risk-free: {missing} of {rf.size} days without a {cfg.risk_free} "
+        f"price at the fallback rate {cfg.risk_free_fallback:.2%} a year"
+    }
 
 
 def _check_proxy(rf: np.ndarray, past: pl.DataFrame, cfg: InferenceSettings) -> None:
@@ -106,13 +121,16 @@ def day_of(past: pl.DataFrame, tickers: Sequence[str], cfg: InferenceSettings) -
     names = tuple(tickers)
     ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
     returns = trailing_returns(past, names, cfg.lookback)
-    rf = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback)
+    rf = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback, None)
+    notes = _fallback_note(rf, cfg)
+    if notes:
+        rf = risk_free_returns(past, cfg.risk_free, ppy, cfg.lookback, cfg.risk_free_fallback)
     _check_proxy(rf, past, cfg)
     cash_like = cash_like_assets(returns, names, cfg.min_vol, ppy)
     eligible = np.array([t not in cash_like for t in names], dtype=bool)
     stats = signals(returns[:, eligible], rf, ppy)
     _read_only(returns, rf, eligible, *(a for a in stats if isinstance(a, np.ndarray)))
-    return Day(past, names, ppy, returns, rf, cash_like, eligible, stats)
+    return Day(past, names, ppy, returns, rf, cash_like, eligible, stats, notes)
 
 
 @dataclass(frozen=True, eq=False)

@@ -201,9 +201,8 @@ def decide_clustered(
             day.returns, tickers, clustering, selection, cfg, day.ppy, day.rf, classes
         )
     weights = _with_cash(selection.tickers, portfolio.weights, cfg.risk_free, day.past.columns)
-    return Decision(
-        clustering, selection, portfolio.result, day.ppy, weights, portfolio.notes, timings
-    )
+    notes = {**day.notes, **portfolio.notes}
+    return Decision(clustering, selection, portfolio.result, day.ppy, weights, notes, timings)
 
 
 def _construct(

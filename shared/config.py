@@ -219,6 +219,9 @@ class InferenceSettings(_Section):
     #: Annual risk-free rate as a fraction (0.04 for 4%; under 0.5) or a cash
     #: proxy ticker such as "BIL".
     risk_free: Annotated[float, Field(gt=-0.1, lt=0.5)] | str = 0.0
+    #: With a proxy ticker: the annual rate of the days it has no price (before it
+    #: lists, say), recorded in the run's notes; none: those days have no rate.
+    risk_free_fallback: Annotated[float, Field(gt=-0.1, lt=0.5)] | None = None
     #: What ranks a cluster's assets: trailing excess Sharpe or 12-1 momentum.
     signal: Signal = "sharpe"
     #: Assets picked per cluster, or "all" for the whole cluster.

@@ -78,7 +78,11 @@ def periodic_to_annual(rate: float, periods_per_year: float) -> float:
 
 
 def risk_free_returns(
-    prices: pl.DataFrame, risk_free: float | str, periods_per_year: float, lookback: int
+    prices: pl.DataFrame,
+    risk_free: float | str,
+    periods_per_year: float,
+    lookback: int,
+    fallback_rate: float | None,
 ) -> FloatArray:
     """Per-period risk-free returns aligned with :func:`trailing_returns` of ``prices``.
 
@@ -88,11 +92,14 @@ def risk_free_returns(
         Wide prices up to the decision date.
     risk_free : float or str
         An annual rate, or a cash proxy ticker whose returns are the rate
-        (NaN on days it has no price).
+        (NaN on days it has no price, unless ``fallback_rate``).
     periods_per_year : float
         Converts an annual rate to a per-period one.
     lookback : int
         Number of trailing returns.
+    fallback_rate : float, optional
+        The annual rate of the days a proxy ticker has no return
+        (``[inference] risk_free_fallback``).
 
     Raises
     ------
@@ -102,7 +109,10 @@ def risk_free_returns(
     if isinstance(risk_free, str):
         if risk_free not in prices.columns:
             raise DataError(f"risk-free ticker {risk_free!r} is not in the price data")
-        return trailing_returns(prices, [risk_free], lookback)[:, 0]
+        proxy = trailing_returns(prices, [risk_free], lookback)[:, 0]
+        if fallback_rate is None:
+            return proxy
+        return np.where(np.isnan(proxy), annual_to_periodic(fallback_rate, periods_per_year), proxy)
     n = max(0, min(lookback + 1, prices.height) - 1)
     return np.full(n, annual_to_periodic(risk_free, periods_per_year))
 

@@ -26,7 +26,7 @@ def test_a_day_holds_what_each_step_computes_apart(sample_prices: pl.DataFrame) 
     day = day_of(past, tickers, CFG)
     r = trailing_returns(past, tickers, CFG.lookback)
     np.testing.assert_array_equal(day.returns, r)
-    np.testing.assert_array_equal(day.rf, risk_free_returns(past, CFG.risk_free, day.ppy, 60))
+    np.testing.assert_array_equal(day.rf, risk_free_returns(past, CFG.risk_free, day.ppy, 60, None))
     assert day.tickers == tuple(tickers) and day.eligible.all() and not day.cash_like
     want = signals(r, day.rf, day.ppy)
     for got, expected in zip(day.signals, want, strict=True):
@@ -62,3 +62,19 @@ def test_a_cash_proxy_younger_than_the_window_is_named(sample_prices: pl.DataFra
     with pytest.raises(DataError, match=r"risk-free ticker 'BIL' has \d+ returns in the 60 days"):
         day_of(young, ["AAPL", "AMD"], cfg)
     day_of(past.with_columns(pl.col("AAPL").alias("BIL")), ["AAPL", "AMD"], cfg)  # a full one
+
+
+def test_a_fallback_rate_covers_the_proxys_missing_days_and_is_noted(
+    sample_prices: pl.DataFrame,
+) -> None:
+    past = _past(sample_prices)
+    young = past.with_columns(
+        pl.when(pl.col("date") >= dt.date(2020, 5, 1)).then(pl.col("AAPL")).alias("BIL")
+    )
+    cfg = InferenceSettings(lookback=60, min_history=50, risk_free="BIL", risk_free_fallback=0.02)
+    day = day_of(young, ["AAPL", "AMD"], cfg)
+    assert np.isfinite(day.rf).all()
+    filled = day.rf[: -41]  # the days before BIL's first returns: 2% a year, per day
+    np.testing.assert_allclose(filled, (1.02) ** (1 / day.ppy) - 1, rtol=1e-12)
+    assert "at the fallback rate 2.00% a year" in day.notes["(risk-free)"]
+    assert not day_of(past.with_columns(pl.col("AAPL").alias("BIL")), ["AAPL"], cfg).notes
