@@ -74,7 +74,7 @@ def test_a_fallback_rate_covers_the_proxys_missing_days_and_is_noted(
     cfg = InferenceSettings(lookback=60, min_history=50, risk_free="BIL", risk_free_fallback=0.02)
     day = day_of(young, ["AAPL", "AMD"], cfg)
     assert np.isfinite(day.rf).all()
-    filled = day.rf[: -41]  # the days before BIL's first returns: 2% a year, per day
+    filled = day.rf[:-41]  # the days before BIL's first returns: 2% a year, per day
     np.testing.assert_allclose(filled, (1.02) ** (1 / day.ppy) - 1, rtol=1e-12)
     assert "at the fallback rate 2.00% a year" in day.notes["(risk-free)"]
     assert not day_of(past.with_columns(pl.col("AAPL").alias("BIL")), ["AAPL"], cfg).notes
