@@ -54,7 +54,6 @@ from inferer.run import Run
 from inferer.select import MOMENTUM_SKIP, momentum
 from shared.config import Settings
 from shared.errors import EstimationError
-from shared.metrics import periods_per_year
 from shared.returns import annual_risk_free, risk_free_returns, trailing_returns
 from shared.universe import UNKNOWN_CLASS
 
@@ -141,12 +140,12 @@ def correlation_embeddings(returns: np.ndarray) -> np.ndarray:
     return np.nan_to_num(z, nan=0.0)
 
 
-def _eligible(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-    """Trailing returns of every asset and the mask of the eligible ones."""
+def _eligible(ctx: Context) -> AllAssets:
+    """Trailing returns of every asset, the mask of the eligible ones, their calendar."""
     every = ctx.all_assets
     if every is None:
         every = all_assets_of(ctx.past, ctx.tickers, ctx.settings.inference)
-    return every.returns, every.ok
+    return every
 
 
 def _spread(ctx: Context, ok: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -165,20 +164,22 @@ def sixty_forty(ctx: Context) -> np.ndarray:
 
 
 def inverse_vol(ctx: Context) -> np.ndarray:
-    r, ok = _eligible(ctx)
+    every = _eligible(ctx)
+    r, ok = every.returns, every.ok
     return _spread(ctx, ok, inverse_vol_weights(r[:, ok]))
 
 
 def hrp_all(ctx: Context) -> np.ndarray:
-    r, ok = _eligible(ctx)
+    every = _eligible(ctx)
+    r, ok = every.returns, every.ok
     held = r[:, ok]
     return _spread(ctx, ok, ctx.run.memo.get("hrp", digest(held), lambda: hrp(held)))
 
 
 def max_sharpe_all(ctx: Context) -> np.ndarray:
     cfg = ctx.settings.inference
-    r, ok = _eligible(ctx)
-    ppy = periods_per_year(ctx.past["date"].tail(cfg.lookback + 1).to_numpy())
+    every = _eligible(ctx)
+    r, ok, ppy = every.returns, every.ok, every.ppy
     daily = risk_free_returns(ctx.past, cfg.risk_free, ppy, cfg.lookback, cfg.risk_free_fallback)
     rf = annual_risk_free(daily, ppy)
     held = r[:, ok]
@@ -201,7 +202,8 @@ def max_sharpe_all(ctx: Context) -> np.ndarray:
 
 
 def momentum_top(ctx: Context) -> np.ndarray:
-    r, ok = _eligible(ctx)
+    every = _eligible(ctx)
+    r, ok = every.returns, every.ok
     if r.shape[0] <= MOMENTUM_SKIP:
         raise EstimationError(
             f"12-1 momentum needs more than {MOMENTUM_SKIP} returns; [inference] lookback "

@@ -137,11 +137,13 @@ def day_of(past: pl.DataFrame, tickers: Sequence[str], cfg: InferenceSettings) -
 class AllAssets:
     """Every asset's trailing returns on one date and which ones an all-asset baseline may hold.
 
-    ``ok``: a full window of finite returns, some variance, and not cash-like.
+    ``ok``: a full window of finite returns, some variance, and not cash-like;
+    ``ppy``: the periods per year of the window's calendar.
     """
 
     returns: np.ndarray
     ok: np.ndarray
+    ppy: float
 
 
 def all_assets_of(past: pl.DataFrame, tickers: Sequence[str], cfg: InferenceSettings) -> AllAssets:
@@ -153,4 +155,4 @@ def all_assets_of(past: pl.DataFrame, tickers: Sequence[str], cfg: InferenceSett
     cash = cash_like_assets(r, tickers, cfg.min_vol, ppy)
     ok &= np.array([t not in cash for t in tickers])
     _read_only(r, ok)
-    return AllAssets(r, ok)
+    return AllAssets(r, ok, ppy)

@@ -151,11 +151,11 @@ def decide(
     The half of the pipeline that does not care where embeddings come from:
     the autoencoder, or the correlation baseline of the backtest.
     """
-    t0 = time.perf_counter()
-    clustering = run.cluster(embeddings, settings.inference)
-    seconds = time.perf_counter() - t0
+    timings: dict[str, float] = {}
+    with _timed(timings, "cluster"):
+        clustering = run.cluster(embeddings, settings.inference)
     decision = decide_clustered(day, clustering, settings, incumbents=incumbents, classes=classes)
-    return replace(decision, timings={"cluster": seconds, **decision.timings})
+    return replace(decision, timings={**timings, **decision.timings})
 
 
 def decide_clustered(
@@ -333,10 +333,9 @@ def decide_asof(
         embeddings = _mean_embeddings(
             win.values, cube, win.asof, tickers, bundle, run, cfg.embed_days
         )
-    t0 = time.perf_counter()
-    day = day_of(past, tickers, cfg)
     # The day's returns and signals are what selection reads: its time is selection's.
-    timings["select"] = time.perf_counter() - t0
+    with _timed(timings, "select"):
+        day = day_of(past, tickers, cfg)
     decision = decide(day, embeddings, settings, run, incumbents=incumbents, classes=classes)
     skipped.update(decision.selection.skipped)
     record = _record(decision, win.asof, day, embeddings, bundle, skipped, timings)

@@ -80,11 +80,11 @@ def _move_set(out: Path, stage: Path) -> None:
     """Move a ready staging folder's files into ``out`` (the rest, if interrupted)."""
     ready = json.loads((stage / READY_NAME).read_text())
     name, files = ready["set"], ready["files"]
-    record = out / f"{SET_PREFIX}{name}.json"
-    previous = json.loads(record.read_text())["files"] if record.is_file() else []
+    previous = published_files(out, name)
     move_into(stage, out, files)
     for file in set(previous) - set(files):
         (out / file).unlink(missing_ok=True)
+    record = out / f"{SET_PREFIX}{name}.json"
     atomic_write_text(record, json.dumps({"set": name, "files": files}) + "\n")
     shutil.rmtree(stage)
 
