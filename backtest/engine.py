@@ -37,18 +37,31 @@ from backtest.accounting import (
     trade_indices,
 )
 from backtest.baselines import BASELINES, Context, unavailable, weight_vector
-from backtest.rebalances import decided_row, kept_row, rebalances_frame
+from backtest.rebalances import decided_row, kept_row, rebalances_frame, switch_row
+from backtest.regime_layer import (
+    LAYERED,
+    TREND,
+    Layer,
+    as_weights,
+    daily_exposure,
+    daily_stress,
+    layered_name,
+    schedule,
+    switches,
+)
 from backtest.risk import TargetRisk, target_risk
 from backtest.statistics import sharpe_statistics
 from inferer.day import Day, all_assets_of
 from inferer.memo import Memo
 from inferer.pipeline import AsofDecision, decide_asof
+from inferer.regime import Regimes, exposure_of, overlay
 from inferer.run import Run
 from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
 from shared.config import BacktestSettings, Settings
 from shared.errors import DataError
 from shared.features import compute_features
 from shared.metrics import annual_turnover, periods_per_year, summary
+from shared.regime import regime_history
 from shared.returns import risk_free_returns
 
 log = logging.getLogger("deepquant.backtest")
@@ -86,6 +99,11 @@ class BacktestResult:
     ex_ante : TargetRisk
         The ex-ante risk of the book after the last rebalance (the last row
         of ``rebalances``' ``ex_ante_vol``, with each asset's contribution).
+    regime : polars.DataFrame or None
+        With the regime layer on: ``date``, ``stress`` (probability of the
+        stressed state) and ``exposure`` (share of the risky book kept) of
+        the strategy on each date of ``returns``, read at that date's close
+        by the bundle in use.
     notes : list of str
         Baselines left out, and dates where a decision failed and the
         previous weights were kept.
@@ -104,8 +122,25 @@ class BacktestResult:
     periods_per_year: float
     risk_free: np.ndarray
     ex_ante: TargetRisk
+    regime: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Regimes:
+    """The run's regime readings: the configured model's, and the trend rule's."""
+
+    model: Regimes
+    trend: Regimes
+
+
+def _regimes_of(prices: pl.DataFrame, settings: Settings) -> _Regimes | None:
+    if not settings.regime.enabled:
+        return None
+    history = regime_history(settings, prices)
+    trend = settings.regime.model_copy(update={"model": "trend", "exposure": "state"})
+    return _Regimes(Regimes(history, settings.regime), Regimes(history, trend))
 
 
 @dataclass
@@ -119,6 +154,11 @@ class _Decisions:
     notes: list[str] = field(default_factory=list)
     #: The ex-ante risk of the last rebalance's book.
     ex_ante: TargetRisk | None = None
+    #: The bundle of each rebalance.
+    bundles: list[Bundle] = field(default_factory=list)
+    #: Each portfolio the regime layer acts on: its risky books and exposures.
+    layers: dict[str, Layer] = field(default_factory=dict)
+    regimes: _Regimes | None = None
 
     def keep_previous(self, name: str, day: dt.date, err: Exception) -> None:
         """A failed decision keeps the previous weights; the first one cannot."""
@@ -150,18 +190,23 @@ def _decide_strategy(
     settings: Settings,
     tickers: list[str],
     classes: Mapping[str, str],
+    regimes: _Regimes | None,
 ) -> Day | None:
     """Decide the strategy on ``day``; return the figures it read (None: it kept its book)."""
     cfg = settings.inference
-    held = tuple(out.allocations[-1].weights) if out.allocations else ()
+    held = tuple(out.allocations[-1].risky_weights) if out.allocations else ()
+    layer = out.layers.get("strategy")
     try:
         alloc = decide_asof(
             past, day, bundle, settings, run, incumbents=held, classes=classes,
+            regimes=regimes.model if regimes else None,
         )  # fmt: skip
     except DataError as err:
         if not out.targets["strategy"]:
             raise
         out.keep_previous("strategy", day, err)
+        if layer is not None:
+            layer.add(layer.risky[-1], layer.applied[-1])
         kept = out.allocations[-1].weights
         ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
         out.ex_ante = target_risk(past, kept, cfg.lookback, ppy, cfg.covariance)
@@ -170,6 +215,8 @@ def _decide_strategy(
         return None
     # The record keeps the decision, not the date's prices and return windows.
     out.allocations.append(replace(alloc, day=None))
+    if layer is not None and alloc.regime is not None:
+        layer.add(alloc.risky_weights, alloc.regime.exposure)
     out.ex_ante = target_risk(
         past, alloc.weights, cfg.lookback, alloc.periods_per_year, cfg.covariance
     )
@@ -184,7 +231,7 @@ def _decide_strategy(
 
 def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:
     for name in out.targets:
-        if name == "strategy":
+        if name not in BASELINES:  # the strategy, and the layered series
             continue
         previous = out.targets[name][-1] if out.targets[name] else np.zeros(len(ctx.tickers))
         held = [t for t, w in zip(ctx.tickers, previous, strict=True) if w > 0]
@@ -192,6 +239,25 @@ def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:
             out.targets[name].append(BASELINES[name](replace(ctx, held=held)))
         except DataError as err:  # a ValueError is a bug: it ends the run
             out.keep_previous(name, day, err)
+
+
+def _layer_baselines(
+    out: _Decisions, day: dt.date, bundle: Bundle, regimes: _Regimes, settings: Settings,
+    tickers: list[str],
+) -> None:  # fmt: skip
+    """The layered baselines' targets on ``day``: the same overlay on their risky books."""
+    rf = settings.inference.risk_free
+    for name, layer in out.layers.items():
+        if name == "strategy":
+            continue
+        if name == TREND:
+            risky = {settings.data.benchmark: 1.0}
+            exposure = float(regimes.trend.exposures(bundle, [day])[0])
+        else:
+            risky = as_weights(out.targets[name.removesuffix("_regime")][-1], tickers)
+            exposure = float(regimes.model.exposures(bundle, [day])[0])
+        layer.add(risky, exposure)
+        out.targets[name].append(weight_vector(overlay(risky, exposure, rf, tickers), tickers))
 
 
 def _context(
@@ -213,6 +279,11 @@ def _context(
     )  # fmt: skip
 
 
+def _layered_names(baselines: Sequence[str]) -> list[str]:
+    """The series the regime layer adds: layered baselines, and the trend rule's timing."""
+    return [*(layered_name(b) for b in LAYERED if b in baselines), TREND]
+
+
 def _decide_all(
     prices: pl.DataFrame,
     reb: np.ndarray,
@@ -231,16 +302,25 @@ def _decide_all(
         memo=memo,
         features=compute_features(prices, settings.features),
     )
-    out = _Decisions({name: [] for name in ("strategy", *baselines)})
+    regimes = _regimes_of(prices, settings)
+    layered = _layered_names(baselines) if regimes else []
+    out = _Decisions({name: [] for name in ("strategy", *baselines, *layered)})
+    out.layers = {name: Layer() for name in ("strategy", *layered)} if regimes else {}
+    out.regimes = regimes
     # A folder of bundles is listed (and every checksum verified) once, not at every date.
     catalog = None if is_bundle(Path(model)) else list_bundles(model)
     dates = prices["date"]
     for k, t in enumerate(reb):
         day: dt.date = dates[int(t)]
         bundle = _bundle_for(model, day, settings, catalog)
+        out.bundles.append(bundle)
         past = prices.head(int(t) + 1)
-        today = _decide_strategy(out, past, day, bundle, run, settings, tickers, classes)
+        today = _decide_strategy(
+            out, past, day, bundle, run, settings, tickers, classes, regimes
+        )  # fmt: skip
         _decide_baselines(out, _context(out, past, today, tickers, settings, run, classes), day)
+        if regimes is not None:
+            _layer_baselines(out, day, bundle, regimes, settings, tickers)
         if progress is not None:
             progress(k + 1, reb.size, day)
     return out
@@ -285,14 +365,24 @@ class _Simulated:
     held: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A portfolio's trades: day indices, target rows, and which ones a change of regime made."""
+
+    trades: np.ndarray
+    targets: list[np.ndarray]
+    switch: np.ndarray
+    #: ``(rebalance k, decision day, exposure)`` of each switch, in order.
+    moves: list[tuple[int, int, float]] = field(default_factory=list)
+
+
 def _simulate_all(
     prices: pl.DataFrame,
-    trades: np.ndarray,
-    targets: dict[str, list[np.ndarray]],
+    plans: dict[str, _Plan],
     settings: Settings,
     ppy: float,
 ) -> _Simulated:
-    """Every portfolio through the same trade days, costs and cash rate."""
+    """Every portfolio through its trade days, with the same costs and cash rate."""
     cfg, bench = settings.backtest, settings.data.benchmark
     tickers = [c for c in prices.columns if c != "date"]
     returns = asset_returns(prices.select(tickers).to_numpy())
@@ -308,16 +398,85 @@ def _simulate_all(
     turnover: dict[str, np.ndarray] = {}
     costs: dict[str, np.ndarray] = {}
     held = np.empty(0)
-    for name, rows_w in targets.items():
+    for name, plan in plans.items():
         sim = simulate(
-            returns, trades, np.vstack(rows_w), cost_rate=cost_rate, cash_returns=cash,
-            no_trade_band=cfg.no_trade_band, trade_fraction=cfg.trade_fraction,
+            returns, plan.trades, np.vstack(plan.targets), cost_rate=cost_rate,
+            cash_returns=cash, no_trade_band=cfg.no_trade_band,
+            trade_fraction=cfg.trade_fraction,
         )  # fmt: skip
         series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
         if name == "strategy":
             held = sim.held
-    series["benchmark"] = returns[trades[0] + 1 :, tickers.index(bench)]
-    return _Simulated(series, turnover, costs, rf_all[trades[0] + 1 :], held)
+    first = plans["strategy"].trades[0]
+    series["benchmark"] = returns[first + 1 :, tickers.index(bench)]
+    return _Simulated(series, turnover, costs, rf_all[first + 1 :], held)
+
+
+def _plans(
+    out: _Decisions, reb: np.ndarray, trades: np.ndarray, dates: np.ndarray,
+    settings: Settings, tickers: list[str],
+) -> dict[str, _Plan]:  # fmt: skip
+    """Each portfolio's trades: its rebalances, and its regime switches in between."""
+    plans = {
+        name: _Plan(trades, rows, np.zeros(trades.size, dtype=bool))
+        for name, rows in out.targets.items()
+    }
+    if out.regimes is None or settings.regime.timing == "rebalance":
+        return plans
+    lag = settings.backtest.execution_lag
+    for name, layer in out.layers.items():
+        reader = out.regimes.trend if name == TREND else out.regimes.model
+        exposure = daily_exposure(reader, out.bundles, reb, dates)
+        moves = switches(reb, layer.applied, exposure, lag, dates.size)
+        days, rows, flags = schedule(
+            trades, out.targets[name], layer, moves, lag, tickers, settings.inference.risk_free
+        )
+        plans[name] = _Plan(days, rows, flags, moves)
+    return plans
+
+
+def _with_switches(
+    out: _Decisions, plan: _Plan, prices: pl.DataFrame, settings: Settings, tickers: list[str]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The strategy's rows of ``rebalances.csv`` and ``weights.csv``, switches in their place."""
+    if not plan.moves:
+        return out.rebalances, out.rows
+    assert out.regimes is not None
+    cfg, dates = settings.inference, prices["date"]
+    decided = iter(out.rebalances)
+    moves = iter(zip(plan.moves, np.asarray(plan.targets)[plan.switch], strict=True))
+    rows, weights = [], list(out.rows)
+    for is_switch in plan.switch:
+        if not is_switch:
+            rows.append(next(decided))
+            continue
+        (k, d, exposure), target = next(moves)
+        day, bundle = dates[d], out.bundles[k]
+        book = as_weights(target, tickers)
+        past = prices.head(d + 1)
+        ppy = periods_per_year(past["date"].tail(cfg.lookback + 1).to_numpy())
+        vol = target_risk(past, book, cfg.lookback, ppy, cfg.covariance).vol
+        stress = float(out.regimes.model.stress_on(bundle, [day])[0])
+        rows.append(switch_row(day, bundle.path, len(book), stress, exposure, vol))
+        clusters = out.allocations[-1].clusters if out.allocations else {}
+        weights += [
+            {"date": day, "ticker": t, "weight": w, "cluster": clusters.get(t, -1)}
+            for t, w in book.items()
+        ]
+    return rows, sorted(weights, key=lambda row: row["date"])  # type: ignore[arg-type,return-value]
+
+
+def _regime_frame(out: _Decisions, reb: np.ndarray, dates: np.ndarray, first: int) -> pl.DataFrame:
+    """The strategy's stress and exposure on each date of its returns."""
+    assert out.regimes is not None
+    stress = daily_stress(out.regimes.model, out.bundles, reb, dates)[first + 1 :]
+    return pl.DataFrame(
+        {
+            "date": dates[first + 1 :].astype("datetime64[D]"),
+            "stress": stress,
+            "exposure": exposure_of(stress, out.regimes.model.cfg),
+        }
+    )
 
 
 def _available_baselines(
@@ -452,10 +611,14 @@ def run_backtest(
     if ret_dates.size < 2:
         raise DataError(f"fewer than 2 days of returns after the first trade {dates[trades[0]]}")
     ppy = periods_per_year(ret_dates)
-    sim = _simulate_all(prices, trades, decisions.targets, settings, ppy)
+    plans = _plans(decisions, reb, trades, dates, settings, tickers)
+    sim = _simulate_all(prices, plans, settings, ppy)
+    rebalance_rows, weight_rows = _with_switches(
+        decisions, plans["strategy"], prices, settings, tickers
+    )
     frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **sim.series})
     weights = pl.DataFrame(
-        decisions.rows,
+        weight_rows,
         schema={"date": pl.Date, "ticker": pl.String, "weight": pl.Float64, "cluster": pl.Int64},
     )
     t_end = time.perf_counter()
@@ -463,7 +626,7 @@ def run_backtest(
         returns=frame,
         weights=weights,
         rebalances=rebalances_frame(
-            decisions.rebalances, sim.turnover["strategy"], sim.costs["strategy"]
+            rebalance_rows, sim.turnover["strategy"], sim.costs["strategy"]
         ),
         metrics=_metrics(sim.series, sim.turnover, sim.costs, sim.risk_free, ppy, trials, cfg.seed),
         allocations=tuple(decisions.allocations),
@@ -473,6 +636,7 @@ def run_backtest(
         periods_per_year=ppy,
         risk_free=sim.risk_free,
         ex_ante=decisions.ex_ante or TargetRisk(0.0, {}),
+        regime=_regime_frame(decisions, reb, dates, int(trades[0])) if decisions.regimes else None,
         notes=decisions.notes,
         timings={
             "rebalances": t_sim - t_start,

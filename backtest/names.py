@@ -24,6 +24,10 @@ _SERIES = {
     "momentum": "Momentum",
     "class_cluster": "Asset-class clusters",
     "random_cluster": "Random clusters",
+    # With the regime layer (backtest.regime_layer).
+    "equal_weight_regime": "Equal weight + regime",
+    "sixty_forty_regime": "60/40 + regime",
+    "trend_timing": "Benchmark timed by trend",
     # Frontier markers.
     "max_sharpe": "Max Sharpe",
     "min_vol": "Min volatility",

@@ -7,8 +7,13 @@ embedded and clustered) and ``picks`` (assets held); ``method`` asked for,
 empty when it was); one-way ``turnover`` and ``cost`` (fraction of wealth,
 as :mod:`backtest.accounting` charges it); and ``ex_ante_vol``, the
 annualised volatility of the target weights under the strategy's covariance
-(:mod:`backtest.risk`). A decision that failed keeps the previous weights:
-its row says ``kept previous`` with the error as the fallback reason.
+(:mod:`backtest.risk`); with the regime layer on, ``stress`` (the
+probability of the stressed state read at the date's close) and
+``exposure`` (the share of the risky book kept), empty when it is off. A
+decision that failed keeps the previous weights: its row says ``kept
+previous`` with the error as the fallback reason. A change of regime between
+rebalances that traded (``[regime] timing = "daily"``) has a row of its own,
+method ``regime`` and method_used ``regime switch``.
 """
 
 from __future__ import annotations
@@ -23,9 +28,19 @@ import polars as pl
 
 from inferer.pipeline import AsofDecision
 
-__all__ = ["COLUMNS", "KEPT", "decided_row", "kept_row", "rebalances_frame", "yearly_trading"]
+__all__ = [
+    "COLUMNS",
+    "KEPT",
+    "SWITCH",
+    "decided_row",
+    "kept_row",
+    "rebalances_frame",
+    "switch_row",
+    "yearly_trading",
+]
 
 KEPT = "kept previous"
+SWITCH = "regime switch"
 
 SCHEMA: dict[str, Any] = {
     "date": pl.Date,
@@ -40,6 +55,8 @@ SCHEMA: dict[str, Any] = {
     "turnover": pl.Float64,
     "cost": pl.Float64,
     "ex_ante_vol": pl.Float64,
+    "stress": pl.Float64,
+    "exposure": pl.Float64,
 }
 COLUMNS: tuple[str, ...] = tuple(SCHEMA)
 
@@ -57,6 +74,8 @@ def decided_row(alloc: AsofDecision, ex_ante_vol: float) -> dict[str, Any]:
         "method_used": alloc.method_used,
         "fallback": alloc.fallback_reason or "",
         "ex_ante_vol": ex_ante_vol,
+        "stress": alloc.regime.stress if alloc.regime else None,
+        "exposure": alloc.regime.exposure if alloc.regime else None,
     }
 
 
@@ -75,6 +94,24 @@ def kept_row(
         "method_used": KEPT,
         "fallback": error,
         "ex_ante_vol": ex_ante_vol,
+    }
+
+
+def switch_row(
+    day: dt.date, bundle: str | Path, picks: int, stress: float, exposure: float,
+    ex_ante_vol: float,
+) -> dict[str, Any]:  # fmt: skip
+    """The row of a trade a change of regime made between rebalances."""
+    return {
+        "date": day,
+        "bundle": Path(bundle).name,
+        "picks": picks,
+        "method": "regime",
+        "method_used": SWITCH,
+        "fallback": "",
+        "ex_ante_vol": ex_ante_vol,
+        "stress": stress,
+        "exposure": exposure,
     }
 
 

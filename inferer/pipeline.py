@@ -22,12 +22,14 @@ from inferer.allocate import MethodResult
 from inferer.cluster import Clustering
 from inferer.construct import Portfolio, construct
 from inferer.day import Day, day_of
+from inferer.regime import Reading, Regimes, overlay
 from inferer.run import Run
 from inferer.select import AssetStats, Selection, select_assets
 from shared.bundle import Bundle, check_features
 from shared.config import InferenceSettings, Settings
 from shared.errors import DataError
 from shared.features import FeatureCube
+from shared.regime import regime_history
 from shared.returns import annual_risk_free
 from shared.scaling import Scaler
 from shared.universe import UNKNOWN_CLASS
@@ -71,7 +73,12 @@ class AsofDecision:
     timings : dict of str to float
         Seconds per step.
     notes : dict of str to str
-        Weights the construction rules cut (absolute filter, vol target).
+        Weights the construction rules cut (absolute filter, vol target),
+        and the regime layer's move.
+    risky_weights : dict of str to float
+        The book as constructed, before the regime layer (``weights`` when it is off).
+    regime : Reading or None
+        The market's regime on the date (:mod:`inferer.regime`); None when the layer is off.
     day : Day
         What the decision read of the date's prices (:mod:`inferer.day`).
     """
@@ -92,6 +99,8 @@ class AsofDecision:
     periods_per_year: float
     timings: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    risky_weights: dict[str, float] = field(default_factory=dict)
+    regime: Reading | None = None
     #: The date's prices and figures the decision read: the backtest's cluster
     #: ablations decide on the same ones.
     day: Day | None = field(default=None, repr=False, compare=False)
@@ -283,6 +292,7 @@ def decide_asof(
     *,
     incumbents: Collection[str] = (),
     classes: Mapping[str, str] | None = None,
+    regimes: Regimes | None = None,
 ) -> AsofDecision:
     """Decide the portfolio for ``asof`` from prices up to ``asof``.
 
@@ -302,12 +312,16 @@ def decide_asof(
         Assets held before this date (selection hysteresis).
     classes : mapping of str to str, optional
         Asset class of each ticker (``max_class_weight``).
+    regimes : Regimes, optional
+        The regime models a run of many dates reuses; by default, with the
+        layer on, read from ``[regime] history`` or the panel's benchmark.
 
     Raises
     ------
     DataError
         No prices up to ``asof``, too few assets with a window or with enough
-        history, or a missing risk-free ticker.
+        history, a missing risk-free ticker, or (with the regime layer on) too
+        little of the benchmark's history.
     """
     timings: dict[str, float] = {}
     cfg = settings.inference
@@ -339,6 +353,10 @@ def decide_asof(
     decision = decide(day, embeddings, settings, run, incumbents=incumbents, classes=classes)
     skipped.update(decision.selection.skipped)
     record = _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
+    if settings.regime.enabled:
+        with _timed(record.timings, "regime"):
+            regimes = regimes or Regimes(regime_history(settings, prices), settings.regime)
+            record = _with_regime(record, regimes.read(bundle, win.asof), cfg, day)
     log.debug(
         "%s: bundle %s, %d candidates, k=%d, silhouette %s, picks %s, method %s%s; %s",
         record.asof, bundle.path.name, len(tickers), decision.clustering.n_clusters,
@@ -348,6 +366,21 @@ def decide_asof(
         ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in record.timings.items()),
     )  # fmt: skip
     return record
+
+
+def _with_regime(
+    record: AsofDecision, reading: Reading, cfg: InferenceSettings, day: Day
+) -> AsofDecision:
+    """The record with its book moved by the regime read on its date."""
+    weights = overlay(record.weights, reading.exposure, cfg.risk_free, day.past.columns)
+    notes = dict(record.notes)
+    if reading.exposure < 1:
+        where = cfg.risk_free if isinstance(cfg.risk_free, str) else "cash"
+        notes["regime"] = (
+            f"{reading.model}: stressed (probability {reading.stress:.2f}) since "
+            f"{reading.since}: {1 - reading.exposure:.0%} of the risky book moved to {where}"
+        )
+    return replace(record, weights=weights, notes=notes, regime=reading)
 
 
 def _record(
@@ -380,5 +413,6 @@ def _record(
         periods_per_year=decision.periods_per_year,
         timings={**timings, **decision.timings, "select": select},
         notes=decision.notes,
+        risky_weights=dict(decision.weights),
         day=day,
     )

@@ -74,6 +74,9 @@ class Manifest:
         The ``model`` and ``train`` config sections used, for the record.
     extra : dict
         Anything else (window counts, timings, device); readers ignore it.
+    regime : dict
+        The market-regime model fitted with the bundle
+        (``shared.regime.RegimeModel.to_dict``); empty when the layer was off.
     """
 
     feature_names: tuple[str, ...]
@@ -92,6 +95,7 @@ class Manifest:
     versions: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    regime: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 

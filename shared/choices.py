@@ -40,6 +40,13 @@ Cash = Literal["risk_free", "zero"]
 Suspect = Literal["drop", "keep"]
 #: Which variants of a sweep get their charts and report drawn (``sweep.reports``).
 Reports = Literal["best", "all", "none"]
+#: Market-regime models (``shared.regime``); "none" turns the regime layer off.
+RegimeKind = Literal["none", "jump", "hmm", "trend"]
+#: What the regime layer scales the risky book by (``inferer.regime``): the state
+#: read (stressed or not), or the probability of stress (graded; the HMM's).
+RegimeExposure = Literal["state", "probability"]
+#: When a change of regime between rebalances trades (``backtest.regime_trades``).
+RegimeTiming = Literal["daily", "rebalance"]
 #: Backtest baselines (``backtest.baselines.BASELINES``).
 Baseline = Literal[
     "equal_weight",

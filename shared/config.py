@@ -35,6 +35,9 @@ from shared.choices import (
     Method,
     Precision,
     Rebalance,
+    RegimeExposure,
+    RegimeKind,
+    RegimeTiming,
     Signal,
     Source,
     Suspect,
@@ -286,6 +289,46 @@ class BacktestSettings(_Section):
     ledger: Path | None = None
 
 
+class RegimeSettings(_Section):
+    """Market regimes read online, and how far they move the book to the risk-free proxy."""
+
+    #: The regime model; "none" leaves the book as constructed.
+    model: RegimeKind = "none"
+    #: Years of the benchmark's daily history each refit (one per bundle) learns from.
+    train_years: Annotated[float, Field(ge=1, le=50)] = 12.0
+    #: Jump model: what a switch of state costs (higher: fewer, longer spells).
+    penalty: NonNegFloat = 50.0
+    #: States of the jump model and the HMM; the one with the worst mean return is "stressed".
+    n_states: Annotated[int, Field(ge=2, le=4)] = 2
+    #: Trend rule: trading days of the moving average (210: ten months).
+    trend_days: Annotated[int, Field(ge=20, le=400)] = 210
+    #: "state": stressed or not; "probability": the probability of stress in steps of 1/4.
+    exposure: RegimeExposure = "state"
+    #: Share of the risky book moved to the risk-free proxy at full stress.
+    fraction: Fraction = 1.0
+    #: "daily": a change of regime trades at the next trade day; "rebalance": at the next rebalance.
+    timing: RegimeTiming = "daily"
+    #: The benchmark's daily closes since long ago (CSV: ``date`` and a column named
+    #: after the benchmark); none: the price panel's benchmark column.
+    history: Path | None = None
+    #: Seed of the fits' random starts.
+    seed: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the regime layer acts."""
+        return self.model != "none"
+
+    @model_validator(mode="after")
+    def _check(self) -> RegimeSettings:
+        if self.exposure == "probability" and self.model not in ("hmm", "none"):
+            raise ValueError(
+                f"exposure = 'probability' needs a model with probabilities ('hmm'), "
+                f"not {self.model!r}"
+            )
+        return self
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -295,6 +338,7 @@ class Settings(_Section):
     train: TrainSettings = TrainSettings()
     inference: InferenceSettings = InferenceSettings()
     backtest: BacktestSettings = BacktestSettings()
+    regime: RegimeSettings = RegimeSettings()
 
     def digest(self) -> str:
         """Short sha256 of the settings, for run manifests."""
@@ -317,6 +361,7 @@ def _format_error(path: Path, err: ValidationError) -> str:
 PATH_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("path", "universe", "cache_dir"),
     "backtest": ("ledger",),
+    "regime": ("history",),
 }
 
 

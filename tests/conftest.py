@@ -11,7 +11,7 @@ import pytest
 
 from tests.bundles import make_bundle
 from tests.cleaning import clean
-from tests.paths import SHARED_PANEL
+from tests.paths import SHARED_BENCHMARK, SHARED_PANEL
 
 _MISSING_PANEL = f"shared price panel not found at {SHARED_PANEL}"
 #: Node ids of the tests skipped because the shared panel is missing.
@@ -28,6 +28,15 @@ def skip_without_shared_panel() -> Path:
 @pytest.fixture(scope="session")
 def shared_panel_path() -> Path:
     return skip_without_shared_panel()
+
+
+@pytest.fixture(scope="session")
+def shared_benchmark_path() -> Path:
+    """The benchmark's history since 1993 beside the shared panel (skipped like it when missing)."""
+    skip_without_shared_panel()
+    if not SHARED_BENCHMARK.is_file():
+        pytest.skip(_MISSING_PANEL)
+    return SHARED_BENCHMARK
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ Walk-forward (:func:`train_walk_forward`)
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from shared.config import Settings
+from shared.dates import add_months, years_before
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
 from shared.scaling import Scaler
@@ -40,18 +40,6 @@ log = logging.getLogger("deepquant.train")
 
 #: Fewer training windows than this is not a training set.
 MIN_TRAIN_WINDOWS = 64
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` plus ``months`` months, clamped to the month's end (Jan 31 + 1 -> Feb 28)."""
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def years_before(day: dt.date, years: float) -> dt.date:
-    """The date ``years`` before ``day``, in whole months (1.5 years: 18 months)."""
-    return add_months(day, -round(12 * years))
 
 
 def retrain_dates(start: dt.date, end: dt.date, every_months: int) -> list[dt.date]:

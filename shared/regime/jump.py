@@ -1,4 +1,4 @@
-"""Market regimes: a statistical jump model on the benchmark's return features, read online.
+"""The statistical jump model, fitted by coordinate descent and read online.
 
 The model (Nystrup, Lindström and Madsen 2020; Shu, Yu and Mulvey 2024) fits
 ``K`` centres to standardised daily features of one market and a state
@@ -14,70 +14,26 @@ sequence over the days up to ``D`` (:func:`online_states`), which sees
 nothing after ``D``; decoding a whole segment at once (:func:`best_states`)
 looks ahead and is for fitting only.
 
-Features (:func:`market_features`), each from returns up to the day: at
-half-lives of 5, 20 and 60 days, the exponentially weighted mean return,
-the log of the weighted downside deviation, and their ratio. States are
-numbered by the benchmark's mean return in them over the fitting window,
-best first, so the last state is the stressed one after every refit.
+It reads the features of :mod:`shared.regime.features`. States are
+numbered by the benchmark's volatility in them over the fitting window,
+calmest first (:func:`shared.regime.features.by_risk`), so the last state is the stressed one.
 
 NumPy only: the cron image reads a fitted model with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "HALFLIVES",
-    "JumpModel",
-    "best_states",
-    "fit_jump_model",
-    "market_features",
-    "online_states",
-]
+from shared.regime.features import Standardiser, by_risk, market_features, standardiser
+
+__all__ = ["JumpModel", "best_states", "fit_jump_model", "online_states"]
 
 FloatArray = npt.NDArray[np.float64]
-
-#: Half-lives (trading days) of the features' exponential weights.
-HALFLIVES = (5, 20, 60)
-#: Standardised features are clipped to +- this many standard deviations.
-CLIP = 3.0
-#: The smallest downside deviation whose log is taken (a calm start has none).
-_FLOOR = 1e-6
-
-
-def _ewm(x: FloatArray, halflife: float) -> FloatArray:
-    """Exponentially weighted mean from the first day on, each day's from days up to it."""
-    alpha = 1.0 - 0.5 ** (1.0 / halflife)
-    out = np.empty_like(x)
-    level = x[0]
-    for t, v in enumerate(x):
-        level = level + alpha * (v - level) if t else v
-        out[t] = level
-    return out
-
-
-def market_features(returns: npt.ArrayLike, halflives: Sequence[int] = HALFLIVES) -> FloatArray:
-    """``(T, 3 x len(halflives))`` features of daily simple ``returns`` (no NaN).
-
-    For each half-life: the weighted mean return, the log weighted downside
-    deviation, and the mean over the deviation (a Sortino ratio).
-    """
-    r = np.asarray(returns, dtype=np.float64)
-    if r.ndim != 1 or r.size == 0 or not np.isfinite(r).all():
-        raise ValueError("returns must be a non-empty 1-D array of finite values")
-    columns = []
-    for h in halflives:
-        mean = _ewm(r, h)
-        down = np.sqrt(_ewm(np.minimum(r, 0.0) ** 2, h))
-        floor = np.maximum(down, _FLOOR)
-        columns += [mean, np.log(floor), mean / floor]
-    return np.column_stack(columns)
-
 
 def _costs(z: FloatArray, centers: FloatArray) -> FloatArray:
     """``(T, K)`` half squared distances from each day's features to each centre."""
@@ -124,21 +80,33 @@ def best_states(z: npt.ArrayLike, centers: npt.ArrayLike, penalty: float) -> np.
 class JumpModel:
     """A fitted jump model: the features' scaler, the centres (best state first), the penalty."""
 
-    mean: FloatArray
-    std: FloatArray
+    scale: Standardiser
     centers: FloatArray
     penalty: float
-    halflives: tuple[int, ...] = HALFLIVES
-
-    def standardise(self, features: npt.ArrayLike) -> FloatArray:
-        """Features scaled as in the fit, clipped to +-:data:`CLIP`."""
-        z = (np.asarray(features, dtype=np.float64) - self.mean) / self.std
-        return np.clip(z, -CLIP, CLIP)
 
     def states(self, returns: npt.ArrayLike) -> np.ndarray:
         """Each day's state from ``returns`` up to that day (0: the best, last: stressed)."""
-        z = self.standardise(market_features(returns, self.halflives))
+        z = self.scale(market_features(returns))
         return online_states(z, self.centers, self.penalty)
+
+    def stress(self, returns: npt.ArrayLike) -> FloatArray:
+        """1 on each day read as the stressed (last) state, else 0."""
+        return (self.states(returns) == len(self.centers) - 1).astype(np.float64)
+
+    def params(self) -> dict[str, Any]:
+        """The fitted numbers, as JSON."""
+        return {
+            "mean": self.scale.mean.tolist(),
+            "std": self.scale.std.tolist(),
+            "centers": self.centers.tolist(),
+            "penalty": self.penalty,
+        }
+
+    @classmethod
+    def from_params(cls, p: dict[str, Any]) -> JumpModel:
+        """The model :meth:`params` wrote."""
+        scale = Standardiser(np.asarray(p["mean"], float), np.asarray(p["std"], float))
+        return cls(scale, np.asarray(p["centers"], float), float(p["penalty"]))
 
 
 def _descend(
@@ -177,9 +145,8 @@ def fit_jump_model(
     """
     r = np.asarray(returns, dtype=np.float64)
     features = market_features(r)
-    mean, std = features.mean(axis=0), features.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    z = np.clip((features - mean) / std, -CLIP, CLIP)
+    scale = standardiser(features)
+    z = scale(features)
     rng = np.random.default_rng(seed)
     best: tuple[FloatArray, np.ndarray, float] | None = None
     for _ in range(n_init):
@@ -189,6 +156,5 @@ def fit_jump_model(
             best = found
     assert best is not None
     centers, states, _ = best
-    means = [r[states == k].mean() if (states == k).any() else -np.inf for k in range(n_states)]
-    order = np.argsort(-np.asarray(means), kind="stable")
-    return JumpModel(mean, std, centers[order], float(penalty))
+    order = by_risk(r, np.eye(n_states)[states])
+    return JumpModel(scale, centers[order], float(penalty))

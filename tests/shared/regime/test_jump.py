@@ -1,4 +1,4 @@
-"""shared.regime: the jump model's dynamic programme by hand, online reading, fitting, ordering."""
+"""shared.regime.jump: the dynamic programme by hand, online reading, fitting, ordering."""
 
 from __future__ import annotations
 
@@ -8,13 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shared.regime import (
-    JumpModel,
-    best_states,
-    fit_jump_model,
-    market_features,
-    online_states,
-)
+from shared.regime.features import Standardiser, market_features
+from shared.regime.jump import JumpModel, best_states, fit_jump_model, online_states
 
 
 def _total(z: np.ndarray, centers: np.ndarray, states: tuple[int, ...], penalty: float) -> float:
@@ -79,7 +74,7 @@ def _two_regimes(seed: int, days: int = 3000) -> tuple[np.ndarray, np.ndarray]:
 def test_a_fit_finds_the_regimes_and_numbers_the_stressed_one_last() -> None:
     r, truth = _two_regimes(3)
     model = fit_jump_model(r, n_states=2, penalty=50.0, seed=0)
-    decoded = best_states(model.standardise(market_features(r)), model.centers, 50.0)
+    decoded = best_states(model.scale(market_features(r)), model.centers, 50.0)
     assert (decoded == truth).mean() > 0.75  # in sample, the whole segment at once
     states = model.states(r)  # online: each day from the days up to it, so it lags a switch
     assert (states == truth).mean() > 0.65
@@ -97,17 +92,14 @@ def test_refits_on_other_windows_agree_on_which_state_is_stressed() -> None:
 
 
 def test_a_model_reads_with_numpy_alone() -> None:
-    model = JumpModel(np.zeros(9), np.ones(9), np.zeros((2, 9)), 1.0)
+    model = JumpModel(Standardiser(np.zeros(9), np.ones(9)), np.zeros((2, 9)), 1.0)
     assert model.states(np.full(10, 0.001)).tolist() == [0] * 10
 
 
-def test_on_the_benchmarks_history_2008_and_2020_are_stressed() -> None:
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmark_1993_2026.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"{path} is not there")
+def test_on_the_benchmarks_history_2008_and_2020_are_stressed(shared_benchmark_path: Path) -> None:
     import polars as pl
 
-    frame = pl.read_csv(path, try_parse_dates=True)
+    frame = pl.read_csv(shared_benchmark_path, try_parse_dates=True)
     prices = frame["SPY"].to_numpy()
     r = prices[1:] / prices[:-1] - 1
     dates = frame["date"].to_numpy()[1:]
@@ -122,3 +114,32 @@ def test_on_the_benchmarks_history_2008_and_2020_are_stressed() -> None:
     assert share("2008-09-15", "2009-03-09") > 0.7  # the financial crisis
     assert share("2020-02-24", "2020-04-30") > 0.5  # the Covid crash
     assert share("2017-01-01", "2017-12-31") < 0.2  # a calm year
+
+
+def test_the_dynamic_programme_matches_jumpmodels() -> None:
+    """The paper's authors' package solves the same programme: same path, same online states."""
+    from jumpmodels.jump import dp, jump_penalty_to_mx
+
+    from shared.regime.jump import _costs
+
+    rng = np.random.default_rng(5)
+    z = np.cumsum(rng.normal(size=(400, 4)), axis=0) / 8
+    centers = rng.normal(size=(3, 4))
+    loss, penalty = _costs(z, centers), jump_penalty_to_mx(2.0, 3)
+    theirs, _ = dp(loss, penalty)
+    np.testing.assert_array_equal(best_states(z, centers, 2.0), theirs)
+    values = dp(loss, penalty, return_value_mx=True)
+    np.testing.assert_array_equal(online_states(z, centers, 2.0), values.argmin(axis=1))
+
+
+def test_a_fit_agrees_with_jumpmodels_fit() -> None:
+    from jumpmodels.jump import JumpModel as TheirJumpModel
+
+    r, _ = _two_regimes(6)
+    ours = fit_jump_model(r, n_states=2, penalty=50.0, seed=0)
+    z = ours.scale(market_features(r))
+    theirs = TheirJumpModel(n_components=2, jump_penalty=50.0, random_state=0).fit(z)
+    a = best_states(z, ours.centers, 50.0)
+    b = np.asarray(theirs.labels_)
+    agree = max((a == b).mean(), (a == 1 - b).mean())  # their states are not ordered
+    assert agree > 0.97
