@@ -194,7 +194,8 @@ def _decide_strategy(
 ) -> Day | None:
     """Decide the strategy on ``day``; return the figures it read (None: it kept its book)."""
     cfg = settings.inference
-    held = tuple(out.allocations[-1].risky_weights) if out.allocations else ()
+    # The live job's incumbents are the last weights file's tickers: the same here.
+    held = tuple(out.allocations[-1].weights) if out.allocations else ()
     layer = out.layers.get("strategy")
     try:
         alloc = decide_asof(

@@ -171,6 +171,13 @@ def _echo(alloc: AsofDecision, universe: Universe) -> None:
         f"{alloc.clustering.n_clusters} clusters, method {alloc.method_used}"
         + (f" (fallback: {alloc.fallback_reason})" if alloc.fallback_reason else "")
     )
+    if alloc.regime is not None:
+        r = alloc.regime
+        click.echo(
+            f"regime ({r.model}): {'stressed' if r.stressed else 'calm'} since {r.since} "
+            f"({r.days} trading days), probability of stress {r.stress:.2f}, "
+            f"{r.exposure:.0%} of the risky book held"
+        )
     for row in with_pct.iter_rows(named=True):
         click.echo(
             f"  {row['ticker']:<10} {row['weight_%']:6.2f}%  cluster {row['cluster']:<3}"

@@ -78,9 +78,14 @@ def run_record(
             "method_used": alloc.method_used,
             "fallback_reason": alloc.fallback_reason,
             "weights": alloc.weights,
-            # Weight the rules moved to cash (absolute filter, vol target), and why.
+            # Weight the rules moved to cash (absolute filter, vol target, regime), and why.
             "construction_notes": alloc.notes,
+            # The book before the regime layer moved it (equal to weights with it off).
+            "risky_weights": alloc.risky_weights,
         },
+        # The market's regime read on the date: model, probability of stress, share of
+        # the risky book kept, and the current spell (first day, trading days).
+        "regime": alloc.regime.to_dict() if alloc.regime else None,
         "clusters": [
             {
                 "id": label,

@@ -218,6 +218,7 @@ def write_bundle(
     settings: dict[str, Any] | None = None,
     sample: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
+    regime: dict[str, Any] | None = None,
 ) -> Bundle:
     """Export ``encoder``, verify it, and write the bundle folder ``target`` atomically.
 
@@ -243,6 +244,8 @@ def write_bundle(
         Real scaled windows used (first) for the parity check.
     extra : dict, optional
         Free-form facts for the record.
+    regime : dict, optional
+        The market-regime model fitted with the bundle (``RegimeModel.to_dict``).
 
     Raises
     ------
@@ -273,6 +276,7 @@ def write_bundle(
             versions=library_versions(),
             settings=settings or {},
             extra=dict(extra or {}),
+            regime=dict(regime or {}),
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         batches = parity_inputs(sample, features.window, n_features, PARITY_BATCHES)

@@ -31,6 +31,7 @@ from shared.config import Settings
 from shared.dates import add_months, years_before
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
+from shared.regime import fit_regime, regime_history
 from shared.scaling import Scaler
 from shared.windows import training_windows
 from trainer.export import write_bundle
@@ -157,6 +158,8 @@ def train_bundle(
         )
     cube = compute_features(prices, settings.features)
     data = split_windows(cube, settings, start, end)
+    # Fitted first: a history too short for it stops the run before the long part.
+    regime = _fit_regime(prices, settings, data.end)
     log.info(
         "training %s .. %s: %d train windows (to %s), %d validation windows (from %s)",
         data.start,
@@ -183,11 +186,21 @@ def train_bundle(
         },
         sample=data.val[:: max(1, len(data.val) // 300)][:300],
         extra=_record(result, data),
+        regime=regime,
     )
     log.info(
         "wrote %s: val loss %.4f vs naive %.4f", bundle.path, result.val_loss, result.naive_val
     )
     return bundle.path
+
+
+def _fit_regime(prices: pl.DataFrame, settings: Settings, end: dt.date) -> dict[str, Any] | None:
+    """The market-regime model the bundle carries (None with the layer off)."""
+    if not settings.regime.enabled:
+        return None
+    model = fit_regime(regime_history(settings, prices), end, settings.regime)
+    log.info("regime model: %s fitted on the benchmark's closes %s .. %s", model.kind, model.start, end)
+    return model.to_dict()
 
 
 def _record(result: FitResult, data: SplitWindows) -> dict[str, Any]:

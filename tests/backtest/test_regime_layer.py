@@ -1,0 +1,134 @@
+"""backtest.regime_layer and the engine with the layer on: switches by hand, baselines, live = backtest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from backtest.engine import run_backtest
+from backtest.rebalances import SWITCH
+from backtest.regime_layer import Layer, schedule, switches
+from inferer.pipeline import decide_asof
+from inferer.regime import overlay
+from shared.bundle import find_bundle
+from shared.config import Settings
+
+START, END = dt.date(2018, 1, 1), dt.date(2019, 6, 30)
+
+
+def _settings(**regime: object) -> Settings:
+    return Settings.model_validate(
+        {
+            "data": {"benchmark": "SP500"},
+            "inference": {"min_clusters": 3, "max_clusters": 6, "risk_free": 0.02},
+            "backtest": {"cost_bps": 10},
+            # The sample starts in 2014: a two-year span, fitted on the panel's SP500.
+            "regime": {"train_years": 2, "trend_days": 50, **regime},
+        }
+    )
+
+
+def test_switches_by_hand() -> None:
+    decided = np.array([2, 6])
+    exposure = np.array([1, 1, 1, 1, 0, 0, 0, 1, 1, 0.0])
+    # Rebalance 0 applied 1; day 4 turns it to 0. Rebalance 1 (day 6) applied 0; day 7 back
+    # to 1, day 9 to 0 but its trade (day 10) is past the data.
+    assert switches(decided, [1.0, 0.0], exposure, 1, 10) == [(0, 4, 0.0), (1, 7, 1.0)]
+    # Read at rebalance 1 as 1 (say a kept decision): the change on day 6 is not looked at.
+    assert switches(decided, [1.0, 1.0], exposure, 0, 10) == [(0, 4, 0.0), (1, 9, 0.0)]
+
+
+def test_a_schedule_merges_switches_between_rebalances() -> None:
+    layer = Layer()
+    layer.add({"A": 0.6, "B": 0.4}, 1.0)
+    layer.add({"A": 1.0}, 1.0)
+    targets = [np.array([0.6, 0.4, 0.0]), np.array([1.0, 0.0, 0.0])]
+    days, rows, flags = schedule(
+        np.array([3, 7]), targets, layer, [(0, 4, 0.5)], 1, ["A", "B", "BIL"], "BIL"
+    )
+    assert days.tolist() == [3, 5, 7] and flags.tolist() == [False, True, False]
+    np.testing.assert_allclose(rows[1], [0.3, 0.2, 0.5])
+
+
+@pytest.fixture(scope="module")
+def trend_run(sample_prices: pl.DataFrame, sample_models: Path):  # type: ignore[no-untyped-def]
+    return run_backtest(sample_prices, _settings(model="trend"), sample_models, START, END)
+
+
+def test_the_layer_adds_its_baselines_and_trades_its_switches(trend_run) -> None:  # type: ignore[no-untyped-def]
+    assert {"equal_weight_regime", "trend_timing"} <= set(trend_run.returns.columns)
+    reb = trend_run.rebalances
+    moved = reb.filter(pl.col("method_used") == SWITCH)
+    assert moved.height > 0 and (moved["turnover"] > 0).all()
+    # Each switch changes the exposure the row before it applied.
+    exposure = reb["exposure"].to_list()
+    for i in np.flatnonzero((reb["method_used"] == SWITCH).to_numpy()):
+        assert exposure[i] != exposure[i - 1]
+    regime = trend_run.regime
+    assert regime is not None and regime["date"].equals(trend_run.returns["date"])
+    # A stressed decision holds only cash: the risk-free rate is a number here.
+    for alloc in trend_run.allocations:
+        assert alloc.regime is not None
+        expected = overlay(alloc.risky_weights, alloc.regime.exposure, 0.02, [])
+        assert alloc.weights == pytest.approx(expected)
+    assert any(a.regime.stressed for a in trend_run.allocations)  # type: ignore[union-attr]
+
+
+def test_equal_weight_with_the_layer_is_equal_weight_scaled(trend_run) -> None:  # type: ignore[no-untyped-def]
+    r = trend_run.returns
+    calm = trend_run.regime["exposure"].to_numpy() == 1.0
+    # Where every day since the first is calm, the two series are the same book.
+    first_stress = int(np.argmin(calm)) if not calm.all() else calm.size
+    np.testing.assert_allclose(
+        r["equal_weight_regime"].to_numpy()[:first_stress],
+        r["equal_weight"].to_numpy()[:first_stress],
+    )
+
+
+def test_at_the_rebalance_timing_there_are_no_switch_trades(
+    sample_prices: pl.DataFrame, sample_models: Path
+) -> None:
+    run = run_backtest(
+        sample_prices, _settings(model="trend", timing="rebalance"), sample_models, START, END
+    )
+    assert SWITCH not in run.rebalances["method_used"].to_list()
+
+
+def test_the_layer_sees_no_future(sample_prices: pl.DataFrame, sample_models: Path, trend_run) -> None:  # type: ignore[no-untyped-def]
+    cut = dt.date(2018, 9, 28)
+    rng = np.random.default_rng(3)
+    later = (sample_prices["date"] > cut).to_numpy()
+    shocked = sample_prices.with_columns(
+        pl.Series(c, np.where(later, v * rng.uniform(0.6, 1.2, v.size), v))
+        for c in sample_prices.columns[1:]
+        for v in [sample_prices[c].to_numpy()]
+    )
+    other = run_backtest(shocked, _settings(model="trend"), sample_models, START, END)
+    before = pl.col("date") <= cut
+    assert trend_run.returns.filter(before).equals(other.returns.filter(before))
+    assert trend_run.regime.filter(before).equals(other.regime.filter(before))
+    # A row's turnover and cost are its trade's, a day after it: they see the day after.
+    decided = [c for c in trend_run.rebalances.columns if c not in ("turnover", "cost")]
+    rows = [r.rebalances.filter(before).select(decided) for r in (trend_run, other)]
+    assert rows[0].height > 0 and rows[0].equals(rows[1])
+
+
+@pytest.mark.parametrize("model", ["jump", "hmm"])
+def test_the_live_decision_is_the_backtests_on_the_same_day(
+    sample_prices: pl.DataFrame, sample_models: Path, model: str
+) -> None:
+    settings = _settings(model=model, fraction=0.5)
+    run = run_backtest(sample_prices, settings, sample_models, START, dt.date(2019, 3, 31))
+    for alloc in run.allocations[-3:]:
+        held = {}
+        previous = [a for a in run.allocations if a.asof < alloc.asof]
+        if previous:
+            held = previous[-1].weights
+        bundle = find_bundle(sample_models, alloc.asof, features=settings.features)
+        live = decide_asof(sample_prices, alloc.asof, bundle, settings, incumbents=tuple(held))
+        assert live.weights == pytest.approx(alloc.weights, abs=1e-12)
+        assert live.regime == alloc.regime
