@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,10 @@ def render_sections(report: Report, out: Path) -> list[Section]:
             "of that window and not a forecast.",
         )
         _chart(found, "frontier", fig, out / "frontier.png", note)
+    table = sections.regime(report)
+    if table is not None and report.data.regime is not None:
+        fig = plots.regime_equity(report.data.growth, report.data.regime)
+        found["regime"] = replace(table, chart=plots.save(fig, out / "regime.png"))
     return [found[anchor] for anchor in SECTIONS if anchor in found]
 
 

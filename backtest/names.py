@@ -48,6 +48,7 @@ SECTIONS: dict[str, str] = {
     "trades": "Trades of the last rebalance",
     "metrics": "Risk and return",
     "equity": "Growth of 1 invested (log scale)",
+    "regime": "Market regimes: the strategy and the benchmark, stressed spells shaded",
     "drawdown": "Drawdown from running peak",
     "monthly": "Monthly returns of the strategy",
     "yearly": "Yearly returns",

@@ -149,6 +149,32 @@ def _fmt_multiple(v: float, _pos: object = None) -> str:
 # --------------------------------------------------------------------------- returns charts
 
 
+def regime_equity(growth: pl.DataFrame, regime: pl.DataFrame) -> Figure:
+    """The strategy's and the benchmark's growth of 1, the days read as stressed shaded.
+
+    Parameters
+    ----------
+    growth : polars.DataFrame
+        :func:`backtest.report_data.growth`.
+    regime : polars.DataFrame
+        ``date``, ``stress`` (``BacktestResult.regime``), on the same dates.
+    """
+    dates, cols = _columns(growth.select("date", "strategy", "benchmark"))
+    fig, ax = _new_figure(_WIDE)
+    for i, (name, wealth) in enumerate(cols.items()):
+        ax.plot(dates, wealth, label=series_label(name), **_style(i))
+    stressed = regime["stress"].fill_nan(0.0).fill_null(0.0).to_numpy() >= 0.5
+    edges = np.flatnonzero(np.diff(np.r_[0, stressed.astype(np.int8), 0]))
+    for k, (a, b) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
+        end = dates[min(b, dates.size - 1)]
+        ax.axvspan(dates[a], end, color="#d62728", alpha=0.15, linewidth=0,
+                   label="stressed" if k == 0 else None)  # fmt: skip
+    ax.set_yscale("log")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(SECTIONS["regime"])
+    return fig
+
+
 def equity_curves(growth: pl.DataFrame) -> Figure:
     """Growth of 1 invested in each series, on a log scale.
 

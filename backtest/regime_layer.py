@@ -27,7 +27,17 @@ import numpy as np
 from inferer.regime import Regimes, exposure_of, overlay
 from shared.bundle import Bundle
 
-__all__ = ["LAYERED", "TREND", "Layer", "as_weights", "daily_exposure", "daily_stress", "layered_name", "schedule", "switches"]
+__all__ = [
+    "LAYERED",
+    "TREND",
+    "Layer",
+    "as_weights",
+    "daily_exposure",
+    "daily_stress",
+    "layered_name",
+    "schedule",
+    "switches",
+]
 
 #: Baselines the layer is also applied to.
 LAYERED = ("equal_weight", "sixty_forty")

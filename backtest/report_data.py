@@ -28,6 +28,7 @@ from backtest.engine import BacktestResult
 from backtest.frontier import Frontier, efficient_frontier
 from backtest.periods import monthly_returns, yearly_returns
 from backtest.rebalances import yearly_trading
+from backtest.regime_stats import regime_table
 from backtest.risk import TargetRisk, group_contributions
 from backtest.rolling import ROLLING_WINDOW, rolling_beta, rolling_vol
 from backtest.stability import cluster_stability
@@ -51,6 +52,7 @@ __all__ = [
     "class_weights",
     "drawdowns",
     "growth",
+    "last_target",
     "latest_frontier",
     "report_data",
     "report_of",
@@ -259,6 +261,11 @@ class ReportData:
         Cluster stability between consecutive rebalances.
     frontier : Frontier or None
         The Monte Carlo frontier over the last book's assets.
+    regime : polars.DataFrame or None
+        With the regime layer on: each day's ``stress`` and ``exposure``
+        (``BacktestResult.regime``).
+    regime_table : polars.DataFrame or None
+        Its states' spells and the returns in each (:func:`backtest.regime_stats.regime_table`).
     """
 
     growth: pl.DataFrame
@@ -277,6 +284,8 @@ class ReportData:
     trades: pl.DataFrame
     stability: pl.DataFrame
     frontier: Frontier | None
+    regime: pl.DataFrame | None = None
+    regime_table: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -339,6 +348,7 @@ def assemble(
     periods_per_year: float,
     classes: Mapping[str, str],
     kept: tuple[TargetRisk, Mapping[str, int], pl.DataFrame, pl.DataFrame, Frontier | None],
+    regime: pl.DataFrame | None = None,
 ) -> ReportData:
     """The report's tables and series from the backtest's files and what they do not hold.
 
@@ -368,7 +378,15 @@ def assemble(
         trades=trades,
         stability=stability,
         frontier=frontier,
+        regime=regime,
+        regime_table=None if regime is None else regime_table(regime, returns, periods_per_year),
     )
+
+
+def last_target(weights: pl.DataFrame) -> dict[str, float]:
+    """The target of the last trade: a regime switch's when one came after the last decision."""
+    target = weights.filter(pl.col("date") == weights["date"].max())
+    return dict(zip(target["ticker"], target["weight"], strict=True))
 
 
 def report_data(
@@ -388,14 +406,15 @@ def report_data(
     last = result.allocations[-1]
     tickers = [c for c in prices.columns if c != "date"]
     held = {t: float(w) for t, w in zip(tickers, result.held[-1], strict=True) if w > 0}
+    last_book = last_target(result.weights)
     stability = cluster_stability(
         [a.asof for a in result.allocations], [a.clusters for a in result.allocations]
     )
     frontier = latest_frontier(result, prices, settings)
-    kept = (result.ex_ante, last.clusters, trades_frame(held, last.weights), stability, frontier)
+    kept = (result.ex_ante, last.clusters, trades_frame(held, last_book), stability, frontier)
     return assemble(
         result.returns, result.weights, result.rebalances, result.risk_free,
-        result.periods_per_year, classes, kept,
+        result.periods_per_year, classes, kept, result.regime,
     )  # fmt: skip
 
 
@@ -411,7 +430,7 @@ def report_of(
     last = result.allocations[-1]
     book = Book(
         asof=last.asof,
-        weights=dict(last.weights),
+        weights=last_target(result.weights),
         clusters=dict(last.clusters),
         linkage=last.clustering.linkage,
         tree_rows=last.clustering.tree_rows,

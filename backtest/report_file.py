@@ -114,6 +114,7 @@ def save_inputs(report: Report, folder: str | Path) -> Path:
             t: _floats([v])[0] for t, v in data.ex_ante.contributions.items()}},
         "trades": _frame_json(data.trades),
         "stability": _frame_json(data.stability),
+        "regime": None if data.regime is None else _frame_json(data.regime),
         "frontier": _frontier_json(data.frontier),
         "settings": report.settings.model_dump(mode="json"),
         "facts": {**facts.__dict__, "start": facts.start.isoformat(), "end": facts.end.isoformat(),
@@ -188,7 +189,8 @@ def read_report(folder: str | Path) -> Report:
     risk = TargetRisk(float(_array([ex["vol"]])[0]), shares)
     kept = (risk, book.clusters, _frame(raw["trades"]), _frame(raw["stability"]),
             _frontier(raw["frontier"]))  # fmt: skip
-    data = assemble(returns, weights, rebalances, risk_free, ppy, raw["classes"], kept)
+    regime = _frame(raw["regime"]) if raw.get("regime") else None
+    data = assemble(returns, weights, rebalances, risk_free, ppy, raw["classes"], kept, regime)
     settings = Settings.model_validate(raw["settings"])
     return Report(
         returns, weights, rebalances, metrics, risk_free, ppy, book, data, settings,

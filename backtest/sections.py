@@ -20,13 +20,14 @@ import numpy as np
 import polars as pl
 
 from backtest.names import SECTIONS, series_label
+from backtest.rebalances import SWITCH
 from backtest.report import Section, Table, format_value, metrics_table
 from backtest.report_data import Report, ReportData
 from shared import __version__
 from shared.config import PATH_KEYS, Settings
 from shared.turnover import one_way_turnover
 
-__all__ = ["holdings", "metrics", "reproduce", "summary", "tables", "trades"]
+__all__ = ["holdings", "metrics", "regime", "reproduce", "summary", "tables", "trades"]
 
 
 def _section(anchor: str, **content: Any) -> Section:
@@ -177,6 +178,46 @@ def _trading(rebalances: pl.DataFrame, data: ReportData) -> Section:
     text = ("The strategy's; rebalances.csv has every rebalance's row.",)
     table = Table(columns, (*rows, total), (False, True, True, True))
     return _section("trading", text=text, table=table)
+
+
+def _regime_text(report: Report) -> tuple[str, ...]:
+    cfg, reb = report.settings.regime, report.rebalances
+    switched = reb.filter(pl.col("method_used") == SWITCH)
+    years = report.returns.height / report.periods_per_year
+    where = report.settings.inference.risk_free
+    where = where if isinstance(where, str) else "cash"
+    return (
+        f"Model: {cfg.model}, read online (each close from closes up to it), refitted with each "
+        f"bundle on {cfg.train_years:g} years of the benchmark. In the stressed state "
+        f"{cfg.fraction:.0%} of the risky book moves to {where} ({cfg.exposure}, timing "
+        f"{cfg.timing}).",
+        f"Trades the regime made between rebalances: {switched.height}, one-way turnover "
+        f"{_pct(float(switched['turnover'].sum()) / years)} a year, cost "
+        f"{format_value(float(switched['cost'].sum()) / years, 'pct')} a year. A day counts "
+        "in the state read at the close before it, the one its book was chosen in.",
+    )
+
+
+def regime(report: Report) -> Section | None:
+    """Share of days, spells and returns per state (None with the layer off)."""
+    frame = report.data.regime_table
+    if frame is None:
+        return None
+    rows = tuple(
+        (
+            str(r["state"]), _pct(r["share_of_days"]), str(r["spells"]),
+            format_value(r["mean_spell_days"], "int"),
+            format_value(r["switches_per_year"], "ratio"),
+            *(_pct(r[f"{s}_{m}"]) for s in ("strategy", "benchmark")
+              for m in ("return", "vol", "max_drawdown")),
+        )
+        for r in frame.iter_rows(named=True)
+    )  # fmt: skip
+    columns = ("State", "Days", "Spells", "Mean spell (days)", "Switches a year",
+               "Strategy return", "Strategy vol", "Strategy max DD",
+               "Benchmark return", "Benchmark vol", "Benchmark max DD")  # fmt: skip
+    table = Table(columns, rows, (False, *(True,) * 10))
+    return _section("regime", text=_regime_text(report), table=table)
 
 
 def tables(report: Report) -> dict[str, Section]:

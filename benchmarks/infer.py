@@ -10,6 +10,11 @@ in turn with ours, and the ratio printed.
 
 Without ``--model`` a linear ONNX stand-in encoder is used (and said so): the
 embedding figure then says nothing about the real Transformer.
+
+The regime layer's cost is timed apart, with ``[regime] model = --regime`` on
+the benchmark's history since 1993 (``--history``): the online read inside
+one decision (its share of the decision's steps), and a refit, which the
+training job makes once per bundle. Target: the read in milliseconds.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
+HISTORY = ROOT.parent / "shared" / "data" / "benchmark_1993_2026.csv.gz"
 CONFIG = ROOT / "configs" / "default.toml"
 
 
@@ -34,6 +40,8 @@ def main() -> None:
     parser.add_argument("--prices", type=Path, default=PANEL)
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--regime", default="jump", help="the regime model timed apart")
+    parser.add_argument("--history", type=Path, default=HISTORY)
     parser.add_argument(
         "--baseline", type=Path, default=None,
         help="a checkout of another commit: its whole process is timed in turn with ours",
@@ -104,6 +112,42 @@ def main() -> None:
         f"  embed {len(win.tickers)} windows (warm session)   "
         f"{statistics.median(embed_times) * 1e3:7.1f} ms   target < 30 ms"
     )
+    _regime_times(args, settings, data.prices, asof, bundle, run)
+
+
+def _regime_times(args, settings, prices, asof, bundle, run) -> None:  # type: ignore[no-untyped-def]
+    """The regime layer's online read in a decision (its share), and one refit."""
+    import json
+    import shutil
+
+    from inferer.pipeline import decide_asof
+    from shared.bundle import MANIFEST_NAME, load_bundle
+    from shared.regime import fit_regime, history_of_file
+
+    layer = settings.regime.model_copy(update={"model": args.regime, "history": args.history})
+    with_layer = settings.model_copy(update={"regime": layer})
+    # The bundle as training writes it with the layer on: carrying its fitted model.
+    carried = Path(tempfile.mkdtemp()) / bundle.path.name
+    shutil.copytree(bundle.path, carried)
+    history = history_of_file(args.history, settings.data.benchmark)
+    manifest = json.loads((carried / MANIFEST_NAME).read_text())
+    manifest["regime"] = fit_regime(history, bundle.manifest.train_end_date, layer).to_dict()
+    (carried / MANIFEST_NAME).write_text(json.dumps(manifest))
+    bundle = load_bundle(carried)
+    reads, shares, fits = [], [], []
+    for _ in range(args.repeat):
+        alloc = decide_asof(prices, asof, bundle, with_layer, run)
+        reads.append(alloc.timings["regime"])
+        shares.append(alloc.timings["regime"] / sum(alloc.timings.values()))
+        t0 = time.perf_counter()
+        fit_regime(history_of_file(args.history, settings.data.benchmark), asof, layer)
+        fits.append(time.perf_counter() - t0)
+    print(f"regime layer ({args.regime}, history {args.history.name}), median of {args.repeat}:")
+    print(
+        f"  online read in a decision        {statistics.median(reads) * 1e3:7.1f} ms"
+        f"   {statistics.median(shares):.1%} of the decision's steps"
+    )
+    print(f"  refit (once per bundle, training) {statistics.median(fits):7.2f} s")
 
 
 #: What ``deepquant infer`` imports before it reads a price: its start-up.

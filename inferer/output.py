@@ -44,7 +44,15 @@ def weights_frame(alloc: AsofDecision, universe: Universe) -> pl.DataFrame:
             "asset_class": [universe.class_of(t) for t in tickers],
             "method": [alloc.method_used] * len(tickers),
         },
-        schema_overrides={"cluster": pl.Int64},
+        # Typed even with no row: the regime layer may hold the whole book in cash.
+        schema={
+            "asof": pl.Date,
+            "ticker": pl.String,
+            "weight": pl.Float64,
+            "cluster": pl.Int64,
+            "asset_class": pl.String,
+            "method": pl.String,
+        },
     )
 
 

@@ -199,7 +199,9 @@ def _fit_regime(prices: pl.DataFrame, settings: Settings, end: dt.date) -> dict[
     if not settings.regime.enabled:
         return None
     model = fit_regime(regime_history(settings, prices), end, settings.regime)
-    log.info("regime model: %s fitted on the benchmark's closes %s .. %s", model.kind, model.start, end)
+    log.info(
+        "regime model: %s fitted on the benchmark's closes %s .. %s", model.kind, model.start, end
+    )
     return model.to_dict()
 
 

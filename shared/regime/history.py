@@ -1,4 +1,4 @@
-"""The benchmark's daily closes a regime model learns from and reads: decades, not the panel's years.
+"""The benchmark's daily closes a regime model learns from and reads: decades of them.
 
 A regime model needs crises to learn what one looks like: fitted on the two
 years the shared panel has before 2017 it read 65% of 2017-2022 as stressed.
@@ -67,7 +67,9 @@ def history_of_file(path: Path, benchmark: str) -> History:
         raise DataError(f"{path}: not a readable CSV ({err})") from None
     missing = {"date", benchmark} - set(frame.columns)
     if missing:
-        raise DataError(f"{path}: no column {', '.join(sorted(missing))} (it needs date, {benchmark})")
+        raise DataError(
+            f"{path}: no column {', '.join(sorted(missing))} (it needs date, {benchmark})"
+        )
     if frame.schema["date"] != pl.Date:
         raise DataError(f"{path}: column date is not in YYYY-MM-DD form")
     return _history(frame, benchmark, str(path))

@@ -111,7 +111,9 @@ def _em_step(z: FloatArray, hmm: GaussianHMM) -> tuple[GaussianHMM, FloatArray, 
     return GaussianHMM(hmm.scale, gamma[0], transmat, means, variances), gamma, loglik
 
 
-def _start(z: FloatArray, scale: Standardiser, n_states: int, rng: np.random.Generator) -> GaussianHMM:
+def _start(
+    z: FloatArray, scale: Standardiser, n_states: int, rng: np.random.Generator
+) -> GaussianHMM:
     """A seeded start: days drawn at random as means, the whole window's variance, sticky states."""
     stay = 0.95
     transmat = np.full((n_states, n_states), (1 - stay) / (n_states - 1))

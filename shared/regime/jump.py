@@ -35,6 +35,7 @@ __all__ = ["JumpModel", "best_states", "fit_jump_model", "online_states"]
 
 FloatArray = npt.NDArray[np.float64]
 
+
 def _costs(z: FloatArray, centers: FloatArray) -> FloatArray:
     """``(T, K)`` half squared distances from each day's features to each centre."""
     return 0.5 * ((z[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)

@@ -121,7 +121,9 @@ def fit_key(end: dt.date, cfg: RegimeSettings) -> str:
     The closes are not in it: Yahoo revises adjusted closes, and a bundle's
     model is the one fitted when the bundle was, not a refit on revised data.
     """
-    fit_settings = cfg.model_dump(mode="json", exclude={"exposure", "fraction", "timing", "history"})
+    fit_settings = cfg.model_dump(
+        mode="json", exclude={"exposure", "fraction", "timing", "history"}
+    )
     return hashlib.sha256(json.dumps([fit_settings, end.isoformat()]).encode()).hexdigest()[:16]
 
 

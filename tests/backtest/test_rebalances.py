@@ -103,7 +103,7 @@ def test_kept_row_says_why() -> None:
         "date": JAN, "bundle": "2017-12-29", "k": None, "silhouette": None, "candidates": None,
         "picks": 4, "method": "hrp", "method_used": KEPT,
         "fallback": "only 1 asset(s) have a window", "turnover": 0.0, "cost": 0.0,
-        "ex_ante_vol": 0.12,
+        "ex_ante_vol": 0.12, "stress": None, "exposure": None,
     }  # fmt: skip
     with pytest.raises(ValueError, match="1 rebalances but 2 turnovers"):
         rebalances_frame([row], np.zeros(2), np.zeros(1))

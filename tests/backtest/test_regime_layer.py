@@ -1,4 +1,4 @@
-"""backtest.regime_layer and the engine with the layer on: switches by hand, baselines, live = backtest."""
+"""backtest.regime_layer, and the engine with the layer on: switches, baselines, live = backtest."""
 
 from __future__ import annotations
 
@@ -98,7 +98,9 @@ def test_at_the_rebalance_timing_there_are_no_switch_trades(
     assert SWITCH not in run.rebalances["method_used"].to_list()
 
 
-def test_the_layer_sees_no_future(sample_prices: pl.DataFrame, sample_models: Path, trend_run) -> None:  # type: ignore[no-untyped-def]
+def test_the_layer_sees_no_future(
+    sample_prices: pl.DataFrame, sample_models: Path, trend_run
+) -> None:  # type: ignore[no-untyped-def]
     cut = dt.date(2018, 9, 28)
     rng = np.random.default_rng(3)
     later = (sample_prices["date"] > cut).to_numpy()

@@ -26,7 +26,9 @@ def test_the_overlay_moves_each_risky_weight_to_the_proxy_by_hand() -> None:
     assert list(moved) == ["BIL", "A", "B"]  # largest first
     assert overlay(book, 1.0, "BIL", ["A", "B", "BIL"]) == pytest.approx(book)
     # A rate, not a ticker: the moved weight stays in cash.
-    assert overlay({"A": 0.6, "B": 0.4}, 0.5, 0.03, ["A", "B"]) == pytest.approx({"A": 0.3, "B": 0.2})
+    assert overlay({"A": 0.6, "B": 0.4}, 0.5, 0.03, ["A", "B"]) == pytest.approx(
+        {"A": 0.3, "B": 0.2}
+    )
     assert overlay({"A": 1.0}, 0.0, "BIL", ["A", "BIL"]) == {"BIL": 1.0}
 
 
@@ -74,7 +76,9 @@ def test_a_reading_knows_its_spell(tmp_path: Path, sample_models: Path) -> None:
 def test_a_stale_history_is_an_error_naming_the_dates(tmp_path: Path, sample_models: Path) -> None:
     history = _history([100.0 + i for i in range(400)])
     regimes = Regimes(history, TREND)
-    with pytest.raises(DataError, match=r"no close in the week up to 2020-03-01 \(its last before it: 2020-02-04\)"):
+    with pytest.raises(
+        DataError, match=r"no close in the week up to 2020-03-01 \(its last before it: 2020-02-04\)"
+    ):
         regimes.read(_bundle(tmp_path, sample_models), dt.date(2020, 3, 1))
 
 

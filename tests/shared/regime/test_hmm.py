@@ -1,6 +1,8 @@
-"""shared.regime.hmm: the forward filter against hmmlearn, no look-ahead, a fit that finds regimes."""
+"""shared.regime.hmm: the forward filter against hmmlearn, no look-ahead, a fit finding regimes."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -84,4 +86,4 @@ def test_a_fit_raises_the_log_likelihood_above_its_start() -> None:
     for _ in range(15):
         hmm, _, loglik = _em_step(z, hmm)
         logliks.append(loglik)
-    assert all(b >= a - 1e-6 for a, b in zip(logliks, logliks[1:], strict=False))  # EM's promise
+    assert all(b >= a - 1e-6 for a, b in itertools.pairwise(logliks))  # EM's promise

@@ -1,4 +1,4 @@
-"""shared.regime.model: walk-forward fits on the benchmark's history, read online, carried as JSON."""
+"""shared.regime.model: walk-forward fits on the long history, read online, carried as JSON."""
 
 from __future__ import annotations
 

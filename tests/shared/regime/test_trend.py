@@ -18,5 +18,7 @@ def test_the_rule_is_causal_and_round_trips() -> None:
     rule = TrendRule(50)
     shocked = closes.copy()
     shocked[400:] *= 0.5
-    np.testing.assert_array_equal(rule.stress_of_closes(shocked)[:400], rule.stress_of_closes(closes)[:400])
+    np.testing.assert_array_equal(
+        rule.stress_of_closes(shocked)[:400], rule.stress_of_closes(closes)[:400]
+    )
     assert TrendRule.from_params(rule.params()) == rule
