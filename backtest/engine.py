@@ -61,7 +61,7 @@ from shared.config import BacktestSettings, Settings
 from shared.errors import DataError
 from shared.features import compute_features
 from shared.metrics import annual_turnover, periods_per_year, summary
-from shared.regime import regime_history
+from shared.regime import History, regime_history
 from shared.returns import risk_free_returns
 
 log = logging.getLogger("deepquant.backtest")
@@ -135,12 +135,17 @@ class _Regimes:
     trend: Regimes
 
 
-def _regimes_of(prices: pl.DataFrame, settings: Settings) -> _Regimes | None:
+def _regimes_of(
+    prices: pl.DataFrame, settings: Settings, history: History | None, run: Run
+) -> _Regimes | None:
     if not settings.regime.enabled:
         return None
-    history = regime_history(settings, prices)
-    trend = settings.regime.model_copy(update={"model": "trend", "exposure": "state"})
-    return _Regimes(Regimes(history, settings.regime), Regimes(history, trend))
+    history = history or regime_history(settings, prices)
+    trend = settings.regime.model_copy(
+        update={"model": "trend", "exposure": "state", "features": "returns"}
+    )
+    trend_settings = settings.model_copy(update={"regime": trend})
+    return _Regimes(Regimes(history, settings, run), Regimes(history, trend_settings, run))
 
 
 @dataclass
@@ -294,6 +299,7 @@ def _decide_all(
     memo: Memo,
     classes: Mapping[str, str],
     baselines: Sequence[str],
+    history: History | None = None,
 ) -> _Decisions:
     """Every portfolio's targets at every rebalance, from prices up to that date only."""
     tickers = [c for c in prices.columns if c != "date"]
@@ -303,7 +309,7 @@ def _decide_all(
         memo=memo,
         features=compute_features(prices, settings.features),
     )
-    regimes = _regimes_of(prices, settings)
+    regimes = _regimes_of(prices, settings, history, run)
     layered = _layered_names(baselines) if regimes else []
     out = _Decisions({name: [] for name in ("strategy", *baselines, *layered)})
     out.layers = {name: Layer() for name in ("strategy", *layered)} if regimes else {}
@@ -562,6 +568,7 @@ def run_backtest(
     memo: Memo | None = None,
     classes: Mapping[str, str] | None = None,
     trials: Sequence[float] = (),
+    history: History | None = None,
 ) -> BacktestResult:
     """Walk forward from ``start`` to ``end``; see the module docstring.
 
@@ -586,6 +593,9 @@ def run_backtest(
     trials : sequence of float
         Annual Sharpe ratios of every variant run on this period before
         (:mod:`backtest.ledger`): what the deflated Sharpe ratio counts.
+    history : History, optional
+        The benchmark's closes the regime layer reads (:func:`shared.regime.load_history`);
+        default: ``[regime] history``'s file, else the panel's benchmark.
 
     Raises
     ------
@@ -604,10 +614,29 @@ def run_backtest(
     memo = memo if memo is not None else Memo(keep=False)
     classes = dict(classes or {})
     baselines, skipped = _available_baselines(cfg.baselines, tickers, classes)
-    decisions = _decide_all(prices, reb, model, settings, progress, memo, classes, baselines)
+    decisions = _decide_all(
+        prices, reb, model, settings, progress, memo, classes, baselines, history
+    )
     decisions.notes[:0] = skipped
     t_sim = time.perf_counter()
 
+    result = _result(prices, decisions, reb, trades, settings, trials)
+    t_end = time.perf_counter()
+    timings = {"rebalances": t_sim - t_start, "simulate": t_end - t_sim, "total": t_end - t_start}
+    return replace(result, timings=timings)
+
+
+def _result(
+    prices: pl.DataFrame,
+    decisions: _Decisions,
+    reb: np.ndarray,
+    trades: np.ndarray,
+    settings: Settings,
+    trials: Sequence[float],
+) -> BacktestResult:
+    """Every portfolio through its trades, and what the run reports (timings left empty)."""
+    dates = prices["date"].to_numpy()
+    tickers = [c for c in prices.columns if c != "date"]
     ret_dates = dates[trades[0] + 1 :]
     if ret_dates.size < 2:
         raise DataError(f"fewer than 2 days of returns after the first trade {dates[trades[0]]}")
@@ -622,14 +651,15 @@ def run_backtest(
         weight_rows,
         schema={"date": pl.Date, "ticker": pl.String, "weight": pl.Float64, "cluster": pl.Int64},
     )
-    t_end = time.perf_counter()
     return BacktestResult(
         returns=frame,
         weights=weights,
         rebalances=rebalances_frame(
             rebalance_rows, sim.turnover["strategy"], sim.costs["strategy"]
         ),
-        metrics=_metrics(sim.series, sim.turnover, sim.costs, sim.risk_free, ppy, trials, cfg.seed),
+        metrics=_metrics(
+            sim.series, sim.turnover, sim.costs, sim.risk_free, ppy, trials, settings.backtest.seed
+        ),
         allocations=tuple(decisions.allocations),
         turnover=sim.turnover,
         costs=sim.costs,
@@ -639,9 +669,4 @@ def run_backtest(
         ex_ante=decisions.ex_ante or TargetRisk(0.0, {}),
         regime=_regime_frame(decisions, reb, dates, int(trades[0])) if decisions.regimes else None,
         notes=decisions.notes,
-        timings={
-            "rebalances": t_sim - t_start,
-            "simulate": t_end - t_sim,
-            "total": t_end - t_start,
-        },
     )

@@ -17,6 +17,7 @@ from inferer.memo import Memo
 from shared.config import Settings
 from shared.prices import PriceData
 from shared.publish import OutputFolder, published_files
+from shared.regime import load_history
 
 __all__ = ["SET", "BacktestJob", "draw_report", "run_job"]
 
@@ -82,6 +83,7 @@ def run_job(
         result = run_backtest(
             data.prices, settings, job.model, job.start, job.end, progress=progress, memo=memo,
             classes=data.universe.asset_class, trials=trials,
+            history=load_history(settings, data),
         )  # fmt: skip
         facts = _facts(data, job, result)
         # The whole folder is one set: a new backtest replaces every file of the last.

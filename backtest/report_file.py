@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from backtest.frontier import Frontier
+from backtest.rebalances import SCHEMA as REBALANCES
 from backtest.report_data import Book, Report, RunFacts, assemble
 from backtest.risk import TargetRisk
 from shared.atomic import atomic_write_text
@@ -34,11 +35,6 @@ INPUTS = "report_inputs.json"
 #: Its layout; a file of another is refused.
 SCHEMA = 1
 
-_REBALANCES = {
-    "date": pl.Date, "bundle": pl.String, "k": pl.Int64, "silhouette": pl.Float64,
-    "candidates": pl.Int64, "picks": pl.Int64, "method": pl.String, "method_used": pl.String,
-    "fallback": pl.String, "turnover": pl.Float64, "cost": pl.Float64, "ex_ante_vol": pl.Float64,
-}  # fmt: skip
 _WEIGHTS = {"date": pl.Date, "ticker": pl.String, "weight": pl.Float64, "cluster": pl.Int64}
 _DTYPES = {"Date": pl.Date, "Float64": pl.Float64, "Int64": pl.Int64, "String": pl.String}
 
@@ -159,7 +155,7 @@ def _tables(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         pl.col("date").str.to_date(), pl.exclude("date").cast(pl.Float64)
     )
     weights = pl.read_csv(folder / "weights.csv", schema=_WEIGHTS)
-    rebalances = pl.read_csv(folder / "rebalances.csv", schema=_REBALANCES)
+    rebalances = pl.read_csv(folder / "rebalances.csv", schema=REBALANCES)
     return returns, weights, rebalances
 
 

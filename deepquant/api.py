@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from backtest.engine import BacktestResult
     from backtest.report_data import ReportData
     from inferer.pipeline import AsofDecision
+    from inferer.regime import Regimes
     from shared.prices import PriceData
 
 log = logging.getLogger("deepquant.api")
@@ -86,6 +87,7 @@ def train(
     trained on the ``[train] train_years`` before it. Without, one bundle in
     ``out`` trained on ``[start, end]`` (by default the last ``train_years``).
     """
+    from shared.regime import load_history
     from trainer.walkforward import add_months, train_bundle, train_walk_forward, years_before
 
     dates = data.prices["date"]
@@ -93,9 +95,16 @@ def train(
     years = settings.train.train_years
     if retrain_every:
         first = start or add_months(dates[0], round(12 * years))
-        return train_walk_forward(data.prices, settings, first, last, retrain_every, out)
+        return train_walk_forward(
+            data.prices, settings, first, last, retrain_every, out, load_history(settings, data)
+        )
     first = start or years_before(last, years)
-    return [train_bundle(data.prices, settings, first, last, out, universe=data.universe)]
+    history = load_history(settings, data)
+    return [
+        train_bundle(
+            data.prices, settings, first, last, out, universe=data.universe, history=history
+        )
+    ]
 
 
 def decide(
@@ -132,7 +141,17 @@ def decide(
         settings,
         incumbents=tuple(held or ()),
         classes=data.universe.asset_class,
+        regimes=_regimes(settings, data),
     )
+
+
+def _regimes(settings: Settings, data: PriceData) -> Regimes | None:
+    """The regime layer's readings on ``data`` (None with it off)."""
+    from inferer.regime import Regimes
+    from shared.regime import load_history
+
+    history = load_history(settings, data)
+    return None if history is None else Regimes(history, settings)
 
 
 def backtest(
@@ -153,11 +172,13 @@ def backtest(
     """
     from backtest.engine import run_backtest
     from backtest.job import BacktestJob, run_job
+    from shared.regime import load_history
 
     if out is None:
         return run_backtest(
-            data.prices, settings, model, start, end, classes=data.universe.asset_class
-        )
+            data.prices, settings, model, start, end, classes=data.universe.asset_class,
+            history=load_history(settings, data),
+        )  # fmt: skip
     job = BacktestJob(Path(model), start, end, Path(out), config_name="(Python API)")
     return run_job(data, settings, job)
 

@@ -135,7 +135,9 @@ def _allocate(
     """
     from inferer.output import previous_weights
     from inferer.pipeline import decide_asof
+    from inferer.regime import Regimes
     from shared.bundle import find_bundle
+    from shared.regime import load_history
 
     data_end = data.prices["date"][-1]
     if isinstance(settings.inference.risk_free, str):
@@ -152,9 +154,11 @@ def _allocate(
             day,
         )
     held = previous_weights(out, day - dt.timedelta(days=1)).weights
+    history = load_history(settings, data)
     alloc = decide_asof(
-        data.prices, day, bundle, settings, incumbents=held, classes=data.universe.asset_class
-    )
+        data.prices, day, bundle, settings, incumbents=held, classes=data.universe.asset_class,
+        regimes=None if history is None else Regimes(history, settings),
+    )  # fmt: skip
     return replace(alloc, timings={**data.timings, **alloc.timings}), data_end
 
 

@@ -61,6 +61,23 @@ def _finite(x: float) -> float | None:
     return x if x == x else None
 
 
+def _candidates(alloc: AsofDecision) -> list[dict[str, Any]]:
+    """Every candidate's trailing statistics (null where one is undefined)."""
+    return [
+        {
+            "ticker": s.ticker,
+            "cluster": s.cluster,
+            "sharpe": _finite(s.sharpe),
+            "momentum": _finite(s.momentum),
+            "excess_return": _finite(s.excess_return),
+            "ann_return": s.ann_return,
+            "ann_vol": s.ann_vol,
+            "n_obs": s.n_obs,
+        }
+        for s in alloc.stats
+    ]
+
+
 def run_record(
     alloc: AsofDecision, *, config_digest: str, requested_asof: dt.date | None, data_end: dt.date
 ) -> dict[str, Any]:
@@ -107,19 +124,7 @@ def run_record(
         "silhouette_by_k": {str(k): v for k, v in alloc.clustering.scores.items()},
         "tree_assets": int(alloc.clustering.tree_rows.size),
         "silhouette_assets": alloc.clustering.silhouette_assets,
-        "candidates": [
-            {
-                "ticker": s.ticker,
-                "cluster": s.cluster,
-                "sharpe": _finite(s.sharpe),
-                "momentum": _finite(s.momentum),
-                "excess_return": _finite(s.excess_return),
-                "ann_return": s.ann_return,
-                "ann_vol": s.ann_vol,
-                "n_obs": s.n_obs,
-            }
-            for s in alloc.stats
-        ],
+        "candidates": _candidates(alloc),
         "skipped": alloc.skipped,
         "timings": alloc.timings,
     }

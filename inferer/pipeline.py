@@ -355,7 +355,7 @@ def decide_asof(
     record = _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
     if settings.regime.enabled:
         with _timed(record.timings, "regime"):
-            regimes = regimes or Regimes(regime_history(settings, prices), settings.regime)
+            regimes = regimes or Regimes(regime_history(settings, prices), settings, run)
             record = _with_regime(record, regimes.read(bundle, win.asof), cfg, day)
     log.debug(
         "%s: bundle %s, %d candidates, k=%d, silhouette %s, picks %s, method %s%s; %s",

@@ -14,6 +14,9 @@ does not trade every day.
 A bundle carries the model fitted with it (``manifest.regime``); when its
 settings are not the run's (a bundle trained with the layer off, or another
 penalty), the run fits the model the same way on the same span, and says so.
+With ``[regime] features`` reading the autoencoder, the bundle's encoder
+embeds the benchmark's window of every day of the history
+(:mod:`shared.regime.embedded`) through the run's sessions.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from inferer.run import Run
 from shared.bundle import Bundle
-from shared.config import RegimeSettings
+from shared.config import RegimeSettings, Settings
 from shared.errors import DataError
 from shared.regime import History, RegimeModel, fit_key, fit_regime
+from shared.regime.embedded import embed_history
 
 __all__ = ["STEPS", "Reading", "Regimes", "exposure_of", "overlay"]
 
@@ -92,18 +97,32 @@ class Regimes:
     history serves every date (tested against a history cut at the date).
     """
 
-    def __init__(self, history: History, cfg: RegimeSettings) -> None:
+    def __init__(self, history: History, settings: Settings, run: Run | None = None) -> None:
         self.history = history
-        self.cfg = cfg
+        self.cfg: RegimeSettings = settings.regime
+        self._features = settings.features
+        self._run = run if run is not None else Run(settings.inference.onnx_threads)
         self._models: dict[Path, RegimeModel] = {}
         self._stress: dict[Path, np.ndarray] = {}
+        self._embedded: dict[Path, np.ndarray | None] = {}
+
+    def embedded(self, bundle: Bundle) -> np.ndarray | None:
+        """The bundle's embedding of each day's benchmark window (None: the model reads none)."""
+        if self.cfg.features == "returns":
+            return None
+        if bundle.path not in self._embedded:
+            manifest = {"window": bundle.manifest.window, "scaler": bundle.manifest.scaler}
+            self._embedded[bundle.path] = embed_history(
+                self.history, self._features, manifest, lambda w: self._run.embed(bundle, w)
+            )
+        return self._embedded[bundle.path]
 
     def model_for(self, bundle: Bundle) -> RegimeModel:
         """The bundle's model when fitted with these settings, else the same fit made now."""
         if bundle.path not in self._models:
-            end = bundle.manifest.train_end_date
+            end, encoder = bundle.manifest.train_end_date, bundle.manifest.model_sha256
             carried = bundle.manifest.regime
-            if carried and carried.get("key") == fit_key(end, self.cfg):
+            if carried and carried.get("key") == fit_key(end, self.cfg, encoder):
                 model = RegimeModel.from_dict(carried)
             else:
                 # The trend rule has nothing to fit: no news when a bundle lacks it.
@@ -111,14 +130,15 @@ class Regimes:
                     "bundle %s carries no %s regime model with these settings: fitted on "
                     "%s up to %s", bundle.path.name, self.cfg.model, self.history.source, end,
                 )  # fmt: skip
-                model = fit_regime(self.history, end, self.cfg)
+                model = fit_regime(self.history, end, self.cfg, self.embedded(bundle), encoder)
             self._models[bundle.path] = model
         return self._models[bundle.path]
 
     def stress(self, bundle: Bundle) -> np.ndarray:
         """Stress of every day of the history under the bundle's model (NaN before its start)."""
         if bundle.path not in self._stress:
-            self._stress[bundle.path] = self.model_for(bundle).stress(self.history)
+            model = self.model_for(bundle)
+            self._stress[bundle.path] = model.stress(self.history, self.embedded(bundle))
         return self._stress[bundle.path]
 
     def _index(self, day: dt.date) -> int:

@@ -42,6 +42,9 @@ Suspect = Literal["drop", "keep"]
 Reports = Literal["best", "all", "none"]
 #: Market-regime models (``shared.regime``); "none" turns the regime layer off.
 RegimeKind = Literal["none", "jump", "hmm", "trend"]
+#: What a regime model reads (``shared.regime``): the benchmark's return features, the
+#: principal components of its window's embedding by the bundle's encoder, or both.
+RegimeFeatures = Literal["returns", "autoencoder", "both"]
 #: What the regime layer scales the risky book by (``inferer.regime``): the state
 #: read (stressed or not), or the probability of stress (graded; the HMM's).
 RegimeExposure = Literal["state", "probability"]

@@ -36,6 +36,7 @@ from shared.choices import (
     Precision,
     Rebalance,
     RegimeExposure,
+    RegimeFeatures,
     RegimeKind,
     RegimeTiming,
     Signal,
@@ -296,6 +297,9 @@ class RegimeSettings(_Section):
     model: RegimeKind = "none"
     #: Years of the benchmark's daily history each refit (one per bundle) learns from.
     train_years: Annotated[float, Field(ge=1, le=50)] = 12.0
+    #: What the jump model and the HMM read: the benchmark's return features, the
+    #: principal components of its window's embedding by each bundle's encoder, or both.
+    features: RegimeFeatures = "returns"
     #: Jump model: what a switch of state costs (higher: fewer, longer spells).
     penalty: NonNegFloat = 50.0
     #: States of the jump model and the HMM; the one with the worst mean return is "stressed".
@@ -321,6 +325,8 @@ class RegimeSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> RegimeSettings:
+        if self.features != "returns" and self.model == "trend":
+            raise ValueError(f"features = {self.features!r} needs a fitted model, not 'trend'")
         if self.exposure == "probability" and self.model not in ("hmm", "none"):
             raise ValueError(
                 f"exposure = 'probability' needs a model with probabilities ('hmm'), "

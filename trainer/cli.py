@@ -5,10 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from shared.config import load_settings
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from shared.config import Settings
+    from shared.regime import History
 from shared.options import DATE, config_option, out_option, prices_option, ray_address_option
 
 log = logging.getLogger("deepquant.train")
@@ -62,11 +69,10 @@ def train(
     as it would one after the other.
     """
     from shared.prices import load_prices
+    from shared.regime import load_history
     from trainer.walkforward import (
         add_months,
-        series_periods,
         train_bundle,
-        train_walk_forward,
         years_before,
     )
 
@@ -85,18 +91,14 @@ def train(
 
     _check_out(out, walk_forward=bool(every))
     data = load_prices(settings.data, prices)
+    history = load_history(settings, data)
     dates = data.prices["date"]
     first, last = dates[0], dates[-1]
     if every:
         wf_start = start or add_months(first, round(12 * ts.train_years))
         click.echo(f"walk-forward: a bundle every {every} months {wf_start} .. {end or last}")
-        if parallel:
-            from trainer.parallel import train_series
-
-            periods = series_periods(wf_start, end or last, every, ts.train_years)
-            paths = train_series(data.prices, settings, periods, out, workers, address)
-        else:
-            paths = train_walk_forward(data.prices, settings, wf_start, end or last, every, out)
+        span = (wf_start, end or last)
+        paths = _train_series(data.prices, settings, span, every, out, (workers, address), history)
         click.echo(f"wrote {len(paths)} bundles to {out}")
         for path in paths:
             click.echo(f"  {path}")
@@ -104,8 +106,31 @@ def train(
     end = end or last
     start = start or years_before(end, ts.train_years)
     click.echo(f"one bundle, trained on {start} .. {end}")
-    path = train_bundle(data.prices, settings, start, end, out, universe=data.universe)
+    path = train_bundle(
+        data.prices, settings, start, end, out, universe=data.universe, history=history
+    )
     click.echo(f"wrote {path}")
+
+
+def _train_series(
+    prices: pl.DataFrame,
+    settings: Settings,
+    span: tuple[dt.date, dt.date],
+    every: int,
+    out: Path,
+    ray: tuple[int, str | None],
+    history: History | None,
+) -> list[Path]:
+    """A bundle every ``every`` months over ``span``: one after the other, or as Ray tasks."""
+    from trainer.walkforward import series_periods, train_walk_forward
+
+    workers, address = ray
+    if workers > 1 or address is not None:
+        from trainer.parallel import train_series
+
+        periods = series_periods(*span, every, settings.train.train_years)
+        return train_series(prices, settings, periods, out, workers, address, history)
+    return train_walk_forward(prices, settings, *span, every, out, history)
 
 
 def _check_out(out: Path, *, walk_forward: bool) -> None:

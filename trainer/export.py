@@ -14,7 +14,7 @@ import json
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -218,7 +218,7 @@ def write_bundle(
     settings: dict[str, Any] | None = None,
     sample: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
-    regime: dict[str, Any] | None = None,
+    regime: Callable[[Bundle], dict[str, Any]] | None = None,
 ) -> Bundle:
     """Export ``encoder``, verify it, and write the bundle folder ``target`` atomically.
 
@@ -244,8 +244,9 @@ def write_bundle(
         Real scaled windows used (first) for the parity check.
     extra : dict, optional
         Free-form facts for the record.
-    regime : dict, optional
-        The market-regime model fitted with the bundle (``RegimeModel.to_dict``).
+    regime : callable, optional
+        Fits the market-regime model the bundle carries (``RegimeModel.to_dict``)
+        given the staged, checked bundle, whose encoder it may read.
 
     Raises
     ------
@@ -276,13 +277,14 @@ def write_bundle(
             versions=library_versions(),
             settings=settings or {},
             extra=dict(extra or {}),
-            regime=dict(regime or {}),
             created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         batches = parity_inputs(sample, features.window, n_features, PARITY_BATCHES)
         worst = check_parity(encoder, Bundle(tmp, manifest), batches)
         manifest = dataclasses.replace(
-            manifest, extra={**manifest.extra, "parity_max_abs_diff": worst}
+            manifest,
+            extra={**manifest.extra, "parity_max_abs_diff": worst},
+            regime=regime(Bundle(tmp, manifest)) if regime is not None else {},
         )
         text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")

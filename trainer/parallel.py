@@ -16,17 +16,24 @@ import polars as pl
 from shared.bundle import is_bundle
 from shared.config import Settings
 from shared.parallel import Task, connect, gpus_for, run_tasks
+from shared.regime import History
 from trainer.walkforward import Period, train_bundle
 
 __all__ = ["train_one", "train_series"]
 
 
-def train_one(prices: pl.DataFrame, settings_json: dict[str, Any], period: Period, out: str) -> str:
+def train_one(
+    prices: pl.DataFrame,
+    settings_json: dict[str, Any],
+    period: Period,
+    out: str,
+    history: History | None = None,
+) -> str:
     """Train the bundle of ``period`` into ``out``, unless a bundle is already there."""
     if is_bundle(Path(out)):
         return "kept"
     settings = Settings.model_validate(settings_json)
-    train_bundle(prices, settings, period.first, period.last, out)
+    train_bundle(prices, settings, period.first, period.last, out, history=history)
     return "trained"
 
 
@@ -37,6 +44,7 @@ def train_series(
     out_dir: Path,
     workers: int,
     address: str | None = None,
+    history: History | None = None,
 ) -> list[Path]:
     """Every bundle of a series as a Ray task on ``workers`` cores (or a cluster)."""
     connect(address, None if address else workers)
@@ -49,7 +57,7 @@ def train_series(
         Task(
             name=f"bundle {p.day}",
             fn=train_one,
-            args=(prices_ref, settings_json, p, str(out_dir / p.day.isoformat())),
+            args=(prices_ref, settings_json, p, str(out_dir / p.day.isoformat()), history),
             log_path=out_dir / f"{p.day.isoformat()}.log",
             num_gpus=gpus,
         )

@@ -21,17 +21,21 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from inferer.embed import Embedder
+from shared.bundle import Bundle
 from shared.config import Settings
 from shared.dates import add_months, years_before
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
-from shared.regime import fit_regime, regime_history
+from shared.regime import History, fit_regime, fit_span, regime_history
+from shared.regime.embedded import embed_history
 from shared.scaling import Scaler
 from shared.windows import training_windows
 from trainer.export import write_bundle
@@ -127,6 +131,7 @@ def train_bundle(
     end: dt.date | None,
     out_dir: str | Path,
     universe: Sequence[str] | Any = None,
+    history: History | None = None,
 ) -> Path:
     """Train one model on window end days in ``[start, end]`` and write its bundle to ``out_dir``.
 
@@ -143,6 +148,10 @@ def train_bundle(
         The bundle folder to write (replaced whole if it exists).
     universe : sequence of str or Universe, optional
         Tickers to record in the manifest (default: the price columns).
+    history : History, optional
+        The benchmark's closes the regime model is fitted on, with ``[regime]``
+        on (:func:`shared.regime.load_history`); default: ``[regime] history``'s
+        file, else the panel's benchmark.
 
     Returns
     -------
@@ -158,8 +167,7 @@ def train_bundle(
         )
     cube = compute_features(prices, settings.features)
     data = split_windows(cube, settings, start, end)
-    # Fitted first: a history too short for it stops the run before the long part.
-    regime = _fit_regime(prices, settings, data.end)
+    history = _regime_history(history, prices, settings, data.end)
     log.info(
         "training %s .. %s: %d train windows (to %s), %d validation windows (from %s)",
         data.start,
@@ -186,7 +194,7 @@ def train_bundle(
         },
         sample=data.val[:: max(1, len(data.val) // 300)][:300],
         extra=_record(result, data),
-        regime=regime,
+        regime=None if history is None else partial(_fit_regime, history, settings, data.end),
     )
     log.info(
         "wrote %s: val loss %.4f vs naive %.4f", bundle.path, result.val_loss, result.naive_val
@@ -194,11 +202,29 @@ def train_bundle(
     return bundle.path
 
 
-def _fit_regime(prices: pl.DataFrame, settings: Settings, end: dt.date) -> dict[str, Any] | None:
-    """The market-regime model the bundle carries (None with the layer off)."""
+def _regime_history(
+    history: History | None, prices: pl.DataFrame, settings: Settings, end: dt.date
+) -> History | None:
+    """What the bundle's regime model learns from (None with the layer off), checked now:
+    a history too short for it stops the run before the long part."""
     if not settings.regime.enabled:
         return None
-    model = fit_regime(regime_history(settings, prices), end, settings.regime)
+    history = history or regime_history(settings, prices)
+    fit_span(history, end, settings.regime)
+    return history
+
+
+def _fit_regime(
+    history: History, settings: Settings, end: dt.date, bundle: Bundle
+) -> dict[str, Any]:
+    """The market-regime model ``bundle`` carries, fitted on the closes up to ``end``."""
+    embedded = None
+    if settings.regime.features != "returns":
+        embed = Embedder(bundle, settings.inference.onnx_threads).embed
+        window = {"window": bundle.manifest.window, "scaler": bundle.manifest.scaler}
+        embedded = embed_history(history, settings.features, window, embed)
+    encoder = bundle.manifest.model_sha256
+    model = fit_regime(history, end, settings.regime, embedded, encoder)
     log.info(
         "regime model: %s fitted on the benchmark's closes %s .. %s", model.kind, model.start, end
     )
@@ -244,6 +270,7 @@ def train_walk_forward(
     end: dt.date,
     every_months: int,
     out_dir: str | Path,
+    history: History | None = None,
 ) -> list[Path]:
     """One bundle per retrain date in ``[start, end]``, each in ``out_dir/<YYYY-MM-DD>/``.
 
@@ -263,5 +290,6 @@ def train_walk_forward(
             "walk-forward %d/%d: bundle %s trained on %s .. %s", i, len(periods), p.day,
             p.first, p.last,
         )  # fmt: skip
-        paths.append(train_bundle(prices, settings, p.first, p.last, out_dir / p.day.isoformat()))
+        path = out_dir / p.day.isoformat()
+        paths.append(train_bundle(prices, settings, p.first, p.last, path, history=history))
     return paths

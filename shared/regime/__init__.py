@@ -11,7 +11,14 @@ NumPy and SciPy only: the cron image reads a fitted model with them.
 """
 
 from shared.regime.features import HALFLIVES, market_features
-from shared.regime.history import History, history_of_file, history_of_prices, regime_history
+from shared.regime.history import (
+    History,
+    history_of_file,
+    history_of_prices,
+    history_of_yahoo,
+    load_history,
+    regime_history,
+)
 from shared.regime.hmm import GaussianHMM, filtered, fit_hmm
 from shared.regime.jump import JumpModel, best_states, fit_jump_model, online_states
 from shared.regime.model import RegimeModel, fit_key, fit_regime, fit_span
@@ -33,6 +40,8 @@ __all__ = [
     "fit_span",
     "history_of_file",
     "history_of_prices",
+    "history_of_yahoo",
+    "load_history",
     "market_features",
     "online_states",
     "regime_history",

@@ -19,9 +19,18 @@ import numpy.typing as npt
 import polars as pl
 
 from shared.config import Settings
+from shared.dates import years_before
 from shared.errors import DataError
+from shared.prices import PriceData
 
-__all__ = ["History", "history_of_file", "history_of_prices", "regime_history"]
+__all__ = [
+    "History",
+    "history_of_file",
+    "history_of_prices",
+    "history_of_yahoo",
+    "load_history",
+    "regime_history",
+]
 
 
 @dataclass(frozen=True)
@@ -81,3 +90,28 @@ def regime_history(settings: Settings, prices: pl.DataFrame) -> History:
     if settings.regime.history is not None:
         return history_of_file(settings.regime.history, benchmark)
     return history_of_prices(prices, benchmark)
+
+
+def history_of_yahoo(settings: Settings, first: dt.date) -> History:
+    """The benchmark's closes from ``first`` on, from Yahoo through the price cache."""
+    from shared.prices.yahoo import fetch_prices  # yfinance is slow to import
+
+    benchmark = settings.data.benchmark
+    data = settings.data.model_copy(update={"start": first, "min_coverage": 1.0})
+    frame, _ = fetch_prices([benchmark], data)
+    return _history(frame, benchmark, f"Yahoo's {benchmark} from {first}")
+
+
+def load_history(settings: Settings, data: PriceData) -> History | None:
+    """What the regime layer reads for a run on ``data`` (None with the layer off).
+
+    ``[regime] history``'s file when named; else, for prices fetched from
+    Yahoo, the benchmark's closes fetched from ``train_years`` (plus one) before
+    the prices begin, so a refit on the first day has its span; else the panel's.
+    """
+    if not settings.regime.enabled:
+        return None
+    if settings.regime.history is None and data.source == "yahoo":
+        first = years_before(data.prices["date"][0], settings.regime.train_years + 1)
+        return history_of_yahoo(settings, first)
+    return regime_history(settings, data.prices)

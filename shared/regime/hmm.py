@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from shared.regime.features import Standardiser, by_risk, market_features, standardiser
+from shared.regime.features import Standardiser, by_risk, standardiser
 
 __all__ = ["GaussianHMM", "filtered", "fit_hmm"]
 
@@ -71,9 +71,9 @@ class GaussianHMM:
     means: FloatArray
     variances: FloatArray
 
-    def stress(self, returns: npt.ArrayLike) -> FloatArray:
-        """Each day's filtered probability of the stressed (last) state."""
-        return filtered(self.scale(market_features(returns)), self)[:, -1]
+    def stress(self, features: npt.ArrayLike) -> FloatArray:
+        """Each day's filtered probability of the stressed (last) state, given (T, D) features."""
+        return filtered(self.scale(features), self)[:, -1]
 
     def params(self) -> dict[str, Any]:
         """The fitted numbers, as JSON."""
@@ -124,6 +124,7 @@ def _start(
 
 
 def fit_hmm(
+    features: npt.ArrayLike,
     returns: npt.ArrayLike,
     *,
     n_states: int,
@@ -132,16 +133,19 @@ def fit_hmm(
     max_iter: int = 60,
     tol: float = 1e-4,
 ) -> GaussianHMM:
-    """Fit an HMM to the daily ``returns`` of one market (its training window).
+    """Fit an HMM to a market's ``(T, D)`` daily features over its training window.
+
+    ``returns`` (``(T,)``, the market's returns on the same days) only number
+    the states.
 
     The best of ``n_init`` seeded starts by log-likelihood, each run until
     the log-likelihood gains less than ``tol`` per day; states then numbered
     by the volatility under their smoothed probabilities, calmest first.
     """
     r = np.asarray(returns, dtype=np.float64)
-    features = market_features(r)
-    scale = standardiser(features)
-    z = scale(features)
+    raw = np.asarray(features, dtype=np.float64)
+    scale = standardiser(raw)
+    z = scale(raw)
     rng = np.random.default_rng(seed)
     best: tuple[float, GaussianHMM, FloatArray] | None = None
     for _ in range(n_init):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from shared.regime.features import Standardiser, by_risk, market_features, standardiser
+from shared.regime.features import Standardiser, by_risk, standardiser
 
 __all__ = ["JumpModel", "best_states", "fit_jump_model", "online_states"]
 
@@ -85,14 +85,13 @@ class JumpModel:
     centers: FloatArray
     penalty: float
 
-    def states(self, returns: npt.ArrayLike) -> np.ndarray:
-        """Each day's state from ``returns`` up to that day (0: the best, last: stressed)."""
-        z = self.scale(market_features(returns))
-        return online_states(z, self.centers, self.penalty)
+    def states(self, features: npt.ArrayLike) -> np.ndarray:
+        """Each day's state from the ``(T, D)`` features up to that day (0: calmest)."""
+        return online_states(self.scale(features), self.centers, self.penalty)
 
-    def stress(self, returns: npt.ArrayLike) -> FloatArray:
+    def stress(self, features: npt.ArrayLike) -> FloatArray:
         """1 on each day read as the stressed (last) state, else 0."""
-        return (self.states(returns) == len(self.centers) - 1).astype(np.float64)
+        return (self.states(features) == len(self.centers) - 1).astype(np.float64)
 
     def params(self) -> dict[str, Any]:
         """The fitted numbers, as JSON."""
@@ -130,6 +129,7 @@ def _descend(
 
 
 def fit_jump_model(
+    features: npt.ArrayLike,
     returns: npt.ArrayLike,
     *,
     n_states: int,
@@ -138,16 +138,19 @@ def fit_jump_model(
     n_init: int = 10,
     max_iter: int = 100,
 ) -> JumpModel:
-    """Fit a jump model to the daily ``returns`` of one market (its training window).
+    """Fit a jump model to a market's ``(T, D)`` daily features over its training window.
+
+    ``returns`` (``(T,)``, the market's returns on the same days) only number
+    the states.
 
     The best of ``n_init`` seeded starts (``n_states`` days drawn at random
     as the first centres) by total cost; states then numbered by the mean
     return in them, best first.
     """
     r = np.asarray(returns, dtype=np.float64)
-    features = market_features(r)
-    scale = standardiser(features)
-    z = scale(features)
+    raw = np.asarray(features, dtype=np.float64)
+    scale = standardiser(raw)
+    z = scale(raw)
     rng = np.random.default_rng(seed)
     best: tuple[FloatArray, np.ndarray, float] | None = None
     for _ in range(n_init):

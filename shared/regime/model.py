@@ -23,6 +23,8 @@ import numpy.typing as npt
 from shared.config import RegimeSettings
 from shared.dates import years_before
 from shared.errors import DataError
+from shared.regime.embedded import Projection, fit_projection
+from shared.regime.features import market_features
 from shared.regime.history import History
 from shared.regime.hmm import GaussianHMM, fit_hmm
 from shared.regime.jump import JumpModel, fit_jump_model
@@ -44,6 +46,22 @@ def _of_returns(closes: FloatArray) -> FloatArray:
     return closes[1:] / closes[:-1] - 1.0
 
 
+def _features(
+    kind: str, returns: FloatArray, embedded: FloatArray | None, projection: Projection | None
+) -> FloatArray:
+    """What a model reads on each day of ``returns``: ``[regime] features``' columns.
+
+    ``embedded`` has a row per close, one more than ``returns``: day ``t``'s
+    return ends at close ``t + 1``.
+    """
+    if kind == "returns":
+        return market_features(returns)
+    if embedded is None or projection is None:
+        raise ValueError(f"features = {kind!r} need the bundle's embeddings of the benchmark")
+    coords = projection(embedded[1:])
+    return coords if kind == "autoencoder" else np.hstack([market_features(returns), coords])
+
+
 @dataclass(frozen=True)
 class RegimeModel:
     """A regime model fitted on the benchmark's closes from ``start`` to ``end``."""
@@ -54,12 +72,20 @@ class RegimeModel:
     key: str
     params: dict[str, Any]
 
-    def stress(self, history: History) -> FloatArray:
+    def stress(self, history: History, embedded: FloatArray | None = None) -> FloatArray:
         """Probability of stress on each day of ``history`` from :attr:`start` (NaN before).
 
-        Day ``t``'s value reads closes from :attr:`start` to ``t`` only.
+        Day ``t``'s value reads closes from :attr:`start` to ``t`` only, and
+        ``embedded`` (:func:`shared.regime.embedded.embed_history`, one row a
+        close) where the model reads the autoencoder's features.
         """
         out = np.full(history.closes.size, np.nan)
+        if not history.dates.size or (history.dates[0].item() - self.start).days > _SLACK_DAYS:
+            begins = history.dates[0].item() if history.dates.size else None
+            raise DataError(
+                f"the {self.kind} regime model fitted up to {self.end} reads the benchmark's "
+                f"closes from {self.start}; {history.source} starts {begins}"
+            )
         first = int(np.searchsorted(history.dates, np.datetime64(self.start, "D")))
         closes = history.closes[first:]
         if closes.size < 2:
@@ -68,8 +94,15 @@ class RegimeModel:
             out[first:] = TrendRule.from_params(self.params).stress_of_closes(closes)
             return out
         model = (JumpModel if self.kind == "jump" else GaussianHMM).from_params(self.params)
+        pca = self.params.get("projection")
+        features = _features(
+            self.params.get("features", "returns"),
+            _of_returns(closes),
+            None if embedded is None else embedded[first:],
+            None if pca is None else Projection.from_params(pca),
+        )
         out[first] = 0.0  # the first close has no return: read as calm
-        out[first + 1 :] = model.stress(_of_returns(closes))
+        out[first + 1 :] = model.stress(features)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,8 +148,9 @@ def fit_span(history: History, end: dt.date, cfg: RegimeSettings) -> tuple[int, 
     return first, last
 
 
-def fit_key(end: dt.date, cfg: RegimeSettings) -> str:
-    """What a fit up to ``end`` is asked for: the settings that shape it, and ``end``.
+def fit_key(end: dt.date, cfg: RegimeSettings, encoder: str = "") -> str:
+    """What a fit up to ``end`` is asked for: the settings that shape it, ``end``, and
+    the sha256 of the encoder whose embeddings it reads (none for return features).
 
     The closes are not in it: Yahoo revises adjusted closes, and a bundle's
     model is the one fitted when the bundle was, not a refit on revised data.
@@ -124,11 +158,24 @@ def fit_key(end: dt.date, cfg: RegimeSettings) -> str:
     fit_settings = cfg.model_dump(
         mode="json", exclude={"exposure", "fraction", "timing", "history"}
     )
-    return hashlib.sha256(json.dumps([fit_settings, end.isoformat()]).encode()).hexdigest()[:16]
+    reads = encoder if cfg.features != "returns" else ""
+    text = json.dumps([fit_settings, end.isoformat(), reads])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def fit_regime(history: History, end: dt.date, cfg: RegimeSettings) -> RegimeModel:
-    """Fit ``cfg.model`` on the benchmark's closes of the ``train_years`` up to ``end``."""
+def fit_regime(
+    history: History,
+    end: dt.date,
+    cfg: RegimeSettings,
+    embedded: FloatArray | None = None,
+    encoder: str = "",
+) -> RegimeModel:
+    """Fit ``cfg.model`` on the benchmark's closes of the ``train_years`` up to ``end``.
+
+    With ``[regime] features`` other than "returns", ``embedded`` holds the
+    encoder's embedding of each close's window
+    (:func:`shared.regime.embedded.embed_history`) and ``encoder`` its sha256.
+    """
     if not cfg.enabled:
         raise ValueError("[regime] model is 'none': there is nothing to fit")
     first, last = fit_span(history, end, cfg)
@@ -138,14 +185,19 @@ def fit_regime(history: History, end: dt.date, cfg: RegimeSettings) -> RegimeMod
             f"regime model for {end}: only {closes.size} closes of the benchmark in its "
             "training span; it needs a year at least"
         )
-    fitted: _Fitted
+    start, key = history.dates[first].item(), fit_key(end, cfg, encoder)
     if cfg.model == "trend":
-        fitted = TrendRule(cfg.trend_days)
-    elif cfg.model == "jump":
-        fitted = fit_jump_model(
-            _of_returns(closes), n_states=cfg.n_states, penalty=cfg.penalty, seed=cfg.seed
-        )
+        return RegimeModel(cfg.model, start, end, key, TrendRule(cfg.trend_days).params())
+    window = None if embedded is None else embedded[first : last + 1]
+    projection = None if window is None else fit_projection(window)
+    r = _of_returns(closes)
+    x = _features(cfg.features, r, window, projection)
+    fitted: _Fitted
+    if cfg.model == "jump":
+        fitted = fit_jump_model(x, r, n_states=cfg.n_states, penalty=cfg.penalty, seed=cfg.seed)
     else:
-        fitted = fit_hmm(_of_returns(closes), n_states=cfg.n_states, seed=cfg.seed)
-    start = history.dates[first].item()
-    return RegimeModel(cfg.model, start, end, fit_key(end, cfg), fitted.params())
+        fitted = fit_hmm(x, r, n_states=cfg.n_states, seed=cfg.seed)
+    params = {**fitted.params(), "features": cfg.features}
+    if projection is not None and cfg.features != "returns":
+        params["projection"] = projection.params()
+    return RegimeModel(cfg.model, start, end, key, params)

@@ -119,11 +119,13 @@ def test_the_layer_sees_no_future(
     assert rows[0].height > 0 and rows[0].equals(rows[1])
 
 
-@pytest.mark.parametrize("model", ["jump", "hmm"])
+@pytest.mark.parametrize(
+    ("model", "features"), [("jump", "returns"), ("hmm", "returns"), ("jump", "both")]
+)
 def test_the_live_decision_is_the_backtests_on_the_same_day(
-    sample_prices: pl.DataFrame, sample_models: Path, model: str
+    sample_prices: pl.DataFrame, sample_models: Path, model: str, features: str
 ) -> None:
-    settings = _settings(model=model, fraction=0.5)
+    settings = _settings(model=model, features=features, fraction=0.5)
     run = run_backtest(sample_prices, settings, sample_models, START, dt.date(2019, 3, 31))
     for alloc in run.allocations[-3:]:
         held = {}
@@ -134,3 +136,31 @@ def test_the_live_decision_is_the_backtests_on_the_same_day(
         live = decide_asof(sample_prices, alloc.asof, bundle, settings, incumbents=tuple(held))
         assert live.weights == pytest.approx(alloc.weights, abs=1e-12)
         assert live.regime == alloc.regime
+
+
+def test_the_report_shows_the_regimes(sample_models: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from deepquant.cli import cli
+    from tests.backtest.conftest import SAMPLE_CONFIG, backtest_args
+
+    config = tmp_path / "regime.toml"
+    text = SAMPLE_CONFIG.read_text().replace(
+        'cache_dir = "../data/cache"', f'cache_dir = "{tmp_path}"'
+    )
+    config.write_text(text + '\n[regime]\nmodel = "trend"\ntrain_years = 2\ntrend_days = 50\n')
+    args = backtest_args(sample_models, "2018-01-01", "2019-06-30", tmp_path / "bt")
+    args[args.index("--config") + 1] = str(config)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "bt" / "report.html").read_text()
+    section = html[html.index('<section id="regime">') :]
+    section = section[: section.index("</section>")]
+    assert "Model: trend" in section and "<th>calm</th>" in section and "<img" in section
+    rebalances = pl.read_csv(tmp_path / "bt" / "rebalances.csv")
+    assert rebalances["exposure"].is_not_null().all()
+    # Drawn again from the folder's files: the same section.
+    again = CliRunner().invoke(cli, ["report", str(tmp_path / "bt")])
+    assert again.exit_code == 0, again.output
+    redrawn = (tmp_path / "bt" / "report.html").read_text()
+    assert redrawn.count('<section id="regime">') == 1

@@ -12,11 +12,11 @@ import pytest
 
 from inferer.regime import Regimes, exposure_of, overlay
 from shared.bundle import MANIFEST_NAME, load_bundle
-from shared.config import RegimeSettings
+from shared.config import RegimeSettings, Settings
 from shared.errors import DataError
 from shared.regime import History, fit_regime
 
-TREND = RegimeSettings(model="trend", trend_days=20, train_years=1)
+TREND = Settings.model_validate({"regime": {"model": "trend", "trend_days": 20, "train_years": 1}})
 
 
 def test_the_overlay_moves_each_risky_weight_to_the_proxy_by_hand() -> None:
@@ -86,7 +86,7 @@ def test_a_bundle_carrying_the_model_is_read_not_refitted(
     tmp_path: Path, sample_models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     history = _history([100.0 + np.sin(i / 9) * 20 for i in range(600)])
-    model = fit_regime(history, dt.date(2019, 12, 30), TREND)
+    model = fit_regime(history, dt.date(2019, 12, 30), TREND.regime)
     carried = dataclasses.replace(model, params={"days": 25})  # tell it apart from a refit
     bundle = _bundle(tmp_path, sample_models, carried.to_dict())
 
@@ -96,6 +96,6 @@ def test_a_bundle_carrying_the_model_is_read_not_refitted(
     monkeypatch.setattr("inferer.regime.fit_regime", no_fit)
     assert Regimes(history, TREND).model_for(bundle).params == {"days": 25}
     # Other settings: not the carried model, so a fit, which says so.
-    other = TREND.model_copy(update={"trend_days": 30})
+    other = TREND.model_copy(update={"regime": TREND.regime.model_copy(update={"trend_days": 30})})
     with pytest.raises(AssertionError, match="carried model"):
         Regimes(history, other).model_for(bundle)

