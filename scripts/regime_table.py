@@ -29,7 +29,16 @@ PAIRS = {
     "equal_weight_regime": "equal_weight",
     "sixty_forty_regime": "sixty_forty",
 }
-COLUMNS = ("Sharpe [90%]", "vs no layer [90%]", "CAGR", "vol", "max DD", "Calmar", "turnover", "cost")
+COLUMNS = (
+    "Sharpe [90%]",
+    "vs no layer [90%]",
+    "CAGR",
+    "vol",
+    "max DD",
+    "Calmar",
+    "turnover",
+    "cost",
+)
 
 
 def _load(folder: Path) -> tuple[pl.DataFrame, dict, np.ndarray, float]:
