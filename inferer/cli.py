@@ -25,6 +25,7 @@ from shared.windows import effective_asof
 
 if TYPE_CHECKING:
     from inferer.pipeline import AsofDecision
+    from inferer.regime import Regimes
     from inferer.trades import Orders
     from shared.prices import PriceData
     from shared.universe import Universe
@@ -135,9 +136,7 @@ def _allocate(
     """
     from inferer.output import previous_weights
     from inferer.pipeline import decide_asof
-    from inferer.regime import Regimes
     from shared.bundle import find_bundle
-    from shared.regime import load_history
 
     data_end = data.prices["date"][-1]
     if isinstance(settings.inference.risk_free, str):
@@ -154,12 +153,22 @@ def _allocate(
             day,
         )
     held = previous_weights(out, day - dt.timedelta(days=1)).weights
-    history = load_history(settings, data)
     alloc = decide_asof(
         data.prices, day, bundle, settings, incumbents=held, classes=data.universe.asset_class,
-        regimes=None if history is None else Regimes(history, settings),
+        regimes=_regimes(settings, data),
     )  # fmt: skip
     return replace(alloc, timings={**data.timings, **alloc.timings}), data_end
+
+
+def _regimes(settings: Settings, data: PriceData) -> Regimes | None:
+    """The regime layer's readings (None with it off, and then nothing of it is imported)."""
+    if not settings.regime.enabled:
+        return None
+    from inferer.regime import Regimes
+    from shared.regime import load_history
+
+    history = load_history(settings, data)
+    return None if history is None else Regimes(history, settings)
 
 
 def _echo(alloc: AsofDecision, universe: Universe) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -22,18 +23,19 @@ from inferer.allocate import MethodResult
 from inferer.cluster import Clustering
 from inferer.construct import Portfolio, construct
 from inferer.day import Day, day_of
-from inferer.regime import Reading, Regimes, overlay
 from inferer.run import Run
 from inferer.select import AssetStats, Selection, select_assets
 from shared.bundle import Bundle, check_features
 from shared.config import InferenceSettings, Settings
 from shared.errors import DataError
 from shared.features import FeatureCube
-from shared.regime import regime_history
 from shared.returns import annual_risk_free
 from shared.scaling import Scaler
 from shared.universe import UNKNOWN_CLASS
 from shared.windows import asof_index, windows_asof
+
+if TYPE_CHECKING:
+    from inferer.regime import Reading, Regimes
 
 log = logging.getLogger("deepquant.infer")
 
@@ -354,6 +356,10 @@ def decide_asof(
     skipped.update(decision.selection.skipped)
     record = _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
     if settings.regime.enabled:
+        # Imported here: with the layer off (the default) the cron job loads none of it.
+        from inferer.regime import Regimes
+        from shared.regime import regime_history
+
         with _timed(record.timings, "regime"):
             regimes = regimes or Regimes(regime_history(settings, prices), settings, run)
             record = _with_regime(record, regimes.read(bundle, win.asof), cfg, day)
@@ -372,6 +378,8 @@ def _with_regime(
     record: AsofDecision, reading: Reading, cfg: InferenceSettings, day: Day
 ) -> AsofDecision:
     """The record with its book moved by the regime read on its date."""
+    from inferer.regime import overlay
+
     weights = overlay(record.weights, reading.exposure, cfg.risk_free, day.past.columns)
     notes = dict(record.notes)
     if reading.exposure < 1:

@@ -233,7 +233,9 @@ def test_a_manifest_naming_the_wrong_graph_input_is_one_line(models: Path, tmp_p
 
 #: What the cron job must not import on its default path: each costs start-up
 #: time on every run, and none is needed to decide weights.
-NOT_ON_THE_CRON_PATH = ("sklearn", "pandas", "pypfopt", "cvxpy", "matplotlib", "torch", "ray")
+NOT_ON_THE_CRON_PATH = (
+    "sklearn", "scipy", "pandas", "pypfopt", "cvxpy", "matplotlib", "torch", "ray",
+)  # fmt: skip
 
 LISTED_RUN = """
 import sys
