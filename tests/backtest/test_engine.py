@@ -14,6 +14,7 @@ from backtest.engine import run_backtest
 from shared.config import Settings
 from shared.errors import BundleError, DataError
 from tests.bundles import make_bundle
+from tests.shocks import shock_after
 
 SETTINGS = Settings.model_validate(
     {
@@ -95,13 +96,7 @@ def test_execution_lag_delays_the_trades_not_the_decisions(sample_prices, models
 def test_no_look_ahead(sample_prices: pl.DataFrame, models: Path, result) -> None:
     # The cut is a decision day: its trade, a day later, sees shocked prices; its weights must not.
     cut = dt.date(2018, 9, 28)
-    rng = np.random.default_rng(7)
-    later = (sample_prices["date"] > cut).to_numpy()
-    shocked = sample_prices.with_columns(
-        pl.Series(c, np.where(later, v * rng.uniform(0.7, 1.4, v.size), v))
-        for c in sample_prices.columns[1:]
-        for v in [sample_prices[c].to_numpy()]
-    )
+    shocked = shock_after(sample_prices, cut, 7, 0.7, 1.4)
     other = run_backtest(shocked, SETTINGS, models, START, END)
     before = pl.col("date") <= cut
     assert result.returns.filter(before).equals(other.returns.filter(before))

@@ -16,6 +16,7 @@ from inferer.pipeline import decide_asof
 from inferer.regime import overlay
 from shared.bundle import find_bundle
 from shared.config import Settings
+from tests.shocks import shock_after
 
 START, END = dt.date(2018, 1, 1), dt.date(2019, 6, 30)
 
@@ -102,13 +103,7 @@ def test_the_layer_sees_no_future(
     sample_prices: pl.DataFrame, sample_models: Path, trend_run
 ) -> None:  # type: ignore[no-untyped-def]
     cut = dt.date(2018, 9, 28)
-    rng = np.random.default_rng(3)
-    later = (sample_prices["date"] > cut).to_numpy()
-    shocked = sample_prices.with_columns(
-        pl.Series(c, np.where(later, v * rng.uniform(0.6, 1.2, v.size), v))
-        for c in sample_prices.columns[1:]
-        for v in [sample_prices[c].to_numpy()]
-    )
+    shocked = shock_after(sample_prices, cut, 3, 0.6, 1.2)
     other = run_backtest(shocked, _settings(model="trend"), sample_models, START, END)
     before = pl.col("date") <= cut
     assert trend_run.returns.filter(before).equals(other.returns.filter(before))

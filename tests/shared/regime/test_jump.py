@@ -50,15 +50,6 @@ def test_online_states_are_the_last_state_of_each_prefix_and_see_no_future() -> 
         assert online_states(shocked, centers, 1.0)[t] == online[t]
 
 
-def test_features_are_causal() -> None:
-    r = np.random.default_rng(2).normal(0.0003, 0.01, 400)
-    f = market_features(r)
-    shocked = r.copy()
-    shocked[300:] = -0.2
-    np.testing.assert_array_equal(market_features(shocked)[:300], f[:300])
-    assert f.shape == (400, 9) and np.isfinite(f).all()
-
-
 def _two_regimes(seed: int, days: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     """Calm (+0.05%/day, 0.7% vol) and stressed (-0.15%/day, 2.5% vol) spells of 60-250 days."""
     rng = np.random.default_rng(seed)
