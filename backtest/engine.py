@@ -31,6 +31,7 @@ import scipy.cluster.hierarchy  # noqa: F401
 
 from backtest.accounting import (
     asset_returns,
+    executed,
     held_returns,
     rebalance_indices,
     simulate,
@@ -50,7 +51,9 @@ from backtest.regime_layer import (
     switches,
 )
 from backtest.risk import TargetRisk, target_risk
+from backtest.stability import adjusted_rand
 from backtest.statistics import sharpe_statistics
+from backtest.turnover_split import moved_names, split_switch, split_trade
 from inferer.day import Day, all_assets_of
 from inferer.memo import Memo
 from inferer.pipeline import AsofDecision, decide_asof
@@ -161,6 +164,8 @@ class _Decisions:
     ex_ante: TargetRisk | None = None
     #: The bundle of each rebalance.
     bundles: list[Bundle] = field(default_factory=list)
+    #: The strategy's clustering at each rebalance (None where it kept its book).
+    clusterings: list[dict[str, int] | None] = field(default_factory=list)
     #: Each portfolio the regime layer acts on: its risky books and exposures.
     layers: dict[str, Layer] = field(default_factory=dict)
     regimes: _Regimes | None = None
@@ -211,6 +216,7 @@ def _decide_strategy(
         if not out.targets["strategy"]:
             raise
         out.keep_previous("strategy", day, err)
+        out.clusterings.append(None)
         if layer is not None:
             layer.add(layer.risky[-1], layer.applied[-1])
         kept = out.allocations[-1].weights
@@ -221,6 +227,7 @@ def _decide_strategy(
         return None
     # The record keeps the decision, not the date's prices and return windows.
     out.allocations.append(replace(alloc, day=None))
+    out.clusterings.append(alloc.clusters)
     if layer is not None and alloc.regime is not None:
         layer.add(alloc.risky_weights, alloc.regime.exposure)
     out.ex_ante = target_risk(
@@ -473,6 +480,40 @@ def _with_switches(
     return rows, sorted(weights, key=lambda row: row["date"])  # type: ignore[arg-type,return-value]
 
 
+def _turnover_parts(
+    clusterings: Sequence[dict[str, int] | None],
+    plan: _Plan,
+    held: np.ndarray,
+    tickers: list[str],
+    settings: Settings,
+) -> list[dict[str, float | None]]:
+    """Each strategy trade's turnover in parts (:mod:`backtest.turnover_split`), with the ARI
+    of its clustering against the last one (none for a switch or a kept book)."""
+    cfg = settings.backtest
+    decided = iter(clusterings)
+    last_book = np.zeros(len(tickers))
+    last: dict[str, int] | None = None
+    rows: list[dict[str, float | None]] = []
+    for k, (target, is_switch) in enumerate(zip(plan.targets, plan.switch, strict=True)):
+        band, fraction = cfg.no_trade_band, cfg.trade_fraction
+        book = target if k == 0 else executed(target, held[k], band, fraction)
+        if is_switch:
+            rows.append({**_prefixed(split_switch(held[k], book)), "ari": None})
+        else:
+            now = next(decided)
+            moved = moved_names(last, now) if now is not None and last is not None else set()
+            parts = _prefixed(split_trade(held[k], last_book, book, tickers, moved))
+            ari = adjusted_rand(last, now) if now is not None and last is not None else None
+            rows.append({**parts, "ari": ari})
+            last = now if now is not None else last
+        last_book = book
+    return rows
+
+
+def _prefixed(parts: dict[str, float]) -> dict[str, float | None]:
+    return {f"turnover_{name}": value for name, value in parts.items()}
+
+
 def _regime_frame(out: _Decisions, reb: np.ndarray, dates: np.ndarray, first: int) -> pl.DataFrame:
     """The strategy's stress and exposure on each date of its returns."""
     assert out.regimes is not None
@@ -646,6 +687,8 @@ def _result(
     rebalance_rows, weight_rows = _with_switches(
         decisions, plans["strategy"], prices, settings, tickers
     )
+    parts = _turnover_parts(decisions.clusterings, plans["strategy"], sim.held, tickers, settings)
+    rebalance_rows = [{**row, **more} for row, more in zip(rebalance_rows, parts, strict=True)]
     frame = pl.DataFrame({"date": ret_dates.astype("datetime64[D]"), **sim.series})
     weights = pl.DataFrame(
         weight_rows,

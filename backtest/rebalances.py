@@ -13,7 +13,11 @@ probability of the stressed state read at the date's close) and
 decision that failed keeps the previous weights: its row says ``kept
 previous`` with the error as the fallback reason. A change of regime between
 rebalances that traded (``[regime] timing = "daily"``) has a row of its own,
-method ``regime`` and method_used ``regime switch``.
+method ``regime`` and method_used ``regime switch``. Then the turnover in
+parts that sum to it (``turnover_cluster``, ``_picks``, ``_weights``,
+``_drift``, ``_cash``, ``_regime``: :mod:`backtest.turnover_split`), and
+``ari``, the adjusted Rand index of the rebalance's clustering against the
+last one (empty for the first, a kept book or a switch).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from backtest.turnover_split import PARTS
 from inferer.pipeline import AsofDecision
 
 __all__ = [
@@ -57,6 +62,8 @@ SCHEMA: dict[str, Any] = {
     "ex_ante_vol": pl.Float64,
     "stress": pl.Float64,
     "exposure": pl.Float64,
+    **{f"turnover_{part}": pl.Float64 for part in PARTS},
+    "ari": pl.Float64,
 }
 COLUMNS: tuple[str, ...] = tuple(SCHEMA)
 

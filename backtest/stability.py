@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-__all__ = ["cluster_stability", "kept_share"]
+__all__ = ["adjusted_rand", "cluster_stability", "kept_share"]
 
 SCHEMA = {"date": pl.Date, "k": pl.Int64, "kept": pl.Float64, "ari": pl.Float64}
 
@@ -33,29 +33,31 @@ def kept_share(before: Mapping[str, int], after: Mapping[str, int]) -> float:
     return sum(best.values()) / len(common)
 
 
+def adjusted_rand(before: Mapping[str, int], after: Mapping[str, int]) -> float:
+    """The adjusted Rand index of two clusterings over their common names (label-free)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    common = [t for t in before if t in after]
+    if len(common) < 2:
+        return float("nan")
+    return float(adjusted_rand_score([before[t] for t in common], [after[t] for t in common]))
+
+
 def cluster_stability(
     dates: Sequence[dt.date], clusters: Sequence[Mapping[str, int]]
 ) -> pl.DataFrame:
     """A row per rebalance after the first: ``k``, and ``kept`` and ``ari`` against the last."""
-    from sklearn.metrics import adjusted_rand_score
-
     if len(dates) != len(clusters):
         raise ValueError(f"{len(dates)} dates but {len(clusters)} clusterings")
     rows = []
     for k in range(1, len(dates)):
         before, after = clusters[k - 1], clusters[k]
-        common = [t for t in before if t in after]
-        ari = (
-            float(adjusted_rand_score([before[t] for t in common], [after[t] for t in common]))
-            if len(common) > 1
-            else float("nan")
-        )
         rows.append(
             {
                 "date": dates[k],
                 "k": len(set(after.values())),
                 "kept": kept_share(before, after),
-                "ari": ari,
+                "ari": adjusted_rand(before, after),
             }
         )
     return pl.DataFrame(rows, schema=SCHEMA)

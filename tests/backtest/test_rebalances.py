@@ -15,6 +15,7 @@ from sklearn.covariance import ledoit_wolf
 
 from backtest.engine import run_backtest
 from backtest.rebalances import COLUMNS, KEPT, kept_row, rebalances_frame, yearly_trading
+from backtest.turnover_split import PARTS
 from shared.config import Settings
 from shared.metrics import periods_per_year
 
@@ -104,6 +105,7 @@ def test_kept_row_says_why() -> None:
         "picks": 4, "method": "hrp", "method_used": KEPT,
         "fallback": "only 1 asset(s) have a window", "turnover": 0.0, "cost": 0.0,
         "ex_ante_vol": 0.12, "stress": None, "exposure": None,
+        **{f"turnover_{part}": None for part in PARTS}, "ari": None,
     }  # fmt: skip
     with pytest.raises(ValueError, match="1 rebalances but 2 turnovers"):
         rebalances_frame([row], np.zeros(2), np.zeros(1))
