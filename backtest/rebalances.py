@@ -138,13 +138,14 @@ def rebalances_frame(
 
 
 def yearly_trading(rebalances: pl.DataFrame) -> pl.DataFrame:
-    """Per calendar year: rebalances, one-way turnover and cost (sums of the rows)."""
+    """Per calendar year: trades, one-way turnover, cost, and the turnover's parts (sums)."""
     return (
         rebalances.group_by(pl.col("date").dt.year().alias("year"))
         .agg(
             pl.len().alias("rebalances"),
             pl.col("turnover").sum(),
             pl.col("cost").sum(),
+            *(pl.col(f"turnover_{part}").sum() for part in PARTS),
         )
         .sort("year")
         .with_columns(pl.col("rebalances").cast(pl.Int64))

@@ -23,6 +23,7 @@ from backtest.names import SECTIONS, series_label
 from backtest.rebalances import SWITCH
 from backtest.report import Section, Table, format_value, metrics_table
 from backtest.report_data import Report, ReportData
+from backtest.turnover_split import PARTS
 from shared import __version__
 from shared.config import PATH_KEYS, Settings
 from shared.turnover import one_way_turnover
@@ -162,21 +163,37 @@ def _worst(data: ReportData) -> Section:
     return _section("worst_drawdowns", table=table)
 
 
+#: Column headings of the turnover's parts (backtest.turnover_split.PARTS).
+_PART_NAMES = {
+    "cluster": "cluster churn", "picks": "pick churn", "weights": "weights", "drift": "drift",
+    "cash": "cash", "regime": "regime",
+}  # fmt: skip
+
+
 def _trading(rebalances: pl.DataFrame, data: ReportData) -> Section:
     frame = data.trading
+    parts = [f"turnover_{part}" for part in PARTS]
     rows = tuple(
-        (str(y), str(n), format_value(t, "pct1"), format_value(c, "pct"))
-        for y, n, t, c in frame.iter_rows()
-    )
+        (str(r["year"]), str(r["rebalances"]), format_value(r["turnover"], "pct1"),
+         format_value(r["cost"], "pct"), *(format_value(r[p], "pct1") for p in parts))
+        for r in frame.iter_rows(named=True)
+    )  # fmt: skip
     total = (
         "Total",
         str(rebalances.height),
         format_value(float(rebalances["turnover"].sum()), "pct1"),
         format_value(float(rebalances["cost"].sum()), "pct"),
+        *(format_value(float(rebalances[p].sum()), "pct1") for p in parts),
     )
-    columns = ("Year", "Rebalances", "Turnover (one-way)", "Cost (of wealth)")
-    text = ("The strategy's; rebalances.csv has every rebalance's row.",)
-    table = Table(columns, (*rows, total), (False, True, True, True))
+    columns = ("Year", "Trades", "Turnover (one-way)", "Cost (of wealth)",
+               *(f"of which {_PART_NAMES[p]}" for p in PARTS))  # fmt: skip
+    text = (
+        "The strategy's; rebalances.csv has every trade's row. The turnover's parts add up "
+        "to it: names entering or leaving the book whose cluster changed (cluster churn) or "
+        "did not (pick churn), held names' weights moved, drift undone, cash, and trades a "
+        "change of regime made.",
+    )
+    table = Table(columns, (*rows, total), (False, *(True,) * (len(columns) - 1)))
     return _section("trading", text=text, table=table)
 
 
