@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 __all__ = ["CLIP", "HALFLIVES", "Standardiser", "by_risk", "market_features", "standardiser"]
 
@@ -24,6 +23,8 @@ FloatArray = npt.NDArray[np.float64]
 HALFLIVES = (5, 20, 60)
 #: Standardised features are clipped to +- this many standard deviations.
 CLIP = 3.0
+#: Days per block of the weighted means' recursion (:func:`_ewm`).
+_BLOCK = 64
 #: The smallest downside deviation whose log is taken (a calm start has none).
 _FLOOR = 1e-6
 
@@ -31,12 +32,24 @@ _FLOOR = 1e-6
 def _ewm(x: FloatArray, halflife: float) -> FloatArray:
     """Exponentially weighted mean from the first day on, each day's from days up to it.
 
-    ``y_0 = x_0``, ``y_t = y_{t-1} + alpha (x_t - y_{t-1})``: a first-order
-    recursive filter, run by SciPy in C.
+    ``y_0 = x_0``, ``y_t = y_{t-1} + alpha (x_t - y_{t-1})``, computed in blocks
+    of :data:`_BLOCK` days: inside a block ``y_{s+t} = (1 - alpha)^(t+1) y_{s-1} +
+    alpha sum_j (1 - alpha)^(t-j) x_{s+j}``, one matrix product, which keeps
+    SciPy's ``lfilter`` (0.6 s to import) off the cron job.
     """
     alpha = 1.0 - 0.5 ** (1.0 / halflife)
-    out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1.0 - alpha) * x[0]])
-    return np.asarray(out, dtype=np.float64)
+    k = np.arange(_BLOCK)
+    lag = k[:, None] - k[None, :]
+    decay = np.where(lag >= 0, (1.0 - alpha) ** np.maximum(lag, 0), 0.0)
+    carry = (1.0 - alpha) ** (k + 1)
+    out = np.empty_like(x)
+    level = x[0]
+    for start in range(0, x.size, _BLOCK):
+        block = x[start : start + _BLOCK]
+        m = block.size
+        out[start : start + m] = alpha * (decay[:m, :m] @ block) + carry[:m] * level
+        level = out[start + m - 1]
+    return out
 
 
 def market_features(returns: npt.ArrayLike, halflives: Sequence[int] = HALFLIVES) -> FloatArray:
