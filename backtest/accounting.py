@@ -21,10 +21,10 @@ Conventions (the hand-computed tests follow them exactly):
   day prices resume.
 - Weights summing to less than 1 leave the rest in cash, which earns
   ``cash_returns`` (zeros, or the risk-free rate).
-- Turnover control (:func:`executed`): a rebalance whose one-way turnover
-  would be under ``no_trade_band`` is skipped (the book drifts on), and
-  ``trade_fraction`` moves only that part of the way to the target. The first
-  rebalance, from cash, always invests in full.
+- What a rebalance trades is the live job's own rule,
+  :func:`inferer.trading.execute` under ``[trading]`` (a no-trade band, a
+  per-asset band, partial moves, a turnover budget). The first rebalance,
+  from cash, always invests in full.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from typing import get_args
 
 import numpy as np
 
+from inferer.trading import execute
 from shared.choices import Rebalance
+from shared.config import TradingSettings
 from shared.errors import DataError
 from shared.returns import credited_returns
 from shared.turnover import one_way_turnover, traded
@@ -108,14 +110,6 @@ def asset_returns(prices: np.ndarray) -> np.ndarray:
     return held_returns(credited_returns(prices))
 
 
-def executed(target: np.ndarray, held: np.ndarray, band: float, fraction: float) -> np.ndarray:
-    """The weights a rebalance trades to from ``held``, under the turnover controls."""
-    move = target - held
-    if one_way_turnover(move) < band:
-        return held
-    return held + fraction * move
-
-
 @dataclass(frozen=True)
 class Simulation:
     """Daily net returns and trading statistics of one portfolio.
@@ -147,8 +141,7 @@ def simulate(
     *,
     cost_rate: float = 0.0,
     cash_returns: np.ndarray | None = None,
-    no_trade_band: float = 0.0,
-    trade_fraction: float = 1.0,
+    trading: TradingSettings | None = None,
 ) -> Simulation:
     """Run a portfolio through rebalances with drift and costs.
 
@@ -164,8 +157,9 @@ def simulate(
         Cost per unit of turnover (``(cost_bps + slippage_bps) / 1e4``).
     cash_returns : numpy.ndarray, optional
         ``(T,)`` return of uninvested cash; zeros when omitted.
-    no_trade_band, trade_fraction : float
-        Turnover controls (:func:`executed`); 0 and 1 trade to every target.
+    trading : TradingSettings, optional
+        What each rebalance after the first really trades
+        (:func:`inferer.trading.execute`); default: every target in full.
 
     Returns
     -------
@@ -184,6 +178,7 @@ def simulate(
     if (w_all < -1e-12).any() or (w_all.sum(axis=1) > 1 + 1e-9).any():
         raise ValueError("target weights must be >= 0 and sum to at most 1")
     cash_r = np.zeros(t_count) if cash_returns is None else np.asarray(cash_returns, float)
+    controls = trading if trading is not None else TradingSettings()
 
     out = np.empty(t_count - 1 - reb[0])
     turnover = np.empty(reb.size)
@@ -192,7 +187,7 @@ def simulate(
     held = np.zeros(n)  # drifted risky weights just before a rebalance; all cash at first
     for k, t0 in enumerate(reb):
         t1 = reb[k + 1] if k + 1 < reb.size else t_count - 1
-        w = w_all[k] if k == 0 else executed(w_all[k], held, no_trade_band, trade_fraction)
+        w = w_all[k] if k == 0 else execute(w_all[k], held, controls)
         cash = 1.0 - w.sum()
         held_all[k] = held
         turnover[k] = one_way_turnover(w - held)

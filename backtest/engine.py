@@ -31,7 +31,6 @@ import scipy.cluster.hierarchy  # noqa: F401
 
 from backtest.accounting import (
     asset_returns,
-    executed,
     held_returns,
     rebalance_indices,
     simulate,
@@ -59,6 +58,7 @@ from inferer.memo import Memo
 from inferer.pipeline import AsofDecision, decide_asof
 from inferer.regime import Regimes, exposure_of, overlay
 from inferer.run import Run
+from inferer.trading import execute
 from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
 from shared.config import BacktestSettings, Settings
 from shared.errors import DataError
@@ -415,8 +415,7 @@ def _simulate_all(
     for name, plan in plans.items():
         sim = simulate(
             returns, plan.trades, np.vstack(plan.targets), cost_rate=cost_rate,
-            cash_returns=cash, no_trade_band=cfg.no_trade_band,
-            trade_fraction=cfg.trade_fraction,
+            cash_returns=cash, trading=settings.trading,
         )  # fmt: skip
         series[name], turnover[name], costs[name] = sim.returns, sim.turnover, sim.costs
         if name == "strategy":
@@ -489,14 +488,12 @@ def _turnover_parts(
 ) -> list[dict[str, float | None]]:
     """Each strategy trade's turnover in parts (:mod:`backtest.turnover_split`), with the ARI
     of its clustering against the last one (none for a switch or a kept book)."""
-    cfg = settings.backtest
     decided = iter(clusterings)
     last_book = np.zeros(len(tickers))
     last: dict[str, int] | None = None
     rows: list[dict[str, float | None]] = []
     for k, (target, is_switch) in enumerate(zip(plan.targets, plan.switch, strict=True)):
-        band, fraction = cfg.no_trade_band, cfg.trade_fraction
-        book = target if k == 0 else executed(target, held[k], band, fraction)
+        book = target if k == 0 else execute(target, held[k], settings.trading)
         if is_switch:
             rows.append({**_prefixed(split_switch(held[k], book)), "ari": None})
         else:

@@ -75,10 +75,12 @@ def infer(
         data = load_prices(settings.data, prices)
         alloc, data_end = _allocate(data, settings, model, asof, folder.path)
         orders = _orders(data, settings, alloc, holdings, capital, folder.path)
+        # The weights file is the book after the trades, what the next run holds.
+        booked = replace(alloc, weights=orders.book) if orders.book != alloc.weights else alloc
         run_path, _, csv_path = folder.publish(
             f"infer_{alloc.asof}",
             lambda stage: write_outputs(
-                alloc,
+                booked,
                 stage,
                 data.universe,
                 config_digest=settings.digest(),
@@ -106,9 +108,10 @@ def _orders(
     capital: float | None,
     out: Path,
 ) -> Orders:
-    """Trades from what is held (``--holdings``, else the last weights written) to the target."""
+    """The trades the run makes from what is held (``--holdings``, else the last weights
+    written) toward the target, under ``[trading]`` as the backtest trades."""
     from inferer.output import previous_weights
-    from inferer.trades import make_orders, read_holdings
+    from inferer.trades import make_orders, read_holdings, traded_book
 
     prices: dict[str, float] = {}
     if holdings or capital:  # share counts need prices; weights alone do not
@@ -122,8 +125,9 @@ def _orders(
     else:
         held = previous_weights(out, alloc.asof)
     cost_bps = settings.backtest.cost_bps + settings.backtest.slippage_bps
+    book = traded_book(held.weights, alloc.weights, settings.trading)
     with naming("--capital"):
-        return make_orders(held, alloc.weights, prices, cost_bps, capital)
+        return make_orders(held, book, prices, cost_bps, capital, target=alloc.weights)
 
 
 def _allocate(

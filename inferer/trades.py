@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from inferer.trading import execute
+from shared.config import TradingSettings
 from shared.errors import DataError
 from shared.turnover import one_way_turnover, traded
 
@@ -163,7 +165,11 @@ def share_counts(
 
 @dataclass(frozen=True)
 class Orders:
-    """The trades of one live run and their summary for the run JSON."""
+    """The trades of one live run, the book they leave, and their summary for the run JSON.
+
+    ``book`` is what is held after the trades: the decided ``target`` unless
+    ``[trading]`` held some trades back (:func:`traded_book`).
+    """
 
     trades: pl.DataFrame
     holdings: str
@@ -171,6 +177,8 @@ class Orders:
     cost: float
     capital: float | None = None
     leftover_cash: float | None = None
+    book: dict[str, float] = field(default_factory=dict)
+    target: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -179,7 +187,26 @@ class Orders:
             "estimated_cost": self.cost,
             "capital": self.capital,
             "leftover_cash": self.leftover_cash,
+            # The decision, where [trading] kept the book short of it.
+            "target": self.target if self.target != self.book else None,
         }
+
+
+def traded_book(
+    held: Mapping[str, float], target: Mapping[str, float], cfg: TradingSettings
+) -> dict[str, float]:
+    """The book after today's trades from ``held`` toward ``target``, largest first.
+
+    :func:`inferer.trading.execute`, the backtest's own rule; from an empty
+    book (all cash) the target is bought in full, as a backtest's first
+    rebalance is.
+    """
+    if not held:
+        return dict(target)
+    tickers = sorted(set(held) | set(target))
+    book = execute([target.get(t, 0.0) for t in tickers], [held.get(t, 0.0) for t in tickers], cfg)
+    kept = ((t, float(w)) for t, w in zip(tickers, book, strict=True) if w > 1e-12)
+    return dict(sorted(kept, key=lambda kv: -kv[1]))
 
 
 #: Capital further than this factor from the held book's value is warned about.
@@ -201,17 +228,23 @@ def _check_capital(
 
 def make_orders(
     holdings: Holdings,
-    target: Mapping[str, float],
+    book: Mapping[str, float],
     prices: Mapping[str, float],
     cost_bps: float,
     capital: float | None = None,
+    *,
+    target: Mapping[str, float] | None = None,
 ) -> Orders:
-    """Trades from ``holdings`` to ``target``; with ``capital``, share counts too."""
-    trades = trades_frame(holdings.weights, target)
+    """Trades from ``holdings`` to ``book``; with ``capital``, share counts too.
+
+    ``target``: the decision, when ``book`` is what the trading rules leave of it.
+    """
+    book, decided = dict(book), dict(target if target is not None else book)
+    trades = trades_frame(holdings.weights, book)
     turnover, cost = turnover_and_cost(trades, cost_bps)
     if capital is None:
-        return Orders(trades, holdings.source, turnover, cost)
-    shares, leftover = share_counts(target, prices, capital)
+        return Orders(trades, holdings.source, turnover, cost, book=book, target=decided)
+    shares, leftover = share_counts(book, prices, capital)
     counts = [shares.get(t, 0) for t in trades["ticker"]]
     trades = trades.with_columns(pl.Series("target_shares", counts, dtype=pl.Int64))
     if holdings.shares is not None:
@@ -221,4 +254,4 @@ def make_orders(
             pl.Series("current_shares", held, dtype=pl.Float64),
             (pl.col("target_shares") - pl.Series(held)).alias("shares_change"),
         )
-    return Orders(trades, holdings.source, turnover, cost, capital, leftover)
+    return Orders(trades, holdings.source, turnover, cost, capital, leftover, book, decided)

@@ -264,18 +264,42 @@ class InferenceSettings(_Section):
         return self
 
 
+class TradingSettings(_Section):
+    """What a rebalance really trades, live and in the backtest alike (``inferer.trading``)."""
+
+    #: No trade when moving to the target would turn over less than this (one-way).
+    no_trade_band: Fraction = 0.0
+    #: A name held before and after keeps its weight when it would move by less than this.
+    asset_band: Fraction = 0.0
+    #: Fraction of the way from the drifted book to the target traded at each rebalance.
+    trade_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    #: Largest one-way turnover of one rebalance, spent on the largest trades (0: no cap).
+    max_turnover: Fraction = 0.0
+
+
+#: Settings that moved, and where to: an old config gets one line saying so.
+MOVED = {
+    ("backtest", "no_trade_band"): "trading",
+    ("backtest", "trade_fraction"): "trading",
+}
+
+
 class BacktestSettings(_Section):
     """Walk-forward backtest."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        for (section, key), home in MOVED.items():
+            if section == "backtest" and isinstance(data, dict) and key in data:
+                raise ValueError(f"{key} moved to [{home}] (it acts on live trades too)")
+        return data
 
     rebalance: Rebalance = "monthly"
     #: Trading days between a decision (at a close) and its trade (at a later
     #: close): 1 as a cron job run after the close trades the next day; 0 trades
     #: at the decision's own close, as the seed projects did.
     execution_lag: Annotated[int, Field(ge=0, le=21)] = 1
-    #: No trade when moving to the target would turn over less than this (one-way).
-    no_trade_band: Fraction = 0.0
-    #: Fraction of the way from the drifted book to the target traded at each rebalance.
-    trade_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     #: Costs per unit of turnover, in basis points (under 1,000: 10%).
     cost_bps: Annotated[float, Field(ge=0, lt=1000)] = 10.0
     slippage_bps: Annotated[float, Field(ge=0, lt=1000)] = 0.0
@@ -344,6 +368,7 @@ class Settings(_Section):
     train: TrainSettings = TrainSettings()
     inference: InferenceSettings = InferenceSettings()
     backtest: BacktestSettings = BacktestSettings()
+    trading: TradingSettings = TradingSettings()
     regime: RegimeSettings = RegimeSettings()
 
     def digest(self) -> str:

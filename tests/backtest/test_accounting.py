@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtest.accounting import asset_returns, rebalance_indices, simulate, trade_indices
+from shared.config import TradingSettings
 
 
 def test_two_assets_three_rebalances_by_hand() -> None:
@@ -151,10 +152,14 @@ def test_no_trade_band_and_partial_moves_by_hand() -> None:
     reb, targets = np.array([0, 2]), np.array([[0.5, 0.5], [0.55, 0.45]])
     full = simulate(flat, reb, targets, cost_rate=0.001)
     np.testing.assert_allclose(full.turnover, [1.0, 0.05])
-    banded = simulate(flat, reb, targets, cost_rate=0.001, no_trade_band=0.1)
+    banded = simulate(
+        flat, reb, targets, cost_rate=0.001, trading=TradingSettings(no_trade_band=0.1)
+    )
     np.testing.assert_allclose(banded.turnover, [1.0, 0.0])  # 5% < the 10% band: no trade
     assert banded.costs[1] == 0.0
-    half = simulate(flat, reb, targets, cost_rate=0.001, trade_fraction=0.5)
+    half = simulate(
+        flat, reb, targets, cost_rate=0.001, trading=TradingSettings(trade_fraction=0.5)
+    )
     np.testing.assert_allclose(half.turnover, [1.0, 0.025])  # half way: 0.525 / 0.475
     np.testing.assert_allclose(half.costs, [0.001, 0.001 * 0.05])
     # The first rebalance, from cash, invests in full whatever the controls.
