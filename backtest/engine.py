@@ -58,6 +58,7 @@ from inferer.memo import Memo
 from inferer.pipeline import AsofDecision, decide_asof
 from inferer.regime import Regimes, exposure_of, overlay
 from inferer.run import Run
+from inferer.stable import Previous
 from inferer.trading import execute
 from shared.bundle import Bundle, find_bundle, is_bundle, list_bundles
 from shared.config import BacktestSettings, Settings
@@ -210,7 +211,7 @@ def _decide_strategy(
     try:
         alloc = decide_asof(
             past, day, bundle, settings, run, incumbents=held, classes=classes,
-            regimes=regimes.model if regimes else None,
+            regimes=regimes.model if regimes else None, previous=_previous(out),
         )  # fmt: skip
     except DataError as err:
         if not out.targets["strategy"]:
@@ -240,6 +241,14 @@ def _decide_strategy(
         for tk, w in alloc.weights.items()
     )
     return alloc.day
+
+
+def _previous(out: _Decisions) -> Previous | None:
+    """The last decision's clusters, as the live job reads them from its last run."""
+    if not out.allocations:
+        return None
+    last = out.allocations[-1]
+    return Previous(last.clustered_on or last.asof, dict(last.clusters))
 
 
 def _decide_baselines(out: _Decisions, ctx: Context, day: dt.date) -> None:

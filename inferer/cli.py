@@ -138,7 +138,7 @@ def _allocate(
     The incumbents of selection hysteresis are the last weights written before
     that date, so a rerun of the same date decides the same.
     """
-    from inferer.output import previous_weights
+    from inferer.output import previous_clusters, previous_weights
     from inferer.pipeline import decide_asof
     from shared.bundle import find_bundle
 
@@ -159,7 +159,7 @@ def _allocate(
     held = previous_weights(out, day - dt.timedelta(days=1)).weights
     alloc = decide_asof(
         data.prices, day, bundle, settings, incumbents=held, classes=data.universe.asset_class,
-        regimes=_regimes(settings, data),
+        regimes=_regimes(settings, data), previous=previous_clusters(out, day),
     )  # fmt: skip
     return replace(alloc, timings={**data.timings, **alloc.timings}), data_end
 

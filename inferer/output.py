@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from inferer.pipeline import AsofDecision
+from inferer.stable import Previous
 from inferer.trades import Holdings, Orders
 from shared import __version__
 from shared.atomic import atomic_write_text
@@ -25,6 +26,7 @@ from shared.universe import Universe
 
 CSV_COLUMNS = ("asof", "ticker", "weight", "cluster", "asset_class", "method")
 _WEIGHTS_FILE = re.compile(r"^weights_(\d{4}-\d{2}-\d{2})\.csv$")
+_RUN_FILE = re.compile(r"^run_(\d{4}-\d{2}-\d{2})\.json$")
 
 
 def weights_name(asof: dt.date) -> str:
@@ -120,6 +122,9 @@ def run_record(
             for label in sorted(members)
         ],
         "n_clusters": alloc.clustering.n_clusters,
+        # When these clusters were built: the date, or an earlier one whose clusters
+        # [inference] recluster kept; the next run reads them (previous_clusters).
+        "clustered_on": (alloc.clustered_on or alloc.asof).isoformat(),
         "silhouette": alloc.clustering.silhouette,
         "silhouette_by_k": {str(k): v for k, v in alloc.clustering.scores.items()},
         "tree_assets": int(alloc.clustering.tree_rows.size),
@@ -183,3 +188,20 @@ def previous_weights(out: Path, asof: dt.date) -> Holdings:
     table = pl.read_csv(earlier[-1])
     weights = dict(zip(table["ticker"].to_list(), table["weight"].to_list(), strict=True))
     return Holdings({str(t): float(w) for t, w in weights.items()}, earlier[-1].name)
+
+
+def previous_clusters(out: Path, before: dt.date) -> Previous | None:
+    """The clusters of the newest ``run_<date>.json`` in ``out`` dated before ``before``:
+    what the stability settings read (:mod:`inferer.stable`); none when there is no run."""
+    dated = sorted(
+        (dt.date.fromisoformat(m[1]), p)
+        for p in (out.iterdir() if out.is_dir() else ())
+        if (m := _RUN_FILE.match(p.name))
+    )
+    earlier = [p for day, p in dated if day < before]
+    if not earlier:
+        return None
+    record = json.loads(earlier[-1].read_text())
+    labels = {str(t): int(c["id"]) for c in record["clusters"] for t in c["members"]}
+    built = record.get("clustered_on", record["asof"])
+    return Previous(dt.date.fromisoformat(built), labels)

@@ -25,6 +25,7 @@ from inferer.construct import Portfolio, construct
 from inferer.day import Day, day_of
 from inferer.run import Run
 from inferer.select import AssetStats, Selection, select_assets
+from inferer.stable import Previous, stabilised, sticky_k
 from shared.bundle import Bundle, check_features
 from shared.config import InferenceSettings, Settings
 from shared.errors import DataError
@@ -81,6 +82,9 @@ class AsofDecision:
         The book as constructed, before the regime layer (``weights`` when it is off).
     regime : Reading or None
         The market's regime on the date (:mod:`inferer.regime`); None when the layer is off.
+    clustered_on : datetime.date or None
+        When its clusters were built: ``asof``, or an earlier date whose clusters
+        ``[inference] recluster`` kept (:mod:`inferer.stable`).
     day : Day
         What the decision read of the date's prices (:mod:`inferer.day`).
     """
@@ -103,6 +107,7 @@ class AsofDecision:
     notes: dict[str, str] = field(default_factory=dict)
     risky_weights: dict[str, float] = field(default_factory=dict)
     regime: Reading | None = None
+    clustered_on: dt.date | None = None
     #: The date's prices and figures the decision read: the backtest's cluster
     #: ablations decide on the same ones.
     day: Day | None = field(default=None, repr=False, compare=False)
@@ -132,6 +137,8 @@ class Decision:
     notes: dict[str, str] = field(default_factory=dict)
     #: Seconds of "cluster", "select" and "allocate".
     timings: dict[str, float] = field(default_factory=dict)
+    #: When the clusters were built (before the date when ``[inference] recluster`` kept them).
+    clustered_on: dt.date | None = None
 
 
 def _with_cash(
@@ -156,17 +163,28 @@ def decide(
     *,
     incumbents: Collection[str] = (),
     classes: Mapping[str, str] | None = None,
+    previous: Previous | None = None,
 ) -> Decision:
     """Cluster ``embeddings`` (rows: ``day.tickers``), then :func:`decide_clustered`.
 
     The half of the pipeline that does not care where embeddings come from:
-    the autoencoder, or the correlation baseline of the backtest.
+    the autoencoder, or the correlation baseline of the backtest. ``previous``:
+    the last decision's clusters, which the stability settings read
+    (:mod:`inferer.stable`).
     """
     timings: dict[str, float] = {}
+    cfg, asof = settings.inference, day.past["date"][-1]
     with _timed(timings, "cluster"):
-        clustering = run.cluster(embeddings, settings.inference)
+        clustering = run.cluster(embeddings, cfg)
+        k = None if previous is None else sticky_k(clustering, previous, cfg.k_margin)
+        recut = (
+            None if k is None else run.cluster(embeddings, cfg.model_copy(update={"n_clusters": k}))
+        )
+        clustering, built = stabilised(
+            clustering, recut, previous, day.tickers, embeddings, cfg, asof
+        )
     decision = decide_clustered(day, clustering, settings, incumbents=incumbents, classes=classes)
-    return replace(decision, timings={**timings, **decision.timings})
+    return replace(decision, timings={**timings, **decision.timings}, clustered_on=built)
 
 
 def decide_clustered(
@@ -295,6 +313,7 @@ def decide_asof(
     incumbents: Collection[str] = (),
     classes: Mapping[str, str] | None = None,
     regimes: Regimes | None = None,
+    previous: Previous | None = None,
 ) -> AsofDecision:
     """Decide the portfolio for ``asof`` from prices up to ``asof``.
 
@@ -317,6 +336,9 @@ def decide_asof(
     regimes : Regimes, optional
         The regime models a run of many dates reuses; by default, with the
         layer on, read from ``[regime] history`` or the panel's benchmark.
+    previous : Previous, optional
+        The last decision's clusters, for the stability settings
+        (:mod:`inferer.stable`); none: clusters built afresh.
 
     Raises
     ------
@@ -352,7 +374,9 @@ def decide_asof(
     # The day's returns and signals are what selection reads: its time is selection's.
     with _timed(timings, "select"):
         day = day_of(past, tickers, cfg)
-    decision = decide(day, embeddings, settings, run, incumbents=incumbents, classes=classes)
+    decision = decide(
+        day, embeddings, settings, run, incumbents=incumbents, classes=classes, previous=previous
+    )
     skipped.update(decision.selection.skipped)
     record = _record(decision, win.asof, day, embeddings, bundle, skipped, timings)
     if settings.regime.enabled:
@@ -363,15 +387,22 @@ def decide_asof(
         with _timed(record.timings, "regime"):
             regimes = regimes or Regimes(regime_history(settings, prices), settings, run)
             record = _with_regime(record, regimes.read(bundle, win.asof), cfg, day)
+    _log_decision(record, bundle, len(tickers), decision)
+    return record
+
+
+def _log_decision(
+    record: AsofDecision, bundle: Bundle, candidates: int, decision: Decision
+) -> None:
+    """The ``-v`` line of a decision: its bundle, k, silhouette, picks, method and timings."""
     log.debug(
         "%s: bundle %s, %d candidates, k=%d, silhouette %s, picks %s, method %s%s; %s",
-        record.asof, bundle.path.name, len(tickers), decision.clustering.n_clusters,
+        record.asof, bundle.path.name, candidates, decision.clustering.n_clusters,
         f"{decision.clustering.silhouette:.3f}" if decision.clustering.silhouette else "n/a",
         ", ".join(decision.selection.tickers), record.method_used,
         f" (fallback: {record.fallback_reason})" if record.fallback_reason else "",
         ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in record.timings.items()),
     )  # fmt: skip
-    return record
 
 
 def _with_regime(
@@ -422,5 +453,6 @@ def _record(
         timings={**timings, **decision.timings, "select": select},
         notes=decision.notes,
         risky_weights=dict(decision.weights),
+        clustered_on=decision.clustered_on or asof,
         day=day,
     )

@@ -50,6 +50,9 @@ RegimeFeatures = Literal["returns", "autoencoder", "both"]
 RegimeExposure = Literal["state", "probability"]
 #: When a change of regime between rebalances trades (``backtest.regime_trades``).
 RegimeTiming = Literal["daily", "rebalance"]
+#: How often clusters are built afresh (``inferer.stable``): at each decision, or
+#: when the decision's month or quarter is not the last clusters'.
+Recluster = Literal["each", "monthly", "quarterly"]
 #: Backtest baselines (``backtest.baselines.BASELINES``).
 Baseline = Literal[
     "equal_weight",

@@ -35,6 +35,7 @@ from shared.choices import (
     Method,
     Precision,
     Rebalance,
+    Recluster,
     RegimeExposure,
     RegimeFeatures,
     RegimeKind,
@@ -213,6 +214,14 @@ class InferenceSettings(_Section):
     embed_days: Annotated[int, Field(ge=1, le=63)] = 1
     #: Most assets the silhouettes of the cluster-count search are scored on.
     silhouette_sample: Annotated[int, Field(ge=MIN_CLUSTERS + 1)] = 2000
+    #: Cluster stability (``inferer.stable``), all off by default: build clusters
+    #: afresh at each decision, or only in a new month or quarter (between, names
+    #: keep their clusters and new names join the nearest); keep the last number of
+    #: clusters unless the best silhouette beats it by more than k_margin; number
+    #: clusters as the last ones they overlap most.
+    recluster: Recluster = "each"
+    k_margin: NonNegFloat = 0.0
+    match_clusters: bool = False
     #: Trailing days of returns for selection Sharpe and covariance.
     lookback: Annotated[int, Field(ge=20)] = 252
     #: Minimum days of returns an asset needs to be selected.
