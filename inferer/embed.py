@@ -44,31 +44,42 @@ def open_session(model_path: Path, threads: int) -> ort.InferenceSession:
 class Embedder:
     """Maps windows ``(n, window, F)`` to embeddings ``(n, latent)``.
 
+    A seed ensemble of ``K`` encoders (``[train] seeds``) embeds with each
+    and returns their unit-length embeddings side by side over ``sqrt(K)``,
+    ``(n, K x latent)``: the squared Euclidean distance of two such rows is
+    the mean of the members' squared distances between their unit
+    embeddings, so clustering them clusters the members' average distances.
+
     Parameters
     ----------
     bundle : Bundle
         A verified bundle (:func:`shared.bundle.load_bundle`).
     threads : int
         onnxruntime intra-op threads.
+    member : int, optional
+        Embed with that encoder of the ensemble alone (the export's parity check).
     """
 
-    def __init__(self, bundle: Bundle, threads: int) -> None:
+    def __init__(self, bundle: Bundle, threads: int, member: int | None = None) -> None:
         self.bundle = bundle
-        self.session = open_session(bundle.model_path, threads)
+        paths = bundle.member_paths if member is None else [bundle.member_paths[member]]
+        self.sessions = [open_session(p, threads) for p in paths]
         manifest = bundle.manifest
         self.input_name = manifest.input_name
         self.output_name = manifest.output_name
-        graph = (
-            [i.name for i in self.session.get_inputs()],
-            [o.name for o in self.session.get_outputs()],
-        )
-        if graph != ([self.input_name], [self.output_name]):
-            raise BundleError(
-                f"model bundle {bundle.path}: the manifest names input {self.input_name!r} and "
-                f"output {self.output_name!r}, the ONNX graph has {graph[0]} and {graph[1]}"
+        for session in self.sessions:
+            graph = (
+                [i.name for i in session.get_inputs()],
+                [o.name for o in session.get_outputs()],
             )
+            if graph != ([self.input_name], [self.output_name]):
+                raise BundleError(
+                    f"model bundle {bundle.path}: the manifest names input {self.input_name!r} "
+                    f"and output {self.output_name!r}, the ONNX graph has {graph[0]} and "
+                    f"{graph[1]}"
+                )
         self.shape = (manifest.window, len(manifest.feature_names))
-        self.latent = manifest.latent
+        self.latent = manifest.latent * len(self.sessions)
 
     def embed(self, windows: np.ndarray) -> np.ndarray:
         """Embed scaled windows; returns float32 ``(n, latent)``."""
@@ -79,8 +90,15 @@ class Embedder:
         if len(windows) == 0:
             return np.empty((0, self.latent), np.float32)
         x = np.ascontiguousarray(windows, dtype=np.float32)
+        each = [self._run(session, x) for session in self.sessions]
+        if len(each) == 1:
+            return each[0]
+        units = [e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12) for e in each]
+        return (np.hstack(units) / np.sqrt(len(units))).astype(np.float32)
+
+    def _run(self, session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
         parts = [
-            self.session.run([self.output_name], {self.input_name: x[i : i + CHUNK]})[0]
+            session.run([self.output_name], {self.input_name: x[i : i + CHUNK]})[0]
             for i in range(0, len(x), CHUNK)
         ]
         return np.concatenate(parts).astype(np.float32, copy=False)

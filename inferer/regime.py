@@ -120,7 +120,7 @@ class Regimes:
     def model_for(self, bundle: Bundle) -> RegimeModel:
         """The bundle's model when fitted with these settings, else the same fit made now."""
         if bundle.path not in self._models:
-            end, encoder = bundle.manifest.train_end_date, bundle.manifest.model_sha256
+            end, encoder = bundle.manifest.train_end_date, bundle.encoder_key
             carried = bundle.manifest.regime
             if carried and carried.get("key") == fit_key(end, self.cfg, encoder):
                 model = RegimeModel.from_dict(carried)

@@ -63,7 +63,7 @@ class Run:
         if bundle.path not in self._embedders:
             self._embedders[bundle.path] = Embedder(bundle, self.threads)
         embedder = self._embedders[bundle.path]
-        key = digest(bundle.manifest.model_sha256, inputs)
+        key = digest(bundle.encoder_key, inputs)
         return self.memo.get("embed", key, lambda: embedder.embed(inputs))
 
     def cluster(self, embeddings: np.ndarray, cfg: InferenceSettings) -> Clustering:

@@ -77,6 +77,10 @@ class Manifest:
     regime : dict
         The market-regime model fitted with the bundle
         (``shared.regime.RegimeModel.to_dict``); empty when the layer was off.
+    members : list of dict
+        A seed ensemble's other encoders (``[train] seeds`` > 1): each one's
+        ``file`` (``model_<k>.onnx`` beside ``model.onnx``), ``sha256``,
+        ``seed`` and ``losses``; empty for one model.
     """
 
     feature_names: tuple[str, ...]
@@ -96,6 +100,7 @@ class Manifest:
     settings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     regime: dict[str, Any] = field(default_factory=dict)
+    members: list[dict[str, Any]] = field(default_factory=list)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -153,6 +158,16 @@ class Bundle:
     @property
     def manifest_path(self) -> Path:
         return self.path / MANIFEST_NAME
+
+    @property
+    def member_paths(self) -> list[Path]:
+        """Every encoder of the bundle: ``model.onnx``, then a seed ensemble's others."""
+        return [self.model_path, *(self.path / m["file"] for m in self.manifest.members)]
+
+    @property
+    def encoder_key(self) -> str:
+        """What the bundle's embeddings depend on: the sha256 of every encoder it holds."""
+        return "+".join([self.manifest.model_sha256, *(m["sha256"] for m in self.manifest.members)])
 
 
 def sha256_file(path: Path) -> str:
@@ -253,6 +268,13 @@ def load_bundle(path: str | Path, *, features: FeatureSettings | None = None) ->
             f"model bundle {path}: {MODEL_NAME} checksum mismatch (sha256 {digest[:12]}..., "
             f"manifest says {str(manifest.model_sha256)[:12]}...): the file is corrupt or replaced"
         )
+    for member in manifest.members:
+        file = path / str(member.get("file", ""))
+        if not file.is_file() or sha256_file(file) != member.get("sha256"):
+            raise BundleError(
+                f"model bundle {path}: ensemble member {member.get('file')} is missing or does "
+                "not match its checksum"
+            )
     if features is not None:
         check_features(manifest, features, path)
     return Bundle(path, manifest)

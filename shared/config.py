@@ -178,6 +178,9 @@ class TrainSettings(_Section):
     weight_decay: NonNegFloat = 1e-4
     patience: PositiveInt = 3
     seed: int = 0
+    #: A seed ensemble: this many models per bundle, seeds seed, seed + 1, ...; inference
+    #: clusters the mean of their distances (``inferer.embed.Embedder``). 1: one model.
+    seeds: Annotated[int, Field(ge=1, le=16)] = 1
     #: Torch intra-op threads; 0 lets torch decide.
     threads: NonNegInt = 1
     #: Cap on wall time; training stops after the epoch that crosses it (0: no cap).

@@ -8,6 +8,7 @@ is tested on a real onnxruntime session while staying torch-free and fast.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -75,4 +76,19 @@ def make_bundle(
     import json
 
     (path / MANIFEST_NAME).write_text(json.dumps(manifest.to_dict(), indent=2))
+    return path
+
+
+def add_members(path: Path, seeds: Sequence[int]) -> Path:
+    """Make the bundle at ``path`` a seed ensemble: a linear encoder per seed beside its own."""
+    import json
+
+    manifest = json.loads((path / MANIFEST_NAME).read_text())
+    members = []
+    for k, seed in enumerate(seeds, start=1):
+        file = path / f"model_{k}.onnx"
+        onnx.save(linear_encoder(manifest["window"], manifest["latent"], seed), file)
+        members.append({"file": file.name, "sha256": sha256_file(file), "seed": seed, "losses": {}})
+    manifest["members"] = members
+    (path / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
     return path

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import onnx
@@ -48,6 +48,8 @@ OPSET = 17
 #: Largest torch/onnxruntime difference accepted, in latent units.
 PARITY_ATOL = 1e-4
 PARITY_BATCHES = (1, 7, 300)
+#: A seed ensemble's extra encoder: the model, its seed, its losses.
+Member: TypeAlias = tuple[nn.Module, int, dict[str, Any]]
 
 
 class ParityError(BundleError):
@@ -106,8 +108,10 @@ def check_parity(
     bundle: Bundle,
     batches: Sequence[np.ndarray],
     atol: float = PARITY_ATOL,
+    member: int = 0,
 ) -> float:
-    """Run ``batches`` through torch and the production :class:`~inferer.embed.Embedder`.
+    """Run ``batches`` through torch and the production :class:`~inferer.embed.Embedder`
+    of the bundle's encoder ``member`` (0: ``model.onnx``).
 
     Returns the largest absolute difference.
 
@@ -117,7 +121,7 @@ def check_parity(
         Some output differs by more than ``atol`` (or has a different shape).
     """
     encoder = copy.deepcopy(encoder).cpu().eval()
-    embedder = Embedder(bundle, threads=1)
+    embedder = Embedder(bundle, threads=1, member=member)
     worst = 0.0
     for x in batches:
         with torch.inference_mode():
@@ -194,14 +198,30 @@ def _staging_dir(target: Path) -> tuple[Path, bool]:
     return target.with_name(f".{target.name}.tmp-{tag}"), False
 
 
-def _publish(tmp: Path, target: Path, inside: bool) -> None:
+def _publish(tmp: Path, target: Path, inside: bool, models: Sequence[str]) -> None:
     """Make the staged bundle ``tmp`` appear at ``target`` whole."""
     if inside:
         # The manifest goes last: a folder counts as a bundle only once it has one.
-        move_into(tmp, target, (MODEL_NAME, MANIFEST_NAME))
+        move_into(tmp, target, (*models, MANIFEST_NAME))
         tmp.rmdir()
     else:
         replace_dir(tmp, target)
+
+
+def _add_members(
+    tmp: Path, manifest: Manifest, members: Sequence[Member], batches: Sequence[np.ndarray]
+) -> Manifest:
+    """Export a seed ensemble's other encoders beside ``model.onnx``, each checked for parity."""
+    for k, (encoder, seed, losses) in enumerate(members, start=1):
+        file = tmp / f"model_{k}.onnx"
+        export_onnx(encoder, file, manifest.window, len(manifest.feature_names))
+        entry = {"file": file.name, "sha256": sha256_file(file), "seed": seed,
+                 "losses": dict(losses)}  # fmt: skip
+        manifest = dataclasses.replace(manifest, members=[*manifest.members, entry])
+        entry["parity_max_abs_diff"] = check_parity(
+            encoder, Bundle(tmp, manifest), batches, member=k
+        )
+    return manifest
 
 
 def write_bundle(
@@ -219,6 +239,7 @@ def write_bundle(
     sample: np.ndarray | None = None,
     extra: dict[str, Any] | None = None,
     regime: Callable[[Bundle], dict[str, Any]] | None = None,
+    members: Sequence[Member] = (),
 ) -> Bundle:
     """Export ``encoder``, verify it, and write the bundle folder ``target`` atomically.
 
@@ -246,7 +267,10 @@ def write_bundle(
         Free-form facts for the record.
     regime : callable, optional
         Fits the market-regime model the bundle carries (``RegimeModel.to_dict``)
-        given the staged, checked bundle, whose encoder it may read.
+        given the staged, checked bundle, whose encoders it may read.
+    members : sequence of (encoder, seed, losses)
+        A seed ensemble's other encoders, written beside ``model.onnx`` as
+        ``model_<k>.onnx`` and listed in the manifest's ``members``.
 
     Raises
     ------
@@ -281,6 +305,7 @@ def write_bundle(
         )
         batches = parity_inputs(sample, features.window, n_features, PARITY_BATCHES)
         worst = check_parity(encoder, Bundle(tmp, manifest), batches)
+        manifest = _add_members(tmp, manifest, members, batches)
         manifest = dataclasses.replace(
             manifest,
             extra={**manifest.extra, "parity_max_abs_diff": worst},
@@ -289,7 +314,7 @@ def write_bundle(
         text = json.dumps(manifest.to_dict(), indent=2, sort_keys=True, allow_nan=False)
         (tmp / MANIFEST_NAME).write_text(text + "\n", encoding="utf-8")
         load_bundle(tmp, features=features)  # read back exactly what inference will read
-        _publish(tmp, target, inside)
+        _publish(tmp, target, inside, [p.name for p in Bundle(tmp, manifest).member_paths])
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

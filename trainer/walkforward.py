@@ -30,7 +30,7 @@ import polars as pl
 
 from inferer.embed import Embedder
 from shared.bundle import Bundle
-from shared.config import Settings
+from shared.config import Settings, TrainSettings
 from shared.dates import add_months, years_before
 from shared.errors import DataError
 from shared.features import FeatureCube, compute_features
@@ -177,7 +177,11 @@ def train_bundle(
         len(data.val),
         data.val_start,
     )
-    result = fit(data.train, data.val, settings.model, settings.train)
+    trains = _member_settings(settings.train)
+    result, *others = [fit(data.train, data.val, settings.model, train) for train in trains]
+    members = [
+        (r.model.encoder, t.seed, r.losses()) for r, t in zip(others, trains[1:], strict=True)
+    ]
     bundle = write_bundle(
         out_dir,
         result.model.encoder,
@@ -195,11 +199,17 @@ def train_bundle(
         sample=data.val[:: max(1, len(data.val) // 300)][:300],
         extra=_record(result, data),
         regime=None if history is None else partial(_fit_regime, history, settings, data.end),
+        members=members,
     )
     log.info(
         "wrote %s: val loss %.4f vs naive %.4f", bundle.path, result.val_loss, result.naive_val
     )
     return bundle.path
+
+
+def _member_settings(train: TrainSettings) -> list[TrainSettings]:
+    """The training settings of each model of a seed ensemble (one for ``seeds = 1``)."""
+    return [train.model_copy(update={"seed": train.seed + k}) for k in range(train.seeds)]
 
 
 def _regime_history(
@@ -223,7 +233,7 @@ def _fit_regime(
         embed = Embedder(bundle, settings.inference.onnx_threads).embed
         window = {"window": bundle.manifest.window, "scaler": bundle.manifest.scaler}
         embedded = embed_history(history, settings.features, window, embed)
-    encoder = bundle.manifest.model_sha256
+    encoder = bundle.encoder_key
     model = fit_regime(history, end, settings.regime, embedded, encoder)
     log.info(
         "regime model: %s fitted on the benchmark's closes %s .. %s", model.kind, model.start, end
