@@ -28,6 +28,7 @@ run() {  # run NAME "section|key = value" ...
        s#^ledger = .*#ledger = \"$PWD/configs/experiments/ledger.csv\"#" configs/default.toml > "$cfg"
   for line in "$@"; do
     local section=${line%%|*} setting=${line#*|}
+    sed -i "/^${setting%% =*} = /d" "$cfg"  # the default's own line goes (keys used are unique)
     if grep -q "^\[$section\]" "$cfg"; then
       sed -i "/^\[$section\]/a $setting" "$cfg"
     else
