@@ -23,6 +23,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.errors import DataError, DeepQuantError
+from shared.reaper import reap_on_death
 
 log = logging.getLogger("deepquant.tasks")
 
@@ -48,6 +49,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         log_to_driver=False,
         configure_logging=False,
     )
+    if not address:
+        reap_on_death()  # a kill -9 of this process takes the Ray it started with it
 
 
 @dataclass(frozen=True)
