@@ -78,3 +78,12 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
 def test_digest_is_stable_and_sensitive() -> None:
     a, b = Settings(), Settings.model_validate({"backtest": {"cost_bps": 5}})
     assert a.digest() == Settings().digest() != b.digest()
+
+
+def test_a_setting_that_moved_says_where() -> None:
+    from shared.config import parse_settings
+    from shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no_trade_band moved to \[trading\]"):
+        parse_settings({"backtest": {"no_trade_band": 0.1}}, "old.toml")
+    assert parse_settings({"trading": {"no_trade_band": 0.1}}).trading.no_trade_band == 0.1
