@@ -11,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from shared import publish
 from shared.errors import DeepQuantError
-from shared.publish import LOCK_NAME, READY_NAME, STAGING_PREFIX, OutputFolder, writable_folder
+from shared.publish import (
+    CURRENT_NAME,
+    LOCK_NAME,
+    STAGING_PREFIX,
+    VERSIONS_NAME,
+    OutputFolder,
+    published_files,
+    writable_folder,
+)
 
 
 def _write(files: dict[str, str]):
@@ -26,6 +35,13 @@ def _write(files: dict[str, str]):
 
 def _visible(folder: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def _visible_files(folder: Path) -> dict[str, str]:
+    """What a reader can open: a link to nothing is no file."""
+    return {
+        p.name: p.read_text() for p in folder.iterdir() if not p.name.startswith(".") and p.exists()
+    }
 
 
 def test_out_that_is_a_file_or_under_one_is_refused_first(tmp_path: Path) -> None:
@@ -86,20 +102,55 @@ def test_next_run_removes_what_a_killed_run_left(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]
 
 
-def test_next_run_finishes_a_set_killed_while_moving(tmp_path: Path) -> None:
+def test_a_run_killed_before_the_switch_leaves_the_previous_set_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with OutputFolder(tmp_path) as folder:
-        folder.publish("bt", _write({"a.csv": "1", "b.csv": "1", "report.html": "1"}))
-    # A run killed after moving a.csv of its ready set, before b.csv and the report.
-    stage = tmp_path / f"{STAGING_PREFIX}killed"
-    stage.mkdir()
-    (stage / "b.csv").write_text("2")
-    (stage / "report.html").write_text("2")
-    (tmp_path / "a.csv").write_text("2")
-    files = ["a.csv", "b.csv", "report.html"]
-    (stage / READY_NAME).write_text(json.dumps({"set": "bt", "files": files}))
-    with OutputFolder(tmp_path):
+        folder.publish("bt", _write({"a.csv": "1", "report.html": "1"}))
+
+    def killed(out: Path, version: Path) -> None:
+        raise KeyboardInterrupt("killed before the switch")
+
+    monkeypatch.setattr(publish, "_switch", killed)
+    with pytest.raises(KeyboardInterrupt), OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"a.csv": "2", "b.csv": "2", "report.html": "2"}))
+    # The new version is built and b.csv's link made, but nothing is switched: the old set.
+    assert _visible_files(tmp_path) == {"a.csv": "1", "report.html": "1"}
+    monkeypatch.undo()
+    with OutputFolder(tmp_path):  # the next run removes the unused version and the dead link
         pass
-    assert _visible(tmp_path) == {"a.csv": "2", "b.csv": "2", "report.html": "2"}
+    assert len(list((tmp_path / VERSIONS_NAME).iterdir())) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "a.csv", "report.html",
+    ]  # fmt: skip
+
+
+def test_every_file_switches_at_once_through_one_link(tmp_path: Path) -> None:
+    with OutputFolder(tmp_path) as folder:
+        folder.publish("bt", _write({"a.csv": "1", "report.html": "1"}))
+        pinned = (tmp_path / CURRENT_NAME).resolve()  # a reader holding the first version
+        folder.publish("bt", _write({"a.csv": "2", "report.html": "2"}))
+    for name in ("a.csv", "report.html"):
+        assert os.readlink(tmp_path / name) == os.path.join(CURRENT_NAME, name)
+    assert _visible(tmp_path) == {"a.csv": "2", "report.html": "2"}
+    # A reader who resolved .current before the switch reads the old set to the end...
+    assert (pinned / "a.csv").read_text() == "1" and (pinned / "report.html").read_text() == "1"
+    assert published_files(tmp_path, "bt") == ["a.csv", "report.html"]
+    with OutputFolder(tmp_path):  # ...until the next run starts
+        pass
+    assert not pinned.exists()
+
+
+def test_a_folder_of_plain_files_is_adopted_with_its_bytes(tmp_path: Path) -> None:
+    (tmp_path / "weights_2024-05-30.csv").write_text("old")
+    (tmp_path / ".set-infer_2024-05-30.json").write_text(
+        json.dumps({"set": "infer_2024-05-30", "files": ["weights_2024-05-30.csv"]})
+    )
+    with OutputFolder(tmp_path) as folder:
+        assert (tmp_path / "weights_2024-05-30.csv").is_symlink()
+        assert published_files(tmp_path, "infer_2024-05-30") == ["weights_2024-05-30.csv"]
+        folder.publish("infer_2024-05-31", _write({"weights_2024-05-31.csv": "new"}))
+    assert _visible(tmp_path) == {"weights_2024-05-30.csv": "old", "weights_2024-05-31.csv": "new"}
 
 
 def _hold(path: str, started) -> None:  # runs in a child process
