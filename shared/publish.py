@@ -151,9 +151,10 @@ def _adopt(out: Path) -> None:
 
 def _tidy(out: Path, keep: Path | None = None) -> None:
     """Remove versions other than the current one (and ``keep``), and links to nothing."""
-    current = _current(out)
+    # Compared resolved: ``out`` may be a relative path, .current resolves absolute.
+    kept = {p.resolve() for p in (_current(out), keep) if p is not None}
     for version in (out / VERSIONS_NAME).glob("*") if (out / VERSIONS_NAME).is_dir() else ():
-        if version not in (current, keep):
+        if version.resolve() not in kept:
             shutil.rmtree(version, ignore_errors=True)
     for path in out.iterdir():
         if path.is_symlink() and not path.name.startswith(".") and not path.exists():

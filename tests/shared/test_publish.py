@@ -212,3 +212,17 @@ def test_kill_9_half_way_through_a_set_leaves_the_previous_one(tmp_path: Path) -
     with OutputFolder(tmp_path):  # the next run
         pass
     assert not list(tmp_path.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_a_relative_folder_keeps_its_current_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = Path("out")  # as a user types it: relative to where the job runs
+    with OutputFolder(out) as folder:
+        folder.publish("bt", _write({"a.csv": "1"}))
+        folder.publish("bt", _write({"a.csv": "2"}))
+    with OutputFolder(out):  # the next run tidies, and keeps what is current
+        pass
+    assert _visible(out) == {"a.csv": "2"}
+    assert len(list((out / VERSIONS_NAME).iterdir())) == 1
