@@ -119,6 +119,17 @@ def cap_groups(w: np.ndarray, groups: Sequence[object] | np.ndarray, cap: float)
     return x
 
 
+def cut_groups(w: np.ndarray, groups: Sequence[object] | np.ndarray, cap: float) -> np.ndarray:
+    """Scale each group over ``cap`` down to it; nothing goes elsewhere (the cut is cash)."""
+    x = np.asarray(w, dtype=np.float64).copy()
+    if cap >= 1.0:
+        return x
+    keys = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)[1]
+    totals = np.bincount(keys, weights=x)
+    over = totals > cap + 1e-12  # as cap_groups: a group at its cap is left alone
+    return x * np.where(over, cap / np.where(totals > 0, totals, 1.0), 1.0)[keys]
+
+
 def vol_scale(vol: float, target: float) -> float:
     """The factor, at most 1, that brings a portfolio of volatility ``vol`` to ``target``."""
     if target <= 0 or not np.isfinite(vol) or vol <= target:
@@ -140,15 +151,27 @@ def _ex_ante_vol(returns: np.ndarray, w: np.ndarray, ppy: float, kind: str) -> f
 def _capped(
     w: np.ndarray, groups: np.ndarray, classes: Sequence[str], cfg: InferenceSettings
 ) -> np.ndarray:
-    """Asset, cluster and class caps, in turn until all hold."""
+    """Asset, cluster and class caps, in turn until all hold.
+
+    When they cannot all be met by moving weight between groups (two classes
+    capped at 50%, one of them a single cluster capped at 25%), the rounds
+    pass the excess back and forth: the last step cuts every group still
+    over its cap, without passing anything on, so every cap holds and the
+    rest is cash. A book whose caps all hold is left as it is.
+    """
     assets = np.arange(w.size)
+    caps = ((assets, cfg.max_weight), (groups, cfg.max_cluster_weight),
+            (classes, cfg.max_class_weight))  # fmt: skip
     for _ in range(_CAP_ROUNDS):
         before = w
-        w = cap_groups(w, assets, cfg.max_weight)
-        w = cap_groups(w, groups, cfg.max_cluster_weight)
-        w = cap_groups(w, classes, cfg.max_class_weight)
+        for keys, cap in caps:
+            w = cap_groups(w, keys, cap)
         if np.allclose(w, before, rtol=0, atol=1e-15):
             break
+    # A round can also settle into a cycle (the cluster cap moving weight into a
+    # class the class cap then fills back): the cuts leave a valid book either way.
+    for keys, cap in caps:
+        w = cut_groups(w, keys, cap)
     return w
 
 

@@ -130,3 +130,24 @@ def test_what_the_caps_send_to_cash_is_said_in_the_notes() -> None:
     assert "max_cluster_weight 0.25" in p.notes["(caps)"]
     loose = _build(_returns([0.01, 0.02, 0.015]), [0, 1, 2], method="equal")
     assert "(caps)" not in loose.notes
+
+
+def test_caps_that_cycle_still_all_hold_the_rest_in_cash() -> None:
+    # Seen on real data (a seed ensemble, 2017-04-28): two classes capped at 50%, one of
+    # them a single pick whose cluster is capped at 25%. The cluster cap moved its excess
+    # to the other class, the class cap moved it back, and the book kept 50% in one cluster.
+    from inferer.construct import _capped
+    from shared.config import InferenceSettings
+
+    cfg = InferenceSettings(max_cluster_weight=0.25, max_class_weight=0.5)
+    w = np.array([0.1, 0.1, 0.1, 0.5, 0.0, 0.1, 0.1])
+    groups = np.array([0, 0, 1, 2, 2, 3, 3])
+    classes = ["stock", "stock", "stock", "alts", "stock", "stock", "stock"]
+    capped = _capped(w, groups, classes, cfg)
+    assert np.bincount(groups, weights=capped).max() <= 0.25 + 1e-12
+    assert capped[3] == pytest.approx(0.25) and capped.sum() == pytest.approx(0.75)
+    stocks = sum(x for x, c in zip(capped, classes, strict=True) if c == "stock")
+    assert stocks <= 0.5 + 1e-12
+    # A book whose caps hold is left exactly as it is.
+    fine = np.array([0.2, 0.05, 0.25, 0.25, 0.0, 0.125, 0.125])
+    assert np.array_equal(_capped(fine, groups, ["a", "b", "a", "c", "c", "b", "b"], cfg), fine)
