@@ -480,7 +480,8 @@ def _with_switches(
         vol = target_risk(past, book, cfg.lookback, ppy, cfg.covariance).vol
         stress = float(out.regimes.model.stress_on(bundle, [day])[0])
         rows.append(switch_row(day, bundle.path, len(book), stress, exposure, vol))
-        clusters = out.allocations[-1].clusters if out.allocations else {}
+        # The clusters of the decision it follows (the last one made, when that kept its book).
+        clusters = next((c for c in reversed(out.clusterings[: k + 1]) if c), {})
         weights += [
             {"date": day, "ticker": t, "weight": w, "cluster": clusters.get(t, -1)}
             for t, w in book.items()
