@@ -8,6 +8,7 @@ backtest the same encoder embeds every month's windows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,18 @@ def open_session(model_path: Path, threads: int) -> ort.InferenceSession:
         return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own untyped errors
         raise BundleError(f"{model_path}: onnxruntime cannot load it ({err})") from None
+
+
+def side_by_side(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows of ``parts`` made unit-length, side by side, over ``sqrt(len(parts))``.
+
+    The squared distance between two rows of the result is the mean of the
+    parts' squared distances between their unit rows: clustering the result
+    clusters the average distance matrix (a seed ensemble's members, or
+    :func:`inferer.pipeline` smoothing over months).
+    """
+    units = [e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12) for e in parts]
+    return (np.hstack(units) / np.sqrt(len(units))).astype(np.float32)
 
 
 class Embedder:
@@ -91,10 +104,7 @@ class Embedder:
             return np.empty((0, self.latent), np.float32)
         x = np.ascontiguousarray(windows, dtype=np.float32)
         each = [self._run(session, x) for session in self.sessions]
-        if len(each) == 1:
-            return each[0]
-        units = [e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12) for e in each]
-        return (np.hstack(units) / np.sqrt(len(units))).astype(np.float32)
+        return each[0] if len(each) == 1 else side_by_side(each)
 
     def _run(self, session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
         parts = [

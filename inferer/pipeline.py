@@ -23,6 +23,7 @@ from inferer.allocate import MethodResult
 from inferer.cluster import Clustering
 from inferer.construct import Portfolio, construct
 from inferer.day import Day, day_of
+from inferer.embed import side_by_side
 from inferer.run import Run
 from inferer.select import AssetStats, Selection, select_assets
 from inferer.stable import Previous, stabilised, sticky_k
@@ -303,6 +304,39 @@ def _mean_embeddings(
     return (total / count[:, None]).astype(np.float32)
 
 
+#: Trading days between the windows that ``[inference] smooth_months`` averages over.
+MONTH = 21
+
+
+def _smoothed(
+    today: np.ndarray,
+    cube: FeatureCube,
+    asof: dt.date,
+    tickers: Sequence[str],
+    bundle: Bundle,
+    run: Run,
+    cfg: InferenceSettings,
+) -> np.ndarray:
+    """Rows whose squared distances are the mean over ``smooth_months`` monthly windows.
+
+    Each earlier month's embeddings are that day's (:func:`_embed_day`); an
+    asset without a complete window then counts today's in its place, so a
+    new listing is clustered on what it has.
+    """
+    t = asof_index(cube.dates, asof)
+    row = {tk: i for i, tk in enumerate(tickers)}
+    parts = [today]
+    for k in range(1, cfg.smooth_months):
+        part = today.copy()
+        if t - MONTH * k >= 0:
+            names, emb = _embed_day(cube, cube.dates[t - MONTH * k].item(), bundle, run)
+            for j, name in enumerate(names):
+                if name in row:
+                    part[row[name]] = emb[j]
+        parts.append(part)
+    return side_by_side(parts)
+
+
 def decide_asof(
     prices: pl.DataFrame,
     asof: dt.date,
@@ -358,7 +392,7 @@ def decide_asof(
     with _timed(timings, "features"):
         # The windows of the last embed_days days are all inference reads; the averages
         # inside the features still see the whole history.
-        last = manifest.window + cfg.embed_days - 1
+        last = manifest.window + max(cfg.embed_days - 1, MONTH * (cfg.smooth_months - 1))
         run = run if run is not None else Run(cfg.onnx_threads)
         cube = run.features(past, settings.features, last)
     with _timed(timings, "windows"):
@@ -371,6 +405,8 @@ def decide_asof(
         embeddings = _mean_embeddings(
             win.values, cube, win.asof, tickers, bundle, run, cfg.embed_days
         )
+        if cfg.smooth_months > 1:
+            embeddings = _smoothed(embeddings, cube, win.asof, tickers, bundle, run, cfg)
     # The day's returns and signals are what selection reads: its time is selection's.
     with _timed(timings, "select"):
         day = day_of(past, tickers, cfg)

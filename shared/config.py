@@ -215,6 +215,11 @@ class InferenceSettings(_Section):
     #: Cluster stability: each asset is clustered by the mean of its embeddings
     #: on the last embed_days trading days up to the decision date (1: that day's).
     embed_days: Annotated[int, Field(ge=1, le=63)] = 1
+    #: Cluster stability, distances smoothed over time (evolutionary clustering):
+    #: cluster on the mean of the squared distances between normalised embeddings
+    #: of the windows ending on the decision date and 21, 42, ... trading days
+    #: before it, smooth_months windows in all (1: the decision date's alone).
+    smooth_months: Annotated[int, Field(ge=1, le=12)] = 1
     #: Most assets the silhouettes of the cluster-count search are scored on.
     silhouette_sample: Annotated[int, Field(ge=MIN_CLUSTERS + 1)] = 2000
     #: Cluster stability (``inferer.stable``), all off by default: build clusters

@@ -61,7 +61,7 @@ class Planned:
         """Jobs with the same key compute the same embeddings and clusterings."""
         cfg, bt = self.job.settings.inference, self.job.settings.backtest
         return digest(self.series, *clustering_params(cfg).values(), cfg.lookback,
-                      cfg.embed_days, bt.rebalance, bt.execution_lag)  # fmt: skip
+                      cfg.embed_days, cfg.smooth_months, bt.rebalance, bt.execution_lag)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,38 @@ def test_embed_days_averages_the_embeddings_of_the_last_days(
     np.testing.assert_allclose(one.embeddings, per_day[-1], rtol=1e-5, atol=1e-6)
 
 
+def test_smooth_months_clusters_the_mean_distance_of_monthly_windows(
+    sample_prices: pl.DataFrame, bundle
+) -> None:
+    from scipy.spatial.distance import pdist
+
+    from shared.scaling import Scaler
+    from shared.windows import windows_asof
+
+    three = SETTINGS.model_copy(
+        update={"inference": SETTINGS.inference.model_copy(update={"smooth_months": 3})}
+    )
+    alloc = decide_asof(sample_prices, ASOF, bundle, three)
+    cube = compute_features(sample_prices.filter(pl.col("date") <= ASOF), three.features)
+    embedder = Embedder(bundle, 1)
+    scaler = Scaler.from_dict(bundle.manifest.scaler)
+    squared = []
+    for back in (0, 21, 42):
+        day = cube.dates[len(cube.dates) - 1 - back].item()
+        win = windows_asof(cube, day, bundle.manifest.window, scaler)
+        emb = dict(zip(win.tickers, embedder.embed(win.values), strict=True))
+        rows = np.stack([emb[t] for t in alloc.clusters]).astype(np.float64)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        squared.append(pdist(rows, "sqeuclidean"))
+    got = pdist(alloc.embeddings.astype(np.float64), "sqeuclidean")
+    np.testing.assert_allclose(got, np.mean(squared, axis=0), rtol=1e-4, atol=1e-5)
+    # Hand check on one pair: the mean of the three months' squared distances.
+    assert got[0] == pytest.approx((squared[0][0] + squared[1][0] + squared[2][0]) / 3, rel=1e-4)
+    # The clusters differ from one month's alone on this sample (the setting acts).
+    one = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
+    assert not np.allclose(pdist(one.embeddings, "cosine"), got / 2, atol=1e-3)
+
+
 def test_cash_goes_to_the_risk_free_ticker_and_the_run_says_why(
     sample_prices: pl.DataFrame, bundle, tmp_path: Path
 ) -> None:
