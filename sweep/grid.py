@@ -16,8 +16,31 @@
     [variants.top2]
     inference.top_n = 2       # dotted keys override the base config
 
+A pre-registered protocol adds the rule that selects a variant and the
+held-out period it is then run on, once (:mod:`sweep.selection`):
+
+.. code-block:: toml
+
+    [selection]
+    baseline = "hrp"          # the variant whose settings count as unchanged
+    max_turnover = 1.5        # one-way a year
+    relaxed_turnover = 3.0    # the bound's first relaxation
+    drawdown_of = "equal_weight"
+    drawdown_ratio = 0.6667   # max drawdown at most this part of that series'
+    tie = 0.01                # Sharpe ratios this close tie
+
+    [holdout]
+    start = 2023-01-01
+    end = 2026-07-31
+    seeds = [0, 1, 2]
+    cost_bps = [10.0, 25.0]
+
+    [holdout.ablations.no_regime]
+    regime.model = "none"     # the selected variant with these settings too
+
 Every variant is validated against the config schema before anything runs,
-and a bad one is named in a one-line error.
+and a bad one is named in a one-line error. Paths in a variant's settings
+(``regime.history``, ...) are read against the grid file's folder.
 """
 
 from __future__ import annotations
@@ -25,12 +48,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.config import Settings, parse_settings, read_raw_config
+from shared.config import PATH_KEYS, Settings, parse_settings, read_raw_config
 from shared.errors import ConfigError
 
 __all__ = ["Grid", "Job", "load_grid"]
@@ -54,8 +77,24 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Holdout:
+    """The held-out period of a protocol, its seeds and costs, and the ablations' overrides."""
+
+    start: dt.date
+    end: dt.date
+    seeds: tuple[int, ...]
+    cost_bps: tuple[float, ...]
+    ablations: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Grid:
-    """Every job of the grid, in the file's order, and the walk-forward period."""
+    """Every job of the grid, in the file's order, and the walk-forward period.
+
+    ``overrides``: each variant's settings as the file gives them (dotted
+    keys), which a selection rule counts; ``selection`` and ``holdout``: the
+    protocol's tables, raw (:mod:`sweep.selection` reads them).
+    """
 
     jobs: tuple[Job, ...]
     variants: tuple[str, ...]
@@ -63,6 +102,12 @@ class Grid:
     retrain_every: int
     start: dt.date
     end: dt.date
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    selection: dict[str, Any] | None = None
+    holdout: Holdout | None = None
+    #: The base config (paths resolved) and the grid file, for the held-out grid.
+    raw: dict[str, Any] = field(default_factory=dict)
+    path: Path = Path("grid.toml")
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -87,9 +132,21 @@ def _override(raw: Mapping[str, Any], dotted: Mapping[str, Any], where: str) -> 
     return out
 
 
-#: The keys a grid file may have, at its top and in its [period] table.
-GRID_KEYS = ("seeds", "cost_bps", "period", "variants")
+#: The keys a grid file may have, at its top and in its [period] and [holdout] tables.
+GRID_KEYS = ("seeds", "cost_bps", "period", "variants", "selection", "holdout")
 PERIOD_KEYS = ("train_start", "retrain_every", "start", "end")
+HOLDOUT_KEYS = ("start", "end", "seeds", "cost_bps", "ablations")
+
+
+def _with_paths(dotted: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """``dotted`` with relative file settings (:data:`PATH_KEYS`) read against ``folder``."""
+    out = dict(dotted)
+    for section, keys in PATH_KEYS.items():
+        for key in keys:
+            value = out.get(f"{section}.{key}")
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                out[f"{section}.{key}"] = str(folder.resolve() / value)
+    return out
 
 
 def _unknown(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
@@ -127,6 +184,48 @@ def _numbers(doc: Mapping[str, Any], key: str, default: list[Any], path: Path) -
     return values
 
 
+def _holdout(table: Any, path: Path) -> Holdout | None:
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [holdout] must be a table")
+    _unknown(table, HOLDOUT_KEYS, f"{path}: [holdout]")
+    start, end = table.get("start"), table.get("end")
+    if not (isinstance(start, dt.date) and isinstance(end, dt.date)) or end <= start:
+        raise ConfigError(f"{path}: [holdout] needs TOML dates start and end, end after start")
+    ablations = table.get("ablations", {})
+    if not isinstance(ablations, Mapping) or not all(
+        isinstance(v, Mapping) and _NAME.match(k) for k, v in ablations.items()
+    ):
+        raise ConfigError(f"{path}: [holdout.ablations.NAME] tables need folder names")
+    return Holdout(
+        start, end,
+        tuple(int(x) for x in _numbers(table, "seeds", [0], path)),
+        tuple(float(x) for x in _numbers(table, "cost_bps", [10.0], path)),
+        {k: _with_paths(_flatten(v), path.parent) for k, v in ablations.items()},
+    )  # fmt: skip
+
+
+def grid_jobs(
+    raw: Mapping[str, Any],
+    overrides: Mapping[str, Mapping[str, Any]],
+    seeds: Sequence[int],
+    costs: Sequence[float],
+    path: Path,
+) -> list[Job]:
+    """Every variant x seed x cost, validated; a variant's folder carries the cost when several."""
+    jobs = []
+    for name, dotted in overrides.items():
+        merged = _override(raw, dotted, f"{path}: variant {name}")
+        for seed in seeds:
+            for cost in costs:
+                run = _override(merged, {"train.seed": seed, "backtest.cost_bps": cost}, name)
+                settings = parse_settings(run, f"{path} (variant {name}, seed {seed})")
+                variant = name if len(costs) == 1 else f"{name}-{cost:g}bps"
+                jobs.append(Job(variant, int(seed), float(cost), settings))
+    return jobs
+
+
 def load_grid(grid_path: str | Path, base_config: str | Path) -> Grid:
     """Read the grid and the base config; every job's settings, validated.
 
@@ -148,16 +247,17 @@ def load_grid(grid_path: str | Path, base_config: str | Path) -> Grid:
     seeds = _numbers(doc, "seeds", [0], path)
     costs = _numbers(doc, "cost_bps", [parse_settings(raw, base_config).backtest.cost_bps], path)
     train_start, every, start, end = _period(doc.get("period"), path)
-    jobs = []
-    for name, table in variants.items():
+    for name in variants:
         if not _NAME.match(name):
             raise ConfigError(f"{path}: variant name {name!r} is not a folder name")
-        merged = _override(raw, _flatten(table), f"{path}: variant {name}")
-        for seed in seeds:
-            for cost in costs:
-                run = _override(merged, {"train.seed": seed, "backtest.cost_bps": cost}, name)
-                settings = parse_settings(run, f"{path} (variant {name}, seed {seed})")
-                variant = name if len(costs) == 1 else f"{name}-{cost:g}bps"
-                jobs.append(Job(variant, int(seed), float(cost), settings))
+    overrides = {k: _with_paths(_flatten(v), path.parent) for k, v in variants.items()}
+    jobs = grid_jobs(raw, overrides, seeds, costs, path)
+    selection = doc.get("selection")
+    if selection is not None and not isinstance(selection, Mapping):
+        raise ConfigError(f"{path}: [selection] must be a table")
     names = tuple(dict.fromkeys(j.variant for j in jobs))
-    return Grid(tuple(jobs), names, train_start, every, start, end)
+    return Grid(
+        tuple(jobs), names, train_start, every, start, end, overrides,
+        None if selection is None else dict(selection), _holdout(doc.get("holdout"), path),
+        raw, path,
+    )  # fmt: skip
