@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
 
 from shared.choices import Reports
 from shared.options import config_option, out_option, prices_option, ray_address_option
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from sweep.grid import Grid
+    from sweep.selection import Rule
 
 log = logging.getLogger("deepquant.sweep")
 
@@ -59,15 +65,20 @@ def sweep(
     Bundles are named by what they were trained on, so jobs that share a
     model share its bundles; embeddings and clusterings are cached by their
     inputs, so variants that differ only after clustering compute them once.
-    Run it again to resume: finished tasks are kept.
+    Run it again to resume: finished tasks are kept. A grid with a
+    [selection] table is a protocol: the rule then selects a variant
+    (selection.md), and a [holdout] table runs it on the held-out period,
+    once, into OUT/holdout/ (sweep/selection.py).
     """
     from shared.publish import writable_folder
     from sweep.grid import load_grid
     from sweep.reports import draw
     from sweep.results import RESULTS, aggregate
     from sweep.run import run_sweep
+    from sweep.selection import Rule
 
     jobs = load_grid(grid, config)
+    rule = Rule.of(jobs) if jobs.selection is not None else None
     writable_folder(out)
     log.info(
         "sweep: %d variant(s), %d job(s), backtests %s .. %s",
@@ -82,3 +93,34 @@ def sweep(
         click.echo(f"report: {path}")
     click.echo((out / "summary.md").read_text())
     click.echo(f"results: {out / RESULTS}")
+    if rule is not None:
+        _protocol(jobs, rule, results, out, ledger, reports, prices, config.name, address, num_cpus)
+
+
+def _protocol(
+    jobs: Grid, rule: Rule, results: pl.DataFrame, out: Path, ledger: Path | None,
+    reports: str, prices: Path | None, config_name: str, address: str | None,
+    num_cpus: int | None,
+) -> None:  # fmt: skip
+    """Apply the selection rule; with a [holdout] table, run the selected variant there once."""
+    from sweep.reports import draw
+    from sweep.results import RESULTS, aggregate
+    from sweep.run import run_sweep
+    from sweep.selection import HOLDOUT, check_once, holdout_grid, select, write_choice
+
+    choice = select(results, jobs, rule)
+    click.echo(write_choice(choice, rule, out))
+    if jobs.holdout is None:
+        return
+    held, folder = holdout_grid(jobs, choice.variant), out / HOLDOUT
+    check_once(folder, choice, rule)
+    log.info("held-out period %s .. %s: %d job(s)", held.start, held.end, len(held.jobs))
+    run_sweep(
+        held, out, prices_path=prices, config_name=config_name, address=address,
+        num_cpus=num_cpus, draw=reports == "all", jobs_out=folder,
+    )  # fmt: skip
+    held_results = aggregate(held, folder, ledger)
+    for path in draw(held, folder, held_results, reports):
+        click.echo(f"report: {path}")
+    click.echo((folder / "summary.md").read_text())
+    click.echo(f"results: {folder / RESULTS}")

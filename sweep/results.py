@@ -2,7 +2,9 @@
 
 ``results.parquet`` / ``results.csv``: ``variant``, ``seed``, ``cost_bps``,
 ``series`` (strategy, benchmark, baselines) and every metric of the job's
-``metrics.json``. ``ledger.csv``: every trial the sweep ran (each variant x
+``metrics.json``; with a trial ledger, the strategy's ``dsr_ledger``, its
+deflated Sharpe ratio counting the ledger's trials for the period after
+this sweep's are added (:func:`deflated`). ``ledger.csv``: every trial the sweep ran (each variant x
 seed x cost) in the schema of :mod:`backtest.ledger`, with the strategy's
 daily-return count and Sharpe ratio over the risk-free rate: the count of
 variants tried, which a reader of any one result must know, and what a
@@ -23,8 +25,10 @@ import numpy as np
 import polars as pl
 
 from backtest import plots
-from backtest.ledger import COLUMNS, record
+from backtest.ledger import COLUMNS, record, trial_sharpes
 from backtest.report import format_value
+from backtest.report_file import INPUTS
+from backtest.statistics import deflated_sharpe
 from shared.atomic import atomic_open, atomic_write_text, remove_leftovers
 from sweep.grid import Grid
 
@@ -62,6 +66,29 @@ def ledger(grid: Grid, out: Path) -> pl.DataFrame:
     return pl.DataFrame(rows).select(COLUMNS)
 
 
+def _excess(folder: Path) -> tuple[np.ndarray, float]:
+    """The strategy's daily returns over the risk-free rate, and periods a year, of a job."""
+    inputs = json.loads((folder / INPUTS).read_text())
+    rf = np.array([math.nan if v is None else v for v in inputs["risk_free"]], dtype=np.float64)
+    strategy = pl.read_csv(folder / "returns.csv", columns=["strategy"])["strategy"].to_numpy()
+    return strategy - rf, float(inputs["periods_per_year"])
+
+
+def deflated(results: pl.DataFrame, grid: Grid, out: Path, trial_ledger: Path) -> pl.DataFrame:
+    """``results`` with ``dsr_ledger``: each job's deflated Sharpe ratio counting every trial of
+    ``trial_ledger`` for the period, this sweep's included (the jobs' own ``dsr`` count the
+    trials recorded before they ran), and ``dsr_ledger_trials``, that count."""
+    trials = np.asarray(trial_sharpes(trial_ledger, grid.start, grid.end), dtype=np.float64)
+    values = []
+    for job in grid.jobs:
+        excess, ppy = _excess(out / job.label)
+        per_period = (trials / math.sqrt(ppy)).tolist()
+        dsr = deflated_sharpe(excess[np.isfinite(excess)], per_period)
+        values.append({"variant": job.variant, "seed": job.seed, "series": "strategy",
+                       "dsr_ledger": dsr, "dsr_ledger_trials": float(trials.size)})  # fmt: skip
+    return results.join(pl.DataFrame(values), on=["variant", "seed", "series"], how="left")
+
+
 def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
     strat = results.filter(pl.col("series") == "strategy")
     table = strat.group_by("variant", maintain_order=True).agg(
@@ -72,6 +99,7 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
         pl.col("sharpe").min().alias("lo"),
         pl.col("sharpe").max().alias("hi"),
         pl.col("psr").mean(),
+        pl.col("dsr_ledger" if "dsr_ledger" in strat.columns else "dsr").mean().alias("dsr"),
         pl.col("cagr").mean(),
         pl.col("ann_vol").mean(),
         pl.col("max_drawdown").mean(),
@@ -86,20 +114,23 @@ def _summary(results: pl.DataFrame, trials: int, grid: Grid) -> str:
         "the best one must discount it for all of them.",
         "",
         "| Variant | Runs | Sharpe (mean) [90% bootstrap] | Sharpe (min .. max over seeds) | "
-        "PSR | CAGR | Volatility | Max drawdown | Turnover (one-way) |",
-        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "PSR | DSR | CAGR | Volatility | Max drawdown | Turnover (one-way) |",
+        "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for v, n, s, b_lo, b_hi, lo, hi, psr, cagr, vol, dd, turn in table.iter_rows():
+    for v, n, s, b_lo, b_hi, lo, hi, psr, dsr, cagr, vol, dd, turn in table.iter_rows():
         lines.append(
             f"| {v} | {n} | {format_value(s, 'ratio')} [{format_value(b_lo, 'ratio')}, "
             f"{format_value(b_hi, 'ratio')}] | {format_value(lo, 'ratio')} .. "
             f"{format_value(hi, 'ratio')} | {format_value(psr, 'ratio')} | "
+            f"{format_value(dsr, 'ratio')} | "
             f"{format_value(cagr, 'pct1')} | {format_value(vol, 'pct1')} | "
             f"{format_value(dd, 'pct1')} | {format_value(turn, 'pct1')} |"
         )
     lines += [
         "",
-        f"The benchmark's Sharpe ratio over the same days: {format_value(bench, 'ratio')}.",
+        f"The benchmark's Sharpe ratio over the same days: {format_value(bench, 'ratio')}. "
+        "DSR: the deflated Sharpe ratio, counting every trial of the ledger for the period "
+        "(with --ledger) or those recorded before the job ran.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -117,13 +148,14 @@ def aggregate(grid: Grid, out: Path, trial_ledger: Path | None = None) -> pl.Dat
     """
     remove_leftovers(out)  # what an aggregation killed half-way left
     results = pl.DataFrame(_rows(grid, out))
-    with atomic_open(out / RESULTS, "wb") as fh:
-        results.write_parquet(fh)
-    atomic_write_text(out / "results.csv", results.write_csv())
     trials = ledger(grid, out)
     atomic_write_text(out / "ledger.csv", trials.write_csv())
     if trial_ledger is not None:
         record(trial_ledger, trials)
+        results = deflated(results, grid, out, trial_ledger)
+    with atomic_open(out / RESULTS, "wb") as fh:
+        results.write_parquet(fh)
+    atomic_write_text(out / "results.csv", results.write_csv())
     strat = results.filter(pl.col("series") == "strategy")
     bench = float(np.nanmean(results.filter(pl.col("series") == "benchmark")["sharpe"].to_numpy()))
     by_variant = {v: strat.filter(pl.col("variant") == v) for v in grid.variants}

@@ -60,8 +60,8 @@ class Planned:
     def wave_key(self) -> str:
         """Jobs with the same key compute the same embeddings and clusterings."""
         cfg, bt = self.job.settings.inference, self.job.settings.backtest
-        return digest(self.series, *clustering_params(cfg).values(), cfg.lookback,
-                      cfg.embed_days, cfg.smooth_months, bt.rebalance, bt.execution_lag)  # fmt: skip
+        return digest(self.series, *clustering_params(cfg).values(), cfg.lookback, cfg.embed_days,
+                      cfg.smooth_months, bt.rebalance, bt.execution_lag)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _warm_tasks(
 
 
 def _backtests(
-    plan: Plan, grid: Grid, out: Path, names: tuple[str, str | None], draw: bool
+    plan: Plan, grid: Grid, out: Path, jobs_out: Path, names: tuple[str, str | None], draw: bool
 ) -> None:
     import ray
 
@@ -164,7 +164,7 @@ def _backtests(
     jobs: list[Task] = []
     waves: set[str] = set()
     for p in plan.jobs:
-        target, key = out / p.job.label, p.job_key(grid)
+        target, key = jobs_out / p.job.label, p.job_key(grid)
         if finished(target, key):
             continue
         models = _link_series(p, out)
@@ -173,7 +173,7 @@ def _backtests(
             fn=backtest_one,
             args=(refs[p.data], p.job.settings.model_dump(mode="json"), str(models),
                   grid.start, grid.end, str(target), str(out / "cache"), names, key, draw),
-            log_path=out / p.job.label / "task.log",
+            log_path=target / "task.log",
         ))  # fmt: skip
         if p.wave_key not in waves:
             waves.add(p.wave_key)
@@ -194,14 +194,17 @@ def run_sweep(
     address: str | None = None,
     num_cpus: int | None = None,
     draw: bool = False,
+    jobs_out: Path | None = None,
 ) -> Plan:
     """Train and backtest every job of ``grid`` into ``out`` (aggregation is separate).
 
     ``draw``: every job draws its charts and report (``--reports all``).
+    ``jobs_out``: the jobs' folders, when not ``out`` (a protocol's held-out
+    runs, which share the development's bundles and cache).
     """
     the_plan = plan(grid, prices_path)
     connect(address, num_cpus)
     _train(the_plan, out)
     prices_name = prices_path.name if prices_path is not None else None
-    _backtests(the_plan, grid, out, (config_name, prices_name), draw)
+    _backtests(the_plan, grid, out, jobs_out or out, (config_name, prices_name), draw)
     return the_plan

@@ -11,6 +11,7 @@ same files again, with tasks on both nodes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -24,11 +25,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from backtest.baselines import BASELINES
 from backtest.ledger import trial_sharpes
+from backtest.statistics import sharpe_statistics
 from sweep.grid import load_grid
 
 pytest.importorskip("ray", reason="the `scale` extra (Ray) is not installed")
@@ -109,6 +112,18 @@ def test_results_table_ledger_and_summary(swept: tuple[Path, str]) -> None:
     grid = load_grid(GRID, ROOT / "configs" / "sample.toml")
     recorded = trial_sharpes(out.parent / "trials.csv", grid.start, grid.end)
     assert sorted(recorded) == pytest.approx(sorted(strategy["sharpe"].to_list()))
+    # Deflated Sharpe ratios counting the sweep's own four trials, as a backtest run after it
+    # would report them (its statistics on the job's returns over the risk-free rate).
+    assert strategy["dsr_ledger_trials"].to_list() == [4.0] * 4
+    assert (strategy["dsr_ledger"] < strategy["psr"]).all()
+    job = out / "top2" / "1"
+    inputs = json.loads((job / "report_inputs.json").read_text())
+    rf = np.array(inputs["risk_free"], dtype=np.float64)
+    returns = pl.read_csv(job / "returns.csv")["strategy"].to_numpy()
+    stats = sharpe_statistics({"strategy": returns}, rf, inputs["periods_per_year"],
+                              trial_sharpes=recorded, reps=10)  # fmt: skip
+    row = strategy.filter((pl.col("variant") == "top2") & (pl.col("seed") == 1))
+    assert row["dsr_ledger"][0] == pytest.approx(stats["strategy"]["dsr"], rel=1e-12)
     summary = (out / "summary.md").read_text()
     assert "2 variant(s), 4 trial(s)" in summary and "| top2 | 2 |" in summary
     assert (out / "sharpe.png").read_bytes()[:4] == b"\x89PNG"

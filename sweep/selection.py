@@ -1,0 +1,220 @@
+"""A protocol's selection rule, applied by the code, and the held-out grid it leads to.
+
+A grid with a ``[selection]`` table (:mod:`sweep.grid`) names the rule that
+picks one variant from the development results, fixed before they exist:
+the highest mean Sharpe ratio among the variants whose one-way turnover is
+under ``max_turnover`` a year and whose max drawdown is at most
+``drawdown_ratio`` of the ``drawdown_of`` series' over the same days. Sharpe
+ratios within ``tie`` of the best tie, and the tie goes to the variant with
+fewer settings changed from ``baseline``, then to the first listed. When no
+variant meets both bounds the turnover bound is relaxed to
+``relaxed_turnover``, then dropped; when no variant meets the drawdown
+bound, ``baseline`` is selected. :class:`Choice` says which step decided.
+
+With a ``[holdout]`` table the selected variant, and each of its ablations
+that applies to it, is then run on the held-out period
+(:func:`holdout_grid`), once: ``selection.json`` in the held-out folder
+records the selection, and a later run that selects another variant is
+refused (:func:`check_once`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from backtest.report import format_value
+from shared.atomic import atomic_write_text
+from shared.errors import ConfigError
+from sweep.grid import Grid, grid_jobs
+
+__all__ = ["Choice", "Rule", "check_once", "holdout_grid", "select", "write_choice"]
+
+#: The held-out runs' folder below the sweep's, and the file that fixes its variant.
+HOLDOUT = "holdout"
+CHOICE = "selection.json"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The ``[selection]`` table: bounds, the relaxation, ties (module docstring)."""
+
+    baseline: str
+    max_turnover: float
+    relaxed_turnover: float
+    drawdown_of: str = "equal_weight"
+    drawdown_ratio: float = 2 / 3
+    tie: float = 0.01
+
+    @classmethod
+    def of(cls, grid: Grid) -> Rule:
+        """The grid's rule, validated; ConfigError naming the bad key."""
+        table = dict(grid.selection or {})
+        where = f"{grid.path}: [selection]"
+        unknown = set(table) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        try:
+            rule = cls(**table)
+        except TypeError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        if rule.baseline not in grid.overrides:
+            raise ConfigError(f"{where}: baseline {rule.baseline!r} is not a variant of the grid")
+        if not 0 < rule.max_turnover <= rule.relaxed_turnover or rule.drawdown_ratio <= 0:
+            raise ConfigError(
+                f"{where}: needs 0 < max_turnover <= relaxed_turnover and drawdown_ratio > 0"
+            )
+        return rule
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The selected variant, the step of the rule that selected it, and every variant's figures."""
+
+    variant: str
+    step: str
+    table: pl.DataFrame
+
+
+def _changed(grid: Grid, variant: str, baseline: str) -> int:
+    """Settings in which ``variant`` differs from ``baseline`` (dotted keys)."""
+    a, b = grid.overrides[variant], grid.overrides[baseline]
+    return sum(a.get(k) != b.get(k) for k in set(a) | set(b))
+
+
+def figures(results: pl.DataFrame, grid: Grid, rule: Rule) -> pl.DataFrame:
+    """Per variant: mean Sharpe, turnover, max drawdown, the drawdown bound, settings changed."""
+    means = (
+        results.group_by("variant", "series")
+        .agg(pl.col("sharpe", "turnover", "max_drawdown").mean())
+        .filter(pl.col("series").is_in(["strategy", rule.drawdown_of]))
+    )
+    rows = []
+    for v in grid.variants:
+        mine = means.filter(pl.col("variant") == v)
+        strat = mine.filter(pl.col("series") == "strategy").row(0, named=True)
+        ref = mine.filter(pl.col("series") == rule.drawdown_of)
+        bound = rule.drawdown_ratio * ref["max_drawdown"][0] if ref.height else math.nan
+        rows.append({
+            "variant": v, "sharpe": strat["sharpe"], "turnover": strat["turnover"],
+            "max_drawdown": strat["max_drawdown"], "drawdown_bound": bound,
+            "changed": _changed(grid, _name(grid, v), rule.baseline),
+        })  # fmt: skip
+    return pl.DataFrame(rows)
+
+
+def _name(grid: Grid, variant: str) -> str:
+    """The grid's variant behind a results label (``name-10bps`` with several costs)."""
+    return variant if variant in grid.overrides else variant.rsplit("-", 1)[0]
+
+
+def _best(table: pl.DataFrame, tie: float) -> str | None:
+    ok = table.filter(pl.col("sharpe").is_finite())
+    if ok.height == 0:
+        return None
+    top = float(ok["sharpe"].max())  # type: ignore[arg-type]
+    near = ok.with_row_index("order").filter(pl.col("sharpe") >= top - tie)
+    return str(near.sort("changed", "order")["variant"][0])
+
+
+def select(results: pl.DataFrame, grid: Grid, rule: Rule) -> Choice:
+    """Apply ``rule`` to the development ``results`` (:func:`sweep.results.aggregate`'s)."""
+    table = figures(results, grid, rule)
+    drawdown = pl.col("max_drawdown") >= pl.col("drawdown_bound")
+    steps = [
+        (f"both bounds (turnover under {rule.max_turnover:.0%} a year)",
+         drawdown & (pl.col("turnover") < rule.max_turnover)),
+        (f"turnover bound relaxed to {rule.relaxed_turnover:.0%} a year",
+         drawdown & (pl.col("turnover") < rule.relaxed_turnover)),
+        ("turnover bound dropped, drawdown bound only", drawdown),
+    ]  # fmt: skip
+    table = table.with_columns(
+        (pl.col("turnover") < rule.max_turnover).alias("meets_turnover"),
+        drawdown.fill_null(False).alias("meets_drawdown"),
+    )
+    for step, eligible in steps:
+        best = _best(table.filter(eligible.fill_null(False)), rule.tie)
+        if best is not None:
+            return Choice(best, step, table)
+    return Choice(rule.baseline, "no variant meets the drawdown bound: the baseline", table)
+
+
+def write_choice(choice: Choice, rule: Rule, out: Path) -> str:
+    """``selection.md`` in ``out``: the rule, each variant against it, the outcome; its text."""
+    lines = [
+        "# Selection",
+        "",
+        f"Rule: the highest Sharpe ratio with one-way turnover under {rule.max_turnover:.0%} a "
+        f"year and a max drawdown at most {rule.drawdown_ratio:.3g} of {rule.drawdown_of}'s; "
+        f"ties within {rule.tie:g} to fewer settings changed from {rule.baseline}.",
+        "",
+        "| variant | Sharpe | turnover | max drawdown | bound | changed | turnover ok "
+        "| drawdown ok |",
+        "| :--- | ---: | ---: | ---: | ---: | ---: | :---: | :---: |",
+    ]
+    for r in choice.table.iter_rows(named=True):
+        lines.append(
+            f"| {r['variant']} | {format_value(r['sharpe'], 'ratio')} | "
+            f"{format_value(r['turnover'], 'pct1')} | {format_value(r['max_drawdown'], 'pct1')} | "
+            f"{format_value(r['drawdown_bound'], 'pct1')} | {r['changed']} | "
+            f"{'yes' if r['meets_turnover'] else 'no'} | {'yes' if r['meets_drawdown'] else 'no'} |"
+        )
+    lines += ["", f"Selected: **{choice.variant}**, by {choice.step}."]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "selection.md", text)
+    return text
+
+
+def check_once(folder: Path, choice: Choice, rule: Rule) -> None:
+    """Record the selection in the held-out ``folder``; refuse one that differs from it."""
+    path = folder / CHOICE
+    if path.is_file():
+        done = json.loads(path.read_text())
+        if done["variant"] != choice.variant:
+            raise ConfigError(
+                f"{folder}: the held-out period was run for {done['variant']!r}; a protocol runs "
+                f"it once, not again for {choice.variant!r}"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"variant": choice.variant, "step": choice.step, "rule": asdict(rule)}
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
+#: Regime models fitted to data: the ones an ablation of ``regime.*`` settings applies to.
+FITTED = ("jump", "hmm")
+
+
+def _applies(grid: Grid, chosen: Mapping[str, Any], dotted: Mapping[str, Any]) -> bool:
+    """An ablation of ``regime.*`` settings applies where the variant has a fitted regime model."""
+    if all(k.startswith("regime.") for k in dotted):
+        model = chosen.get("regime.model", grid.raw.get("regime", {}).get("model", "none"))
+        return model in FITTED
+    return True
+
+
+def holdout_grid(grid: Grid, variant: str) -> Grid:
+    """The held-out grid: ``variant`` and each ablation that applies to it, every seed and cost.
+
+    An ablation is named ``<variant>_<ablation>``.
+    """
+    holdout = grid.holdout
+    if holdout is None:
+        raise ConfigError(f"{grid.path}: no [holdout] table")
+    chosen = grid.overrides[variant]
+    overrides = {variant: chosen}
+    for name, dotted in holdout.ablations.items():
+        if _applies(grid, chosen, dotted):
+            overrides[f"{variant}_{name}"] = {**chosen, **dotted}
+    jobs = grid_jobs(grid.raw, overrides, holdout.seeds, holdout.cost_bps, grid.path)
+    names = tuple(dict.fromkeys(j.variant for j in jobs))
+    return replace(
+        grid, jobs=tuple(jobs), variants=names, start=holdout.start, end=holdout.end,
+        overrides=overrides, selection=None, holdout=None,
+    )  # fmt: skip
