@@ -13,12 +13,18 @@ shared and noisy):
   empty cache, with its report. Target <= 2.5x with reports for the best
   variant only (``--reports best``, the sweep's default), <= 3x with every
   variant's report, and <= 3x for the backtests alone against one alone.
+- ``ensemble``: one retrain date's bundle (2026-01) with a seed ensemble of
+  three models (``[train] seeds = 3``) against one model, ``deepquant train
+  --workers 1``. The members train one after another inside their bundle's
+  task (Ray parallelises bundles: retrain dates and seeds), so about 3x is
+  expected; the cron job's cost of K members is ``benchmarks/infer.py``'s.
 - ``overhead``: 100 empty Ray tasks, wall clock, after ``ray.init``: first
   with the workers' start-up, then again. Target < 3 s.
 
     .venv/bin/python benchmarks/sweep.py --part overhead
     .venv/bin/python benchmarks/sweep.py --part grid --model runs/real_s14/models/wf
     .venv/bin/python benchmarks/sweep.py --part train      # ~30 min on 2 cores
+    .venv/bin/python benchmarks/sweep.py --part ensemble   # ~5 min on 2 cores
 """
 
 from __future__ import annotations
@@ -56,6 +62,25 @@ def part_train(work: Path) -> None:
     )  # fmt: skip
     ratio = times[2] / times[1]
     print(f"train workers 2 / 1: {ratio:.2f} (target <= 0.6); bundles identical: {same}")
+
+
+def part_ensemble(work: Path) -> None:
+    times = {}
+    for seeds in (1, 3):
+        config = work / f"seeds{seeds}.toml"
+        text = CONFIG.read_text().replace(
+            'universe = "universe.toml"', f'universe = "{CONFIG.parent / "universe.toml"}"'
+        )
+        config.write_text(text.replace("[train]", f"[train]\nseeds = {seeds}"))  # fmt: skip
+        cmd = [sys.executable, "-m", "deepquant", "-q", "train", "--config", str(config),
+               "--prices", str(PANEL), "--start", "2026-01-01", "--end", "2026-01-31",
+               "--retrain-every", "12", "--workers", "1",
+               "--out", str(work / f"e{seeds}")]  # fmt: skip
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        times[seeds] = time.perf_counter() - t0
+        print(f"train one bundle, {seeds} model(s): {times[seeds]:.0f} s", flush=True)
+    print(f"ensemble of 3 / one model: {times[3] / times[1]:.2f} (members train in sequence)")
 
 
 def _variants() -> list[dict[str, object]]:
@@ -162,7 +187,8 @@ def part_overhead() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("train", "grid", "overhead", "all"), default="all")
+    parts = ("train", "grid", "overhead", "ensemble", "all")
+    parser.add_argument("--part", choices=parts, default="all")
     parser.add_argument("--model", type=Path, default=ROOT / "runs" / "real_s14" / "models" / "wf")
     parser.add_argument("--work", type=Path, default=None, help="keep files here (default: temp)")
     args = parser.parse_args()
@@ -176,6 +202,8 @@ def main() -> None:
             part_grid(args.model.resolve(), work)
         if args.part in ("train", "all"):
             part_train(work)
+        if args.part in ("ensemble", "all"):
+            part_ensemble(work)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
