@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from shared.config import load_settings
-from shared.options import DATE, config_option, model_option, out_option, prices_option
+from shared.options import (
+    DATE,
+    config_option,
+    model_option,
+    out_option,
+    prices_option,
+    regime_history_option,
+)
 
 log = logging.getLogger("deepquant.backtest")
 
@@ -22,6 +29,7 @@ def _progress(i: int, n: int, day: dt.date) -> None:
 @click.command()
 @config_option
 @prices_option
+@regime_history_option
 @model_option("Folder of walk-forward bundles (or one bundle trained by the first rebalance).")
 @click.option("--start", required=True, type=DATE, help="First possible rebalance date.")
 @click.option("--end", required=True, type=DATE, help="Last date of the backtest.")
@@ -35,6 +43,7 @@ def _progress(i: int, n: int, day: dt.date) -> None:
 def backtest(
     config: Path,
     prices: Path | None,
+    regime_history: Path | None,
     model: Path,
     start: dt.date,
     end: dt.date,
@@ -50,7 +59,7 @@ def backtest(
 
     if end <= start:
         raise DataError(f"--end {end} is not after --start {start}")
-    settings = load_settings(config)
+    settings = load_settings(config, regime_history)
     data = load_prices(settings.data, prices)
     job = BacktestJob(model, start, end, out, config.name, prices.name if prices else None)
     result = run_job(data, settings, job, progress=_progress, draw=report)

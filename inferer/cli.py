@@ -20,6 +20,7 @@ from shared.options import (
     naming,
     out_option,
     prices_option,
+    regime_history_option,
 )
 from shared.windows import effective_asof
 
@@ -39,6 +40,7 @@ MAX_CAPITAL = 1e15
 @click.command()
 @config_option
 @prices_option
+@regime_history_option
 @model_option("A bundle, or a folder of bundles (the newest trained on or before --asof is used).")
 @asof_option
 @click.option(
@@ -58,6 +60,7 @@ MAX_CAPITAL = 1e15
 def infer(
     config: Path,
     prices: Path | None,
+    regime_history: Path | None,
     model: Path,
     asof: dt.date | None,
     holdings: Path | None,
@@ -70,7 +73,7 @@ def infer(
     from shared.publish import OutputFolder
 
     t0 = time.perf_counter()
-    settings = load_settings(config)
+    settings = load_settings(config, regime_history)
     with OutputFolder(out) as folder:
         data = load_prices(settings.data, prices)
         alloc, data_end = _allocate(data, settings, model, asof, folder.path)

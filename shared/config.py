@@ -451,12 +451,18 @@ def read_raw_config(path: str | Path) -> dict[str, Any]:
     return _resolve_paths(raw, path.resolve().parent)
 
 
-def load_settings(path: str | Path) -> Settings:
+def load_settings(path: str | Path, regime_history: Path | None = None) -> Settings:
     """Read and validate a TOML config file.
+
+    ``regime_history``: a file that replaces ``[regime] history`` (the
+    commands' ``--regime-history``).
 
     Raises
     ------
     ConfigError
         The file is missing, is not valid TOML, or a setting is unknown or invalid.
     """
-    return parse_settings(read_raw_config(path), path)
+    raw = read_raw_config(path)
+    if regime_history is not None:
+        raw.setdefault("regime", {})["history"] = str(regime_history)
+    return parse_settings(raw, path)

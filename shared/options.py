@@ -29,6 +29,7 @@ ENV = {
     "model": "DEEPQUANT_MODEL",
     "out": "DEEPQUANT_OUT",
     "asof": "DEEPQUANT_ASOF",
+    "regime_history": "DEEPQUANT_REGIME_HISTORY",
 }
 #: Prefix of every other option's environment variable.
 ENV_PREFIX = "DEEPQUANT"
@@ -69,6 +70,19 @@ def prices_option(f: F) -> F:
         envvar=ENV["prices"],
         help="Wide price panel (CSV, CSV.gz or parquet); its columns are the universe. "
         f"Env: {ENV['prices']}.",
+    )(f)
+
+
+def regime_history_option(f: F) -> F:
+    return click.option(
+        "--regime-history",
+        "regime_history",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar=ENV["regime_history"],
+        help="The benchmark's daily closes since long ago (CSV: date and the benchmark), "
+        "for the regime layer; overrides [regime] history. Without either, prices from "
+        f"Yahoo fetch it, a --prices file serves its own. Env: {ENV['regime_history']}.",
     )(f)
 
 

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
     from shared.config import Settings
     from shared.regime import History
-from shared.options import DATE, config_option, out_option, prices_option, ray_address_option
+from shared.options import (
+    DATE,
+    config_option,
+    out_option,
+    prices_option,
+    ray_address_option,
+    regime_history_option,
+)
 
 log = logging.getLogger("deepquant.train")
 
@@ -24,6 +31,7 @@ log = logging.getLogger("deepquant.train")
 @click.command()
 @config_option
 @prices_option
+@regime_history_option
 @click.option(
     "--start", type=DATE, default=None, help="First training day (overrides [train] start)."
 )
@@ -49,6 +57,7 @@ log = logging.getLogger("deepquant.train")
 def train(
     config: Path,
     prices: Path | None,
+    regime_history: Path | None,
     start: dt.date | None,
     end: dt.date | None,
     retrain_every: int | None,
@@ -76,7 +85,7 @@ def train(
         years_before,
     )
 
-    settings = load_settings(config)
+    settings = load_settings(config, regime_history)
     ts = settings.train
     start = start or ts.start
     end = end or ts.end

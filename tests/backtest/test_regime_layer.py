@@ -160,3 +160,39 @@ def test_the_report_shows_the_regimes(sample_models: Path, tmp_path: Path) -> No
     assert again.exit_code == 0, again.output
     redrawn = (tmp_path / "bt" / "report.html").read_text()
     assert redrawn.count('<section id="regime">') == 1
+
+
+def test_regime_history_on_the_command_line(
+    sample_models: Path, tmp_path: Path, shared_benchmark_path: Path
+) -> None:
+    """``--regime-history`` (and its variable) replaces ``[regime] history``."""
+    import json
+
+    from click.testing import CliRunner
+
+    from deepquant.cli import cli
+    from tests.backtest.conftest import SAMPLE_CONFIG, backtest_args
+
+    config = tmp_path / "regime.toml"
+    text = SAMPLE_CONFIG.read_text().replace(
+        'cache_dir = "../data/cache"', f'cache_dir = "{tmp_path}"'
+    )
+    config.write_text(text + '\n[regime]\nmodel = "trend"\nhistory = "nowhere.csv"\n')
+    args = backtest_args(sample_models, "2018-01-01", "2018-06-30", tmp_path / "bt")
+    args[args.index("--config") + 1] = str(config)
+    # The config's file is missing: one line naming it, exit 2.
+    missing = CliRunner().invoke(cli, args)
+    assert missing.exit_code == 2 and "nowhere.csv: [regime] history file not found" in (
+        missing.output
+    )
+    # --regime-history replaces it; SPY's closes since 1993 (as the sample's benchmark) serve.
+    history = tmp_path / "history.csv"
+    pl.read_csv(shared_benchmark_path).rename({"SPY": "SP500"}).write_csv(history)
+    given = CliRunner().invoke(cli, [*args, "--regime-history", str(history)])
+    assert given.exit_code == 0, given.output
+    inputs = json.loads((tmp_path / "bt" / "report_inputs.json").read_text())
+    assert inputs["settings"]["regime"]["history"] == str(history)
+    # Its environment variable does the same.
+    env = {"DEEPQUANT_REGIME_HISTORY": str(tmp_path / "other.csv")}
+    other = CliRunner().invoke(cli, args, env=env)
+    assert other.exit_code == 2 and "other.csv: [regime] history file not found" in other.output
