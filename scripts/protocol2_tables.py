@@ -37,12 +37,16 @@ def _diff(r: dict, ref: str) -> str:
     return (f"{r[key]:+.2f} [{r[key + '_lo']:+.2f}, {r[key + '_hi']:+.2f}]")  # fmt: skip
 
 
+def _turnover(value: float | None) -> str:
+    return "" if value is None or value != value else f"{value:.0%}"
+
+
 def _row(name: str, r: dict, dsr: bool = True) -> str:
     cells = [name, _sharpe(r)]
     cells.append(format_value(r.get("dsr_ledger", r["dsr"]), "ratio") if dsr else "")
     cells += [format_value(r["cagr"], "pct1"), format_value(r["ann_vol"], "pct1"),
               format_value(r["max_drawdown"], "pct1"), format_value(r["calmar"], "ratio"),
-              f"{r['turnover']:.0%}",
+              _turnover(r["turnover"]),
               format_value(r["cost_drag"], "pct")]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
 
@@ -71,7 +75,7 @@ def held_out(folder: Path) -> None:
             for r in mine.filter(pl.col("series") == series).iter_rows(named=True):
                 cells = [series, str(r["seed"]), _sharpe(r), _diff(r, "sixty_forty"),
                          _diff(r, "equal_weight"), format_value(r["max_drawdown"], "pct1"),
-                         f"{r['turnover']:.0%}", format_value(r["cost_drag"], "pct")]  # fmt: skip
+                         _turnover(r["turnover"]), format_value(r["cost_drag"], "pct")]  # fmt: skip
                 print("| " + " | ".join(cells) + " |")
                 if series != "strategy" and series not in (
                     "corr_cluster",
