@@ -267,7 +267,7 @@ def test_the_cron_path_imports_only_what_it_uses(models: Path, tmp_path: Path) -
 
 
 def test_the_default_config_on_the_shared_panel_imports_only_what_it_uses(
-    shared_panel_path: Path, tmp_path: Path
+    shared_panel_path: Path, shared_benchmark_path: Path, tmp_path: Path
 ) -> None:
     prices = pl.read_csv(shared_panel_path, try_parse_dates=True, infer_schema_length=None)
     make_bundle(
@@ -277,6 +277,7 @@ def test_the_default_config_on_the_shared_panel_imports_only_what_it_uses(
     loaded = _imports_of_infer(
         "--config", str(ROOT / "configs" / "default.toml"), "--prices", str(shared_panel_path),
         "--model", str(tmp_path / "model"), "--out", str(tmp_path / "out"),
+        "--regime-history", str(shared_benchmark_path),
     )  # fmt: skip
     assert not set(NOT_ON_THE_CRON_PATH) & loaded
 
