@@ -18,7 +18,12 @@ import polars as pl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+
 from backtest.report import format_value  # noqa: E402
+from backtest.statistics import LEVEL, sharpe_draws  # noqa: E402
 
 BASELINES = ("benchmark", "equal_weight", "sixty_forty", "inverse_vol", "hrp_all",
              "max_sharpe_all", "momentum", "corr_cluster", "class_cluster", "random_cluster",
@@ -57,7 +62,7 @@ def development(folder: Path) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results.filter(pl.col("series") == "strategy").iter_rows(named=True):
         print(_row(r["variant"], r))
-    ew = results.filter((pl.col("series") == "equal_weight")).row(0, named=True)
+    ew = results.filter(pl.col("series") == "equal_weight").row(0, named=True)
     print(_row("equal weight (baseline)", ew, dsr=False))
     if "dsr_ledger_trials" in results.columns:
         trials = results.filter(pl.col("series") == "strategy")["dsr_ledger_trials"]
@@ -85,10 +90,47 @@ def held_out(folder: Path) -> None:
                     break  # the model's seed does not move it
 
 
+def _excess(job: Path) -> tuple[np.ndarray, float]:
+    inputs = json.loads((job / "report_inputs.json").read_text())
+    rf = np.array([np.nan if v is None else v for v in inputs["risk_free"]], dtype=np.float64)
+    returns = pl.read_csv(job / "returns.csv")["strategy"].to_numpy()
+    return returns - rf, float(inputs["periods_per_year"])
+
+
+def paired(a: Path, b: Path) -> str:
+    """Sharpe of job ``a`` minus job ``b``'s, with its 90% stationary-bootstrap interval."""
+    (xa, ppy), (xb, _) = _excess(a), _excess(b)
+    draws = sharpe_draws(np.column_stack([xa, xb])) * np.sqrt(ppy)
+    diff = draws[:, 0] - draws[:, 1]
+    point = (xa.mean() / xa.std(ddof=1) - xb.mean() / xb.std(ddof=1)) * np.sqrt(ppy)
+    lo, hi = np.quantile(diff, [(1 - LEVEL) / 2, (1 + LEVEL) / 2])
+    return f"{point:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def differences(root: Path) -> None:
+    """The pairs the README quotes: what the layer adds, what its features add."""
+    pairs = [("p2_jump", "p2_default"), ("p2_jump_budget10", "p2_budget10"),
+             ("p2_jump_ae", "p2_jump"), ("p2_ensemble3", "p2_default"),
+             ("p2_smoothed", "p2_default")]  # fmt: skip
+    print("\n| development | Sharpe difference [90%] |\n|---|---:|")
+    for a, b in pairs:
+        print(f"| {a} - {b} | {paired(root / a / '0', root / b / '0')} |")
+    held = root / "holdout"
+    if not held.is_dir():
+        return
+    print("\n| held out, 10 bps | seed | Sharpe difference [90%] |\n|---|---:|---:|")
+    chosen = json.loads((held / "selection.json").read_text())["variant"]
+    for ablation in ("ae_features", "no_regime"):
+        for seed in (0, 10, 20):
+            a, b = held / f"{chosen}-10bps" / str(seed), held / f"{chosen}_{ablation}-10bps"
+            print(f"| {chosen} - {ablation} | {seed} | {paired(a, b / str(seed))} |")
+
+
 if __name__ == "__main__":
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "protocol2"
     print("## Development\n")
     development(root)
+    differences(root)
     if (root / "holdout" / "results.parquet").is_file():
         print("\n## Held out")
         held_out(root / "holdout")
