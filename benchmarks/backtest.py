@@ -20,9 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
+from common import HISTORY, PANEL, ROOT
 
 
 def main() -> None:
@@ -43,7 +41,7 @@ def main() -> None:
     from shared.config import load_settings
     from shared.prices import load_prices
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, HISTORY)
     data = load_prices(settings.data, args.prices)
 
     ours, result = [], None

@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: the shared panel's path and a median timer."""
+"""What the benchmark scripts share: the shared data's paths and a median timer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
+#: SPY's closes since 1993: what the default's regime layer learns from on a --prices run.
+HISTORY = ROOT.parent / "shared" / "data" / "benchmark_1993_2026.csv.gz"
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

@@ -28,9 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
-HISTORY = ROOT.parent / "shared" / "data" / "benchmark_1993_2026.csv.gz"
+from common import HISTORY, PANEL, ROOT
+
 CONFIG = ROOT / "configs" / "default.toml"
 
 
@@ -59,7 +58,7 @@ def main() -> None:
     from shared.scaling import Scaler
     from shared.windows import windows_asof
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, args.history)
     data = load_prices(settings.data, args.prices)
     asof = data.prices["date"][-1]
     model = args.model
@@ -170,6 +169,7 @@ def _process_times(
     with tempfile.TemporaryDirectory() as out:
         tail = ["-q", "infer", "--config", str(args.config.resolve()),
                 "--prices", str(args.prices.resolve()),
+                "--regime-history", str(args.history.resolve()),
                 "--model", str(Path(model).resolve())]  # fmt: skip
         ours = [sys.executable, "-m", "deepquant", *tail, "--out", f"{out}/ours"]
         theirs: list[str] = []

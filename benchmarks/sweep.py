@@ -39,8 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PANEL = ROOT.parent / "shared" / "data" / "prices_2015_2026.csv.gz"
+from common import HISTORY, PANEL, ROOT
+
 CONFIG = ROOT / "configs" / "default.toml"
 START, END = dt.date(2017, 1, 1), dt.date(2026, 7, 31)
 
@@ -50,7 +50,8 @@ def part_train(work: Path) -> None:
     for workers in (1, 2):
         out = work / f"wf_{workers}"
         cmd = [sys.executable, "-m", "deepquant", "-q", "train", "--config", str(CONFIG),
-               "--prices", str(PANEL), "--start", str(START), "--end", str(END),
+               "--prices", str(PANEL), "--regime-history", str(HISTORY),
+               "--start", str(START), "--end", str(END),
                "--retrain-every", "12", "--workers", str(workers), "--out", str(out)]  # fmt: skip
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -73,7 +74,8 @@ def part_ensemble(work: Path) -> None:
         )
         config.write_text(text.replace("[train]", f"[train]\nseeds = {seeds}"))  # fmt: skip
         cmd = [sys.executable, "-m", "deepquant", "-q", "train", "--config", str(config),
-               "--prices", str(PANEL), "--start", "2026-01-01", "--end", "2026-01-31",
+               "--prices", str(PANEL), "--regime-history", str(HISTORY),
+               "--start", "2026-01-01", "--end", "2026-01-31",
                "--retrain-every", "12", "--workers", "1",
                "--out", str(work / f"e{seeds}")]  # fmt: skip
         t0 = time.perf_counter()
@@ -108,7 +110,7 @@ def _grid_pass(
     from sweep.run import chunks
     from sweep.tasks import backtest_one, warm_one
 
-    base = load_settings(CONFIG)
+    base = load_settings(CONFIG, HISTORY)
     data = load_prices(base.data, PANEL)
     import ray
 
