@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
@@ -72,9 +73,6 @@ def sweep(
     """
     from shared.publish import writable_folder
     from sweep.grid import load_grid
-    from sweep.reports import draw
-    from sweep.results import RESULTS, aggregate
-    from sweep.run import run_sweep
     from sweep.selection import Rule
 
     jobs = load_grid(grid, config)
@@ -84,28 +82,45 @@ def sweep(
         "sweep: %d variant(s), %d job(s), backtests %s .. %s",
         len(jobs.variants), len(jobs.jobs), jobs.start, jobs.end,
     )  # fmt: skip
-    run_sweep(
-        jobs, out, prices_path=prices, config_name=config.name, address=address,
-        num_cpus=num_cpus, draw=reports == "all",
-    )  # fmt: skip
-    results = aggregate(jobs, out, ledger)
-    for path in draw(jobs, out, results, reports):
-        click.echo(f"report: {path}")
-    click.echo((out / "summary.md").read_text())
-    click.echo(f"results: {out / RESULTS}")
+    options = _Options(prices, config.name, address, num_cpus, ledger, reports)
+    results = _run_grid(jobs, out, out, options)
     if rule is not None:
-        _protocol(jobs, rule, results, out, ledger, reports, prices, config.name, address, num_cpus)
+        _protocol(jobs, rule, results, out, options)
 
 
-def _protocol(
-    jobs: Grid, rule: Rule, results: pl.DataFrame, out: Path, ledger: Path | None,
-    reports: str, prices: Path | None, config_name: str, address: str | None,
-    num_cpus: int | None,
-) -> None:  # fmt: skip
-    """Apply the selection rule; with a [holdout] table, run the selected variant there once."""
+@dataclass(frozen=True)
+class _Options:
+    """What the command line tells every grid a sweep runs."""
+
+    prices: Path | None
+    config_name: str
+    address: str | None
+    num_cpus: int | None
+    ledger: Path | None
+    reports: str
+
+
+def _run_grid(grid: Grid, out: Path, folder: Path, options: _Options) -> pl.DataFrame:
+    """Train and backtest ``grid`` (its jobs' folders in ``folder``), aggregate, report."""
     from sweep.reports import draw
     from sweep.results import RESULTS, aggregate
     from sweep.run import run_sweep
+
+    run_sweep(
+        grid, out, prices_path=options.prices, config_name=options.config_name,
+        address=options.address, num_cpus=options.num_cpus, draw=options.reports == "all",
+        jobs_out=folder,
+    )  # fmt: skip
+    results = aggregate(grid, folder, options.ledger)
+    for path in draw(grid, folder, results, options.reports):
+        click.echo(f"report: {path}")
+    click.echo((folder / "summary.md").read_text())
+    click.echo(f"results: {folder / RESULTS}")
+    return results
+
+
+def _protocol(jobs: Grid, rule: Rule, results: pl.DataFrame, out: Path, options: _Options) -> None:
+    """Apply the selection rule; with a [holdout] table, run the selected variant there once."""
     from sweep.selection import HOLDOUT, check_once, holdout_grid, select, write_choice
 
     choice = select(results, jobs, rule)
@@ -115,12 +130,4 @@ def _protocol(
     held, folder = holdout_grid(jobs, choice.variant), out / HOLDOUT
     check_once(folder, choice, rule)
     log.info("held-out period %s .. %s: %d job(s)", held.start, held.end, len(held.jobs))
-    run_sweep(
-        held, out, prices_path=prices, config_name=config_name, address=address,
-        num_cpus=num_cpus, draw=reports == "all", jobs_out=folder,
-    )  # fmt: skip
-    held_results = aggregate(held, folder, ledger)
-    for path in draw(held, folder, held_results, reports):
-        click.echo(f"report: {path}")
-    click.echo((folder / "summary.md").read_text())
-    click.echo(f"results: {folder / RESULTS}")
+    _run_grid(held, out, folder, options)

@@ -27,7 +27,7 @@ held-out period it is then run on, once (:mod:`sweep.selection`):
     relaxed_turnover = 3.0    # the bound's first relaxation
     drawdown_of = "equal_weight"
     drawdown_ratio = 0.6667   # max drawdown at most this part of that series'
-    tie = 0.01                # Sharpe ratios this close tie
+    tie = 0.01                # Sharpe ratios this close tie (every key is required)
 
     [holdout]
     start = 2023-01-01

@@ -43,14 +43,17 @@ CHOICE = "selection.json"
 
 @dataclass(frozen=True)
 class Rule:
-    """The ``[selection]`` table: bounds, the relaxation, ties (module docstring)."""
+    """The ``[selection]`` table: bounds, the relaxation, ties (module docstring).
+
+    Every key is required: a protocol states its whole rule.
+    """
 
     baseline: str
     max_turnover: float
     relaxed_turnover: float
-    drawdown_of: str = "equal_weight"
-    drawdown_ratio: float = 2 / 3
-    tie: float = 0.01
+    drawdown_of: str
+    drawdown_ratio: float
+    tie: float
 
     @classmethod
     def of(cls, grid: Grid) -> Rule:

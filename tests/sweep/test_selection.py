@@ -26,6 +26,7 @@ end = 2018-12-28
 baseline = "base"
 max_turnover = 1.5
 relaxed_turnover = 3.0
+drawdown_of = "equal_weight"
 drawdown_ratio = 0.5
 tie = 0.01
 
@@ -157,6 +158,12 @@ def test_a_bad_rule_is_one_line(tmp_path: Path, line: str, message: str) -> None
     with pytest.raises(ConfigError, match=r"\[selection\]") as err:
         Rule.of(_grid(tmp_path, text))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_rule_states_every_key(tmp_path: Path) -> None:
+    text = GRID.replace("tie = 0.01\n", "")
+    with pytest.raises(ConfigError, match=r"\[selection\]: .*missing 1 required .*'tie'"):
+        Rule.of(_grid(tmp_path, text))
 
 
 def test_the_holdout_grid_runs_the_choice_and_its_ablations(tmp_path: Path) -> None:

@@ -263,3 +263,75 @@ def test_only_the_best_variant_gets_its_report(swept: tuple[Path, str]) -> None:
         assert (folder / "report_inputs.json").is_file()
         assert (folder / "report.html").is_file() == (variant == best)
         assert bool(list(folder.glob("*.png"))) == (variant == best)
+
+
+PROTOCOL = """
+seeds = [0]
+cost_bps = [10.0]
+
+[period]
+train_start = 2017-01-01
+retrain_every = 12
+start = 2017-01-01
+end = 2018-06-29
+
+[selection]
+baseline = "{baseline}"
+max_turnover = 50.0
+relaxed_turnover = 60.0
+drawdown_of = "equal_weight"
+drawdown_ratio = {ratio}
+tie = 0.0
+
+[holdout]
+start = 2018-07-02
+end = 2018-12-28
+seeds = [0]
+cost_bps = [10.0, 25.0]
+
+[holdout.ablations.top3]
+inference.top_n = 3
+
+[variants.top1]
+
+[variants.top2]
+inference.top_n = 2
+"""
+
+
+def test_a_protocol_selects_then_runs_the_held_out_period_once(
+    config: Path, tmp_path: Path
+) -> None:
+    grid, out, ledger = tmp_path / "protocol.toml", tmp_path / "out", tmp_path / "trials.csv"
+    grid.write_text(PROTOCOL.format(baseline="top1", ratio=10.0))
+    cmd = ("sweep", "--config", str(config), "--grid", str(grid), "--out", str(out),
+           "--num-cpus", "2", "--ledger", str(ledger))  # fmt: skip
+    first = _deepquant(*cmd)
+    # The rule's bounds hold every variant: the higher development Sharpe wins.
+    dev = pl.read_parquet(out / "results.parquet").filter(pl.col("series") == "strategy")
+    best = dev.sort("sharpe", descending=True)["variant"][0]
+    chosen = json.loads((out / "holdout" / "selection.json").read_text())
+    assert chosen["variant"] == best and chosen["step"].startswith("both bounds")
+    assert f"Selected: **{best}**" in (out / "selection.md").read_text()
+    # The held-out jobs: the choice and its ablation, at both costs, on the held-out days.
+    held = pl.read_parquet(out / "holdout" / "results.parquet")
+    assert set(held["variant"]) == {f"{best}{a}-{c}bps" for a in ("", "_top3") for c in (10, 25)}
+    returns = pl.read_csv(out / "holdout" / f"{best}-10bps" / "0" / "returns.csv")
+    assert returns["date"].min() >= "2018-07-02" and returns["date"].max() <= "2018-12-28"
+    # Both periods' trials are in the ledger; the held-out DSR counts the four held-out ones.
+    trials = pl.read_csv(ledger)
+    assert sorted(trials["start"].unique().to_list()) == ["2017-01-01", "2018-07-02"]
+    assert held["dsr_ledger_trials"].drop_nulls().unique().to_list() == [4.0]
+    # The held-out jobs read the development's two bundles: none is trained twice.
+    assert "sweep: 2 bundle(s) to train" in first.stderr
+    assert first.stderr.count("sweep: 0 bundle(s) to train") == 1
+    again = _deepquant(*cmd)
+    assert again.stderr.count("sweep: 0 bundle(s) to train") == 2
+    # A rule that would now select the other variant is refused, naming the first.
+    other = "top2" if best == "top1" else "top1"
+    grid.write_text(PROTOCOL.format(baseline=other, ratio=0.001))
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
+    refused = subprocess.run([sys.executable, "-m", "deepquant", *cmd], capture_output=True,
+                             text=True, timeout=600, env=env)  # fmt: skip
+    assert refused.returncode == 2
+    assert f"was run for '{best}'; a protocol runs it once" in refused.stderr
