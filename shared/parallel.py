@@ -15,6 +15,7 @@ none of it, and never imports this module.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from shared.reaper import reap_on_death
 
 log = logging.getLogger("deepquant.tasks")
 
-__all__ = ["MAX_RETRIES", "Task", "connect", "gpus_for", "run_tasks"]
+__all__ = ["MAX_RETRIES", "Task", "connect", "gpus_for", "in_ray", "run_tasks"]
 
 #: Times Ray reruns a task whose worker process died (killed, out of memory).
 MAX_RETRIES = 3
@@ -140,6 +141,18 @@ def run_tasks(
             _eta(done, total - before, time.perf_counter() - t0),
         )  # fmt: skip
     return results
+
+
+def in_ray() -> bool:
+    """Whether this process runs inside Ray: a task's worker, or a driver that connected.
+
+    Never imports Ray where nothing has.
+    """
+    if "ray" not in sys.modules:
+        return False
+    import ray
+
+    return bool(ray.is_initialized())
 
 
 def gpus_for(settings: Settings) -> float:

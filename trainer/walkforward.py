@@ -39,7 +39,8 @@ from shared.regime.embedded import embed_history
 from shared.scaling import Scaler
 from shared.windows import training_windows
 from trainer.export import write_bundle
-from trainer.train import FitResult, fit
+from trainer.members import fit_members
+from trainer.train import FitResult
 
 log = logging.getLogger("deepquant.train")
 
@@ -178,7 +179,7 @@ def train_bundle(
         data.val_start,
     )
     trains = _member_settings(settings.train)
-    result, *others = [fit(data.train, data.val, settings.model, train) for train in trains]
+    result, *others = fit_members(data.train, data.val, settings.model, trains, Path(out_dir))
     members = [
         (r.model.encoder, t.seed, r.losses()) for r, t in zip(others, trains[1:], strict=True)
     ]

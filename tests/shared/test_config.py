@@ -13,8 +13,13 @@ from tests.paths import ROOT
 
 @pytest.mark.parametrize(
     "name",
-    ["default.toml", "sample.toml", "experiments/seed_2025.toml", "experiments/no_cash_rule.toml",
-     "experiments/protocol2_base.toml"],
+    [
+        "default.toml",
+        "sample.toml",
+        "experiments/seed_2025.toml",
+        "experiments/no_cash_rule.toml",
+        "experiments/protocol2_base.toml",
+    ],
 )
 def test_shipped_configs_load(name: str) -> None:
     settings = load_settings(ROOT / "configs" / name)

@@ -1,4 +1,8 @@
-"""``deepquant train --workers 2``: the same bundles as one after the other, on a Ray of its own."""
+"""``deepquant train --workers 2``: the same bundles as one after the other, on a Ray of its own.
+
+The bundles are seed ensembles of two: under Ray each member is a task of its own
+(``trainer/members.py``), one after the other they train in the bundle's process.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def _train(config: Path, out: Path, workers: int, env: dict[str, str]) -> str:
 
 def test_two_workers_train_the_same_bundles_on_a_ray_of_their_own(tmp_path: Path) -> None:
     config = tmp_path / "fast.toml"
-    config.write_text(FAST)
+    config.write_text(FAST.replace("[train]\n", "[train]\nseeds = 2\n"))
     # A cluster address left in the environment (nothing listens there) must not be
     # joined: without --address, the command starts Ray in its own process.
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_ADDRESS": "127.0.0.1:9"}
@@ -35,7 +39,14 @@ def test_two_workers_train_the_same_bundles_on_a_ray_of_their_own(tmp_path: Path
     log = _train(config, tmp_path / "two", 2, env)
     assert "trained 2/2" in log
     for day in ("2017-01-01", "2018-01-01"):
-        one = (tmp_path / "one" / day / "model.onnx").read_bytes()
-        assert one == (tmp_path / "two" / day / "model.onnx").read_bytes(), day
+        for member in ("model.onnx", "model_1.onnx"):
+            one = (tmp_path / "one" / day / member).read_bytes()
+            assert one == (tmp_path / "two" / day / member).read_bytes(), (day, member)
         # Each bundle's task log is kept beside it and names the node that ran it.
-        assert "on node " in (tmp_path / "two" / f"{day}.log").read_text()
+        bundle_log = (tmp_path / "two" / f"{day}.log").read_text()
+        assert "on node " in bundle_log and "member trained 2/2" in bundle_log
+        # Its members were tasks of their own, each with its log.
+        for seed in (0, 1):
+            assert "on node " in (tmp_path / "two" / f"{day}.seed{seed}.log").read_text()
+    # One after the other, the members train in the bundle's process: no member tasks.
+    assert not list((tmp_path / "one").glob("*.seed*.log"))
