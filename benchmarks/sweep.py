@@ -14,17 +14,18 @@ shared and noisy):
   variant only (``--reports best``, the sweep's default), <= 3x with every
   variant's report, and <= 3x for the backtests alone against one alone.
 - ``ensemble``: one retrain date's bundle (2026-01) with a seed ensemble of
-  three models (``[train] seeds = 3``) against one model, ``deepquant train
-  --workers 1``. The members train one after another inside their bundle's
-  task (Ray parallelises bundles: retrain dates and seeds), so about 3x is
-  expected; the cron job's cost of K members is ``benchmarks/infer.py``'s.
+  three models (``[train] seeds = 3``) against one model: ``deepquant train
+  --workers 1`` trains the members one after the other (about 3x expected),
+  ``--workers 2`` as Ray tasks on two cores (``trainer/members.py``; about
+  2x expected: two members, then the third). The cron job's cost of K
+  members is ``benchmarks/infer.py``'s.
 - ``overhead``: 100 empty Ray tasks, wall clock, after ``ray.init``: first
   with the workers' start-up, then again. Target < 3 s.
 
     .venv/bin/python benchmarks/sweep.py --part overhead
     .venv/bin/python benchmarks/sweep.py --part grid --model runs/real_s14/models/wf
     .venv/bin/python benchmarks/sweep.py --part train      # ~30 min on 2 cores
-    .venv/bin/python benchmarks/sweep.py --part ensemble   # ~5 min on 2 cores
+    .venv/bin/python benchmarks/sweep.py --part ensemble   # ~10 min on 2 cores
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def part_train(work: Path) -> None:
 
 def part_ensemble(work: Path) -> None:
     times = {}
-    for seeds in (1, 3):
+    for seeds, workers in ((1, 1), (3, 1), (3, 2)):
         config = work / f"seeds{seeds}.toml"
         text = CONFIG.read_text().replace(
             'universe = "universe.toml"', f'universe = "{CONFIG.parent / "universe.toml"}"'
@@ -76,13 +77,16 @@ def part_ensemble(work: Path) -> None:
         cmd = [sys.executable, "-m", "deepquant", "-q", "train", "--config", str(config),
                "--prices", str(PANEL), "--regime-history", str(HISTORY),
                "--start", "2026-01-01", "--end", "2026-01-31",
-               "--retrain-every", "12", "--workers", "1",
-               "--out", str(work / f"e{seeds}")]  # fmt: skip
+               "--retrain-every", "12", "--workers", str(workers),
+               "--out", str(work / f"e{seeds}_{workers}")]  # fmt: skip
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times[seeds] = time.perf_counter() - t0
-        print(f"train one bundle, {seeds} model(s): {times[seeds]:.0f} s", flush=True)
-    print(f"ensemble of 3 / one model: {times[3] / times[1]:.2f} (members train in sequence)")
+        times[seeds, workers] = time.perf_counter() - t0
+        print(f"train one bundle, {seeds} model(s), --workers {workers}: "
+              f"{times[seeds, workers]:.0f} s", flush=True)  # fmt: skip
+    single = times[1, 1]
+    print(f"ensemble of 3 / one model: {times[3, 1] / single:.2f} one after the other, "
+          f"{times[3, 2] / single:.2f} as Ray tasks on 2 cores")  # fmt: skip
 
 
 def _variants() -> list[dict[str, object]]:
