@@ -134,19 +134,27 @@ def test_the_live_decision_is_the_backtests_on_the_same_day(
         assert live.regime == alloc.regime
 
 
-def test_the_report_shows_the_regimes(sample_models: Path, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from deepquant.cli import cli
+def _regime_args(models: Path, tmp_path: Path, regime: str, end: str = "2018-06-30") -> list[str]:
+    """``deepquant backtest`` arguments on the sample config with a ``[regime]`` section."""
     from tests.backtest.conftest import SAMPLE_CONFIG, backtest_args
 
     config = tmp_path / "regime.toml"
     text = SAMPLE_CONFIG.read_text().replace(
         'cache_dir = "../data/cache"', f'cache_dir = "{tmp_path}"'
     )
-    config.write_text(text + '\n[regime]\nmodel = "trend"\ntrain_years = 2\ntrend_days = 50\n')
-    args = backtest_args(sample_models, "2018-01-01", "2019-06-30", tmp_path / "bt")
+    config.write_text(f"{text}\n[regime]\n{regime}\n")
+    args = backtest_args(models, "2018-01-01", end, tmp_path / "bt")
     args[args.index("--config") + 1] = str(config)
+    return args
+
+
+def test_the_report_shows_the_regimes(sample_models: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from deepquant.cli import cli
+
+    regime = 'model = "trend"\ntrain_years = 2\ntrend_days = 50'
+    args = _regime_args(sample_models, tmp_path, regime, "2019-06-30")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     html = (tmp_path / "bt" / "report.html").read_text()
@@ -171,15 +179,8 @@ def test_regime_history_on_the_command_line(
     from click.testing import CliRunner
 
     from deepquant.cli import cli
-    from tests.backtest.conftest import SAMPLE_CONFIG, backtest_args
 
-    config = tmp_path / "regime.toml"
-    text = SAMPLE_CONFIG.read_text().replace(
-        'cache_dir = "../data/cache"', f'cache_dir = "{tmp_path}"'
-    )
-    config.write_text(text + '\n[regime]\nmodel = "trend"\nhistory = "nowhere.csv"\n')
-    args = backtest_args(sample_models, "2018-01-01", "2018-06-30", tmp_path / "bt")
-    args[args.index("--config") + 1] = str(config)
+    args = _regime_args(sample_models, tmp_path, 'model = "trend"\nhistory = "nowhere.csv"')
     # The config's file is missing: one line naming it, exit 2.
     missing = CliRunner().invoke(cli, args)
     assert missing.exit_code == 2 and "nowhere.csv: [regime] history file not found" in (

@@ -192,26 +192,34 @@ def test_a_killed_writer_leaves_no_partial_csv(tmp_path: Path) -> None:
     assert all(p.name.startswith(".") for p in tmp_path.iterdir())
 
 
-def test_embed_days_averages_the_embeddings_of_the_last_days(
-    sample_prices: pl.DataFrame, bundle
-) -> None:
+def _with(**update: int) -> Settings:
+    return SETTINGS.model_copy(update={"inference": SETTINGS.inference.model_copy(update=update)})
+
+
+def _embedded_on(
+    prices: pl.DataFrame, bundle, days: list[int], tickers: list[str]
+) -> list[np.ndarray]:
+    """Rows of ``tickers``: each one's embedding on the trading days ``days`` back from ASOF."""
     from shared.scaling import Scaler
     from shared.windows import windows_asof
 
-    three = SETTINGS.model_copy(
-        update={"inference": SETTINGS.inference.model_copy(update={"embed_days": 3})}
-    )
-    alloc = decide_asof(sample_prices, ASOF, bundle, three)
-    cube = compute_features(sample_prices.filter(pl.col("date") <= ASOF), three.features)
-    embedder = Embedder(bundle, 1)
-    scaler = Scaler.from_dict(bundle.manifest.scaler)
-    days = [d.item() for d in cube.dates[-3:]]
-    assert days[-1] == ASOF
-    per_day = []
-    for day in days:
+    cube = compute_features(prices.filter(pl.col("date") <= ASOF), SETTINGS.features)
+    embedder, scaler = Embedder(bundle, 1), Scaler.from_dict(bundle.manifest.scaler)
+    assert cube.dates[-1].item() == ASOF
+    out = []
+    for back in days:
+        day = cube.dates[len(cube.dates) - 1 - back].item()
         win = windows_asof(cube, day, bundle.manifest.window, scaler)
         emb = dict(zip(win.tickers, embedder.embed(win.values), strict=True))
-        per_day.append(np.stack([emb[t] for t in alloc.clusters]))
+        out.append(np.stack([emb[t] for t in tickers]).astype(np.float64))
+    return out
+
+
+def test_embed_days_averages_the_embeddings_of_the_last_days(
+    sample_prices: pl.DataFrame, bundle
+) -> None:
+    alloc = decide_asof(sample_prices, ASOF, bundle, _with(embed_days=3))
+    per_day = _embedded_on(sample_prices, bundle, [2, 1, 0], list(alloc.clusters))
     np.testing.assert_allclose(alloc.embeddings, np.mean(per_day, axis=0), rtol=1e-5, atol=1e-6)
     # One day: that day's embeddings, as before the setting existed.
     one = decide_asof(sample_prices, ASOF, bundle, SETTINGS)
@@ -223,22 +231,9 @@ def test_smooth_months_clusters_the_mean_distance_of_monthly_windows(
 ) -> None:
     from scipy.spatial.distance import pdist
 
-    from shared.scaling import Scaler
-    from shared.windows import windows_asof
-
-    three = SETTINGS.model_copy(
-        update={"inference": SETTINGS.inference.model_copy(update={"smooth_months": 3})}
-    )
-    alloc = decide_asof(sample_prices, ASOF, bundle, three)
-    cube = compute_features(sample_prices.filter(pl.col("date") <= ASOF), three.features)
-    embedder = Embedder(bundle, 1)
-    scaler = Scaler.from_dict(bundle.manifest.scaler)
+    alloc = decide_asof(sample_prices, ASOF, bundle, _with(smooth_months=3))
     squared = []
-    for back in (0, 21, 42):
-        day = cube.dates[len(cube.dates) - 1 - back].item()
-        win = windows_asof(cube, day, bundle.manifest.window, scaler)
-        emb = dict(zip(win.tickers, embedder.embed(win.values), strict=True))
-        rows = np.stack([emb[t] for t in alloc.clusters]).astype(np.float64)
+    for rows in _embedded_on(sample_prices, bundle, [0, 21, 42], list(alloc.clusters)):
         rows /= np.linalg.norm(rows, axis=1, keepdims=True)
         squared.append(pdist(rows, "sqeuclidean"))
     got = pdist(alloc.embeddings.astype(np.float64), "sqeuclidean")
