@@ -16,8 +16,9 @@ shared and noisy):
 - ``ensemble``: one retrain date's bundle (2026-01) with a seed ensemble of
   three models (``[train] seeds = 3``) against one model: ``deepquant train
   --workers 1`` trains the members one after the other (about 3x expected),
-  ``--workers 2`` as Ray tasks on two cores (``trainer/members.py``; about
-  2x expected: two members, then the third). The cron job's cost of K
+  ``--workers 2`` as Ray tasks on two cores (``trainer/members.py``: one
+  bundle leaves a core to spare; about 2x expected: two members, then the
+  third). The cron job's cost of K
   members is ``benchmarks/infer.py``'s.
 - ``overhead``: 100 empty Ray tasks, wall clock, after ``ray.init``: first
   with the workers' start-up, then again. Target < 3 s.

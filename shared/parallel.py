@@ -15,7 +15,6 @@ none of it, and never imports this module.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from shared.reaper import reap_on_death
 
 log = logging.getLogger("deepquant.tasks")
 
-__all__ = ["MAX_RETRIES", "Task", "connect", "gpus_for", "in_ray", "run_tasks"]
+__all__ = ["MAX_RETRIES", "Task", "connect", "cores_to_spare", "gpus_for", "run_tasks"]
 
 #: Times Ray reruns a task whose worker process died (killed, out of memory).
 MAX_RETRIES = 3
@@ -143,16 +142,16 @@ def run_tasks(
     return results
 
 
-def in_ray() -> bool:
-    """Whether this process runs inside Ray: a task's worker, or a driver that connected.
+def cores_to_spare(tasks: int) -> bool:
+    """Whether the cluster has more cores than ``tasks``: room for the tasks' own tasks.
 
-    Never imports Ray where nothing has.
+    A task waiting on tasks of its own gives its core back, and Ray may hand it
+    to another queued task rather than to them; so tasks start tasks only when
+    every queued one already has a core, or the waiting ones pile up in memory.
     """
-    if "ray" not in sys.modules:
-        return False
     import ray
 
-    return bool(ray.is_initialized())
+    return tasks < ray.cluster_resources().get("CPU", 0)
 
 
 def gpus_for(settings: Settings) -> float:

@@ -124,10 +124,12 @@ def _protocol(jobs: Grid, rule: Rule, results: pl.DataFrame, out: Path, options:
     from sweep.selection import HOLDOUT, check_once, holdout_grid, select, write_choice
 
     choice = select(results, jobs, rule)
+    folder = out / HOLDOUT
+    if jobs.holdout is not None:
+        check_once(folder, jobs, choice, rule)  # before selection.md: a refusal changes nothing
     click.echo(write_choice(choice, rule, out))
     if jobs.holdout is None:
         return
-    held, folder = holdout_grid(jobs, choice.variant), out / HOLDOUT
-    check_once(folder, choice, rule)
+    held = holdout_grid(jobs, choice.variant)
     log.info("held-out period %s .. %s: %d job(s)", held.start, held.end, len(held.jobs))
     _run_grid(held, out, folder, options)

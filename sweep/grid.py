@@ -184,26 +184,61 @@ def _numbers(doc: Mapping[str, Any], key: str, default: list[Any], path: Path) -
     return values
 
 
-def _holdout(table: Any, path: Path) -> Holdout | None:
+def _holdout(table: Any, path: Path, dev_end: dt.date, cost: float) -> Holdout | None:
+    """The ``[holdout]`` table, checked: after the development period, whole seeds, costs."""
     if table is None:
         return None
+    where = f"{path}: [holdout]"
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{path}: [holdout] must be a table")
-    _unknown(table, HOLDOUT_KEYS, f"{path}: [holdout]")
+        raise ConfigError(f"{where} must be a table")
+    _unknown(table, HOLDOUT_KEYS, where)
     start, end = table.get("start"), table.get("end")
     if not (isinstance(start, dt.date) and isinstance(end, dt.date)) or end <= start:
-        raise ConfigError(f"{path}: [holdout] needs TOML dates start and end, end after start")
+        raise ConfigError(f"{where} needs TOML dates start and end, end after start")
+    if start <= dev_end:
+        raise ConfigError(f"{where} starts {start}, within the development period (to {dev_end})")
+    seeds, costs = _numbers(table, "seeds", [0], path), _numbers(table, "cost_bps", [cost], path)
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in costs
+    ):
+        raise ConfigError(f"{where} needs whole seeds and costs of 0 or more")
     ablations = table.get("ablations", {})
     if not isinstance(ablations, Mapping) or not all(
         isinstance(v, Mapping) and _NAME.match(k) for k, v in ablations.items()
     ):
-        raise ConfigError(f"{path}: [holdout.ablations.NAME] tables need folder names")
+        raise ConfigError(f"{where}: [holdout.ablations.NAME] tables need folder names")
     return Holdout(
-        start, end,
-        tuple(int(x) for x in _numbers(table, "seeds", [0], path)),
-        tuple(float(x) for x in _numbers(table, "cost_bps", [10.0], path)),
+        start, end, tuple(seeds), tuple(float(x) for x in costs),
         {k: _with_paths(_flatten(v), path.parent) for k, v in ablations.items()},
     )  # fmt: skip
+
+
+def _check_protocol(grid: Grid) -> None:
+    """A protocol's tables go together, and every ablation is valid where it would run."""
+    if grid.holdout is not None and grid.selection is None:
+        raise ConfigError(f"{grid.path}: [holdout] needs a [selection] rule to choose its variant")
+    if "holdout" in grid.overrides:
+        raise ConfigError(f"{grid.path}: a variant cannot be named 'holdout' (the held-out folder)")
+    if grid.holdout is None:
+        return
+    seed, cost = grid.holdout.seeds[:1], grid.holdout.cost_bps[:1]
+    for name, chosen in grid.overrides.items():
+        for ablation, dotted in grid.holdout.ablations.items():
+            if applies(grid.raw, chosen, dotted):
+                merged = {f"{name}_{ablation}": {**chosen, **dotted}}
+                grid_jobs(grid.raw, merged, seed, cost, grid.path)
+
+
+#: Regime models fitted to data: the ones an ablation of ``regime.*`` settings applies to.
+FITTED = ("jump", "hmm")
+
+
+def applies(raw: Mapping[str, Any], chosen: Mapping[str, Any], dotted: Mapping[str, Any]) -> bool:
+    """An ablation of ``regime.*`` settings applies where the variant has a fitted regime model."""
+    if all(k.startswith("regime.") for k in dotted):
+        model = chosen.get("regime.model", raw.get("regime", {}).get("model", "none"))
+        return model in FITTED
+    return True
 
 
 def grid_jobs(
@@ -256,8 +291,10 @@ def load_grid(grid_path: str | Path, base_config: str | Path) -> Grid:
     if selection is not None and not isinstance(selection, Mapping):
         raise ConfigError(f"{path}: [selection] must be a table")
     names = tuple(dict.fromkeys(j.variant for j in jobs))
-    return Grid(
+    holdout = _holdout(doc.get("holdout"), path, end, float(costs[0]))
+    grid = Grid(
         tuple(jobs), names, train_start, every, start, end, overrides,
-        None if selection is None else dict(selection), _holdout(doc.get("holdout"), path),
-        raw, path,
+        None if selection is None else dict(selection), holdout, raw, path,
     )  # fmt: skip
+    _check_protocol(grid)
+    return grid

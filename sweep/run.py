@@ -26,7 +26,7 @@ from backtest.engine import decision_dates
 from inferer.cluster import clustering_params
 from inferer.memo import digest
 from shared.bundle import is_bundle
-from shared.parallel import Task, connect, gpus_for, run_tasks
+from shared.parallel import Task, connect, cores_to_spare, gpus_for, run_tasks
 from shared.prices import PriceData, load_prices
 from sweep.grid import Grid, Job
 from sweep.keys import bundle_key, data_key, series_key
@@ -96,16 +96,20 @@ def _train(plan: Plan, out: Path) -> None:
     import ray
 
     refs = {key: ray.put(data.prices) for key, data in plan.prices.items()}
+    keys = {key for p in plan.jobs for _, key in p.bundles}
+    missing = {key for key in keys if not is_bundle(out / "bundles" / key)}
+    spare = cores_to_spare(len(missing))  # an ensemble's members as tasks too (trainer/members.py)
     tasks: dict[str, Task] = {}
     for p in plan.jobs:
         for period, key in p.bundles:
             target = out / "bundles" / key
             if key in tasks or is_bundle(target):
                 continue
+            settings = p.job.settings.model_dump(mode="json")
             tasks[key] = Task(
                 name=f"bundle {period.day} seed {p.job.seed} ({key})",
                 fn=train_one,
-                args=(refs[p.data], p.job.settings.model_dump(mode="json"), period, str(target)),
+                args=(refs[p.data], settings, period, str(target), None, spare),
                 log_path=out / "bundles" / f"{key}.log",
                 num_gpus=gpus_for(p.job.settings),
             )

@@ -22,23 +22,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
+from backtest.baselines import BASELINES
+from backtest.regime_layer import layered_name
 from backtest.report import format_value
+from inferer.memo import digest
 from shared.atomic import atomic_write_text
+from shared.config import PATH_KEYS
 from shared.errors import ConfigError
-from sweep.grid import Grid, grid_jobs
+from sweep.grid import Grid, applies, grid_jobs
 
 __all__ = ["Choice", "Rule", "check_once", "holdout_grid", "select", "write_choice"]
 
 #: The held-out runs' folder below the sweep's, and the file that fixes its variant.
 HOLDOUT = "holdout"
 CHOICE = "selection.json"
+#: Series a drawdown bound can name: the benchmark and every baseline, with a regime layer too.
+SERIES = ("benchmark", *BASELINES, *(layered_name(b) for b in BASELINES))
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,29 @@ class Rule:
             rule = cls(**table)
         except TypeError as err:
             raise ConfigError(f"{where}: {err}") from None
-        if rule.baseline not in grid.overrides:
-            raise ConfigError(f"{where}: baseline {rule.baseline!r} is not a variant of the grid")
-        if not 0 < rule.max_turnover <= rule.relaxed_turnover or rule.drawdown_ratio <= 0:
+        rule._check(grid, where)
+        return rule
+
+    def _check(self, grid: Grid, where: str) -> None:
+        numbers = (self.max_turnover, self.relaxed_turnover, self.drawdown_ratio, self.tie)
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in numbers):
+            raise ConfigError(f"{where}: the bounds, the ratio and the tie must be numbers")
+        if self.baseline not in grid.overrides:
+            raise ConfigError(f"{where}: baseline {self.baseline!r} is not a variant of the grid")
+        if self.drawdown_of not in SERIES:
+            raise ConfigError(
+                f"{where}: drawdown_of {self.drawdown_of!r} is not a series of the runs "
+                f"({', '.join(SERIES)})"
+            )
+        if not 0 < self.max_turnover <= self.relaxed_turnover or self.drawdown_ratio <= 0:
             raise ConfigError(
                 f"{where}: needs 0 < max_turnover <= relaxed_turnover and drawdown_ratio > 0"
             )
-        return rule
+        if self.tie < 0:
+            raise ConfigError(f"{where}: tie must be 0 or more")
+        if len({j.cost_bps for j in grid.jobs}) > 1:
+            # One figure per variant: a rule ranks variants, not variants at several costs.
+            raise ConfigError(f"{grid.path}: a protocol's development grid has one cost_bps")
 
 
 @dataclass(frozen=True)
@@ -174,32 +194,41 @@ def write_choice(choice: Choice, rule: Rule, out: Path) -> str:
     return text
 
 
-def check_once(folder: Path, choice: Choice, rule: Rule) -> None:
-    """Record the selection in the held-out ``folder``; refuse one that differs from it."""
+def _fingerprint(grid: Grid, variant: str, rule: Rule) -> str:
+    """What the held-out runs depend on besides the prices: the rule, the held-out table,
+    the variant's settings and the base config (its file paths aside)."""
+    base = {k: v for k, v in grid.raw.items() if k not in PATH_KEYS}
+    paths = {k: {f: x for f, x in v.items() if f not in PATH_KEYS[k]}
+             for k, v in grid.raw.items() if k in PATH_KEYS and isinstance(v, dict)}  # fmt: skip
+    held = asdict(grid.holdout) if grid.holdout is not None else None
+    return digest(asdict(rule), held, sorted(grid.overrides[variant].items()), base, paths)
+
+
+def check_once(folder: Path, grid: Grid, choice: Choice, rule: Rule) -> None:
+    """Record the selection in the held-out ``folder``; refuse a run that differs from it.
+
+    A recorded selection of another variant, or of the same one under another
+    rule, held-out table, variant settings or base config, is refused.
+    """
     path = folder / CHOICE
+    fingerprint = _fingerprint(grid, choice.variant, rule)
     if path.is_file():
-        done = json.loads(path.read_text())
-        if done["variant"] != choice.variant:
+        try:
+            done = json.loads(path.read_text())
+            variant, recorded = done["variant"], done.get("fingerprint", fingerprint)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ConfigError(f"{path}: not a selection record; the held-out period ran") from None
+        if variant != choice.variant or recorded != fingerprint:
+            what = "" if variant != choice.variant else " under other settings"
             raise ConfigError(
-                f"{folder}: the held-out period was run for {done['variant']!r}; a protocol runs "
-                f"it once, not again for {choice.variant!r}"
+                f"{folder}: the held-out period was run for {variant!r}; a protocol runs it "
+                f"once, not again for {choice.variant!r}{what}"
             )
         return
     folder.mkdir(parents=True, exist_ok=True)
-    record = {"variant": choice.variant, "step": choice.step, "rule": asdict(rule)}
+    record = {"variant": choice.variant, "step": choice.step, "rule": asdict(rule),
+              "fingerprint": fingerprint}  # fmt: skip
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
-
-
-#: Regime models fitted to data: the ones an ablation of ``regime.*`` settings applies to.
-FITTED = ("jump", "hmm")
-
-
-def _applies(grid: Grid, chosen: Mapping[str, Any], dotted: Mapping[str, Any]) -> bool:
-    """An ablation of ``regime.*`` settings applies where the variant has a fitted regime model."""
-    if all(k.startswith("regime.") for k in dotted):
-        model = chosen.get("regime.model", grid.raw.get("regime", {}).get("model", "none"))
-        return model in FITTED
-    return True
 
 
 def holdout_grid(grid: Grid, variant: str) -> Grid:
@@ -213,7 +242,7 @@ def holdout_grid(grid: Grid, variant: str) -> Grid:
     chosen = grid.overrides[variant]
     overrides = {variant: chosen}
     for name, dotted in holdout.ablations.items():
-        if _applies(grid, chosen, dotted):
+        if applies(grid.raw, chosen, dotted):
             overrides[f"{variant}_{name}"] = {**chosen, **dotted}
     jobs = grid_jobs(grid.raw, overrides, holdout.seeds, holdout.cost_bps, grid.path)
     names = tuple(dict.fromkeys(j.variant for j in jobs))

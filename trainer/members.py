@@ -1,12 +1,12 @@
 """A seed ensemble's members (``[train] seeds = K``), each fitted on the same windows.
 
-In a process that runs inside Ray (a bundle task of ``deepquant train
---workers`` or of a sweep) the members are Ray tasks of their own, so the K
-models of a bundle train in parallel where there are cores for them: the
-bundle's task waits on them, and Ray lends its core to them meanwhile.
-Elsewhere, and on a GPU (which a waiting task keeps), they train one after
-the other. Each member is seeded, so both ways give the same models, byte
-for byte (tested).
+Inside a bundle's Ray task (``deepquant train --workers`` or a sweep), when
+the cluster has more cores than bundles to train, the members are Ray tasks
+of their own, so the K models of a bundle train in parallel: the bundle's
+task waits on them, and Ray lends its core to them meanwhile. Otherwise
+(every core already has a bundle, no Ray, or a GPU, which a waiting task
+keeps) they train one after the other. Each member is seeded, so both ways
+give the same models, byte for byte (tested).
 """
 
 from __future__ import annotations
@@ -37,15 +37,17 @@ def fit_members(
     model: ModelSettings,
     members: Sequence[TrainSettings],
     log_stem: Path,
+    as_tasks: bool = False,
 ) -> list[FitResult]:
     """Fit one model per member's training settings; results in the members' order.
 
-    ``log_stem``: each member task logs to ``<log_stem>.seed<seed>.log``.
+    ``as_tasks``: as Ray tasks (the caller runs inside Ray with cores to
+    spare); each member task logs to ``<log_stem>.seed<seed>.log``.
     """
-    from shared.parallel import Task, in_ray, run_tasks
+    from shared.parallel import Task, run_tasks
 
     on_gpu = pick_device(members[0].device).type == "cuda"
-    if len(members) == 1 or on_gpu or not in_ray():
+    if len(members) == 1 or on_gpu or not as_tasks:
         return [fit(train, val, model, t) for t in members]
     import ray
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from shared.bundle import is_bundle
 from shared.config import Settings
-from shared.parallel import Task, connect, gpus_for, run_tasks
+from shared.parallel import Task, connect, cores_to_spare, gpus_for, run_tasks
 from shared.regime import History
 from trainer.walkforward import Period, train_bundle
 
@@ -28,12 +28,20 @@ def train_one(
     period: Period,
     out: str,
     history: History | None = None,
+    members_as_tasks: bool = False,
 ) -> str:
-    """Train the bundle of ``period`` into ``out``, unless a bundle is already there."""
+    """Train the bundle of ``period`` into ``out``, unless a bundle is already there.
+
+    ``members_as_tasks``: a seed ensemble's members as Ray tasks of their own
+    (:func:`shared.parallel.cores_to_spare` for the bundles being trained).
+    """
     if is_bundle(Path(out)):
         return "kept"
     settings = Settings.model_validate(settings_json)
-    train_bundle(prices, settings, period.first, period.last, out, history=history)
+    train_bundle(
+        prices, settings, period.first, period.last, out, history=history,
+        members_as_tasks=members_as_tasks,
+    )  # fmt: skip
     return "trained"
 
 
@@ -53,11 +61,12 @@ def train_series(
     prices_ref = ray.put(prices)
     gpus = gpus_for(settings)
     settings_json = settings.model_dump(mode="json")
+    spare = cores_to_spare(len(periods))
     tasks = [
         Task(
             name=f"bundle {p.day}",
             fn=train_one,
-            args=(prices_ref, settings_json, p, str(out_dir / p.day.isoformat()), history),
+            args=(prices_ref, settings_json, p, str(out_dir / p.day.isoformat()), history, spare),
             log_path=out_dir / f"{p.day.isoformat()}.log",
             num_gpus=gpus,
         )

@@ -133,6 +133,7 @@ def train_bundle(
     out_dir: str | Path,
     universe: Sequence[str] | Any = None,
     history: History | None = None,
+    members_as_tasks: bool = False,
 ) -> Path:
     """Train one model on window end days in ``[start, end]`` and write its bundle to ``out_dir``.
 
@@ -153,6 +154,9 @@ def train_bundle(
         The benchmark's closes the regime model is fitted on, with ``[regime]``
         on (:func:`shared.regime.load_history`); default: ``[regime] history``'s
         file, else the panel's benchmark.
+    members_as_tasks : bool
+        Fit a seed ensemble's members as Ray tasks of their own
+        (:mod:`trainer.members`); the caller runs inside Ray with cores to spare.
 
     Returns
     -------
@@ -179,7 +183,9 @@ def train_bundle(
         data.val_start,
     )
     trains = _member_settings(settings.train)
-    result, *others = fit_members(data.train, data.val, settings.model, trains, Path(out_dir))
+    result, *others = fit_members(
+        data.train, data.val, settings.model, trains, Path(out_dir), members_as_tasks
+    )
     members = [
         (r.model.encoder, t.seed, r.losses()) for r, t in zip(others, trains[1:], strict=True)
     ]

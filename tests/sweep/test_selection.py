@@ -148,6 +148,9 @@ def test_an_undefined_sharpe_is_never_selected(tmp_path: Path) -> None:
         ("max_turnover = 4.0", "max_turnover <= relaxed_turnover"),
         ("drawdown_ratio = 0", "drawdown_ratio > 0"),
         ("extra = 1", "unknown key 'extra'"),
+        ('drawdown_of = "equal_weigth"', "drawdown_of 'equal_weigth' is not a series"),
+        ("tie = -0.1", "tie must be 0 or more"),
+        ('max_turnover = "1.5"', "must be numbers"),
     ],
 )
 def test_a_bad_rule_is_one_line(tmp_path: Path, line: str, message: str) -> None:
@@ -158,6 +161,32 @@ def test_a_bad_rule_is_one_line(tmp_path: Path, line: str, message: str) -> None
     with pytest.raises(ConfigError, match=r"\[selection\]") as err:
         Rule.of(_grid(tmp_path, text))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seeds = [0, 10]", "seeds = [0.5]", "whole seeds"),
+        ("start = 2019-01-01", "start = 2018-12-28", "within the development period"),
+        ("[holdout.ablations.top2]\ninference.top_n = 2", "[holdout.ablations.top2]\n"
+         "inference.top_n = 0", "variant base_top2"),
+        ("[variants.budget]", "[variants.holdout]", "cannot be named 'holdout'"),
+        ("\n[period]", "cost_bps = [10.0, 20.0]\n[period]", "has one cost_bps"),
+    ],
+)  # fmt: skip
+def test_a_bad_protocol_is_refused_before_anything_runs(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in GRID
+    with pytest.raises(ConfigError) as err:
+        Rule.of(_grid(tmp_path, GRID.replace(old, new)))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_held_out_period_needs_a_rule(tmp_path: Path) -> None:
+    start, end = GRID.index("[selection]"), GRID.index("[holdout]")
+    with pytest.raises(ConfigError, match=r"\[holdout\] needs a \[selection\] rule"):
+        _grid(tmp_path, GRID[:start] + GRID[end:])
 
 
 def test_a_rule_states_every_key(tmp_path: Path) -> None:
@@ -195,10 +224,17 @@ def test_the_held_out_period_runs_for_one_variant_only(tmp_path: Path) -> None:
     results = _results(rows, -0.3)
     folder = tmp_path / "holdout"
     first = select(results, grid, rule)
-    check_once(folder, first, rule)
+    check_once(folder, grid, first, rule)
     assert json.loads((folder / "selection.json").read_text())["variant"] == "base"
-    check_once(folder, first, rule)  # the same selection resumes
+    check_once(folder, grid, first, rule)  # the same selection resumes
     other = select(results.with_columns(pl.col("sharpe") * -1), grid, rule)
     assert other.variant != "base"
     with pytest.raises(ConfigError, match="was run for 'base'; a protocol runs it once"):
-        check_once(folder, other, rule)
+        check_once(folder, grid, other, rule)
+    # The same variant with other held-out seeds would run it again: refused too.
+    reseeded = _grid(tmp_path, GRID.replace("seeds = [0, 10]", "seeds = [0, 11]"))
+    with pytest.raises(ConfigError, match="not again for 'base' under other settings"):
+        check_once(folder, reseeded, first, rule)
+    (folder / "selection.json").write_text("{")
+    with pytest.raises(ConfigError, match="not a selection record"):
+        check_once(folder, grid, first, rule)

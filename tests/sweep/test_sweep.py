@@ -309,7 +309,7 @@ def test_a_protocol_selects_then_runs_the_held_out_period_once(
     first = _deepquant(*cmd)
     # The rule's bounds hold every variant: the higher development Sharpe wins.
     dev = pl.read_parquet(out / "results.parquet").filter(pl.col("series") == "strategy")
-    best = dev.sort("sharpe", descending=True)["variant"][0]
+    best = dev.filter(pl.col("sharpe").is_finite()).sort("sharpe", descending=True)["variant"][0]
     chosen = json.loads((out / "holdout" / "selection.json").read_text())
     assert chosen["variant"] == best and chosen["step"].startswith("both bounds")
     assert f"Selected: **{best}**" in (out / "selection.md").read_text()
@@ -335,3 +335,5 @@ def test_a_protocol_selects_then_runs_the_held_out_period_once(
                              text=True, timeout=600, env=env)  # fmt: skip
     assert refused.returncode == 2
     assert f"was run for '{best}'; a protocol runs it once" in refused.stderr
+    # The refused run changed nothing: selection.md still names the first choice.
+    assert f"Selected: **{best}**" in (out / "selection.md").read_text()

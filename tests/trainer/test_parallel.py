@@ -1,7 +1,8 @@
 """``deepquant train --workers 2``: the same bundles as one after the other, on a Ray of its own.
 
-The bundles are seed ensembles of two: under Ray each member is a task of its own
-(``trainer/members.py``), one after the other they train in the bundle's process.
+The bundles are seed ensembles of two. With more cores than bundles each member is a
+Ray task of its own (``trainer/members.py``); one after the other they train in the
+bundle's process.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def test_two_workers_train_the_same_bundles_on_a_ray_of_their_own(tmp_path: Path
     # joined: without --address, the command starts Ray in its own process.
     env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1", "RAY_ADDRESS": "127.0.0.1:9"}
     _train(config, tmp_path / "one", 1, env)
-    log = _train(config, tmp_path / "two", 2, env)
+    # Three cores for two bundles: a core to spare, so the members are tasks too.
+    log = _train(config, tmp_path / "two", 3, env)
     assert "trained 2/2" in log
     for day in ("2017-01-01", "2018-01-01"):
         for member in ("model.onnx", "model_1.onnx"):
