@@ -2,17 +2,20 @@
 
 ``results.parquet`` / ``results.csv``: ``variant``, ``seed``, ``cost_bps``,
 ``series`` (strategy, benchmark, baselines) and every metric of the job's
-``metrics.json``; with a trial ledger, the strategy's ``dsr_ledger``, its
-deflated Sharpe ratio counting the ledger's trials for the period after
-this sweep's are added (:func:`deflated`). ``ledger.csv``: every trial the sweep ran (each variant x
-seed x cost) in the schema of :mod:`backtest.ledger`, with the strategy's
-daily-return count and Sharpe ratio over the risk-free rate: the count of
-variants tried, which a reader of any one result must know, and what a
-deflated Sharpe ratio counts (``deepquant sweep --ledger`` adds them to the
-repository's ledger). ``sharpe.png``: the
-strategy's Sharpe ratio per variant, seeds as points, with its 90% bootstrap
-interval (the mean bounds over the variant's runs) as a whisker, and the
-benchmark's as a line. ``summary.md``: the table a reviewer reads first.
+``metrics.json``; with a trial ledger, also the strategy's ``dsr_ledger``:
+its deflated Sharpe ratio counting every trial of the ledger for the
+period once this sweep's are added (:func:`deflated`).
+
+``ledger.csv``: every trial the sweep ran (each variant x seed x cost) in
+the schema of :mod:`backtest.ledger`, with the strategy's daily-return count
+and Sharpe ratio over the risk-free rate: the count of variants tried, which
+a reader of any one result must know, and what a deflated Sharpe ratio
+counts (``deepquant sweep --ledger`` adds them to the repository's ledger).
+
+``sharpe.png``: the strategy's Sharpe ratio per variant, seeds as points,
+with its 90% bootstrap interval (the mean bounds over the variant's runs)
+as a whisker, and the benchmark's as a line. ``summary.md``: the table a
+reviewer reads first.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ def deflated(results: pl.DataFrame, grid: Grid, out: Path, trial_ledger: Path) -
     ``trial_ledger`` for the period, this sweep's included (the jobs' own ``dsr`` count the
     trials recorded before they ran), and ``dsr_ledger_trials``, that count."""
     trials = np.asarray(trial_sharpes(trial_ledger, grid.start, grid.end), dtype=np.float64)
+    trials = trials[np.isfinite(trials)]  # as deflated_sharpe counts them
     values = []
     for job in grid.jobs:
         excess, ppy = _excess(out / job.label)
