@@ -265,12 +265,16 @@ def _construct(
 
 
 def _embed_day(
-    cube: FeatureCube, day: dt.date, bundle: Bundle, run: Run
-) -> tuple[tuple[str, ...], np.ndarray]:
-    """The tickers with a complete window on ``day`` and their embeddings."""
+    cube: FeatureCube, k: int, row: Mapping[str, int], bundle: Bundle, run: Run
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of the tickers in ``row`` (their rows), those with a complete window on the cube's
+    ``k``-th day: their rows, and their embeddings that day."""
     manifest = bundle.manifest
+    day = cube.dates[k].item()
     win = windows_asof(cube, day, manifest.window, Scaler.from_dict(manifest.scaler))
-    return win.tickers, run.embed(bundle, win.values)
+    emb = run.embed(bundle, win.values)
+    kept = [j for j, name in enumerate(win.tickers) if name in row]
+    return np.array([row[win.tickers[j]] for j in kept], dtype=np.int64), emb[kept]
 
 
 def _mean_embeddings(
@@ -296,11 +300,9 @@ def _mean_embeddings(
     total = today.astype(np.float64)
     count = np.ones(len(tickers))
     for k in range(max(0, t - days + 1), t):
-        names, emb = _embed_day(cube, cube.dates[k].item(), bundle, run)
-        for j, name in enumerate(names):
-            if name in row:
-                total[row[name]] += emb[j]
-                count[row[name]] += 1
+        rows, emb = _embed_day(cube, k, row, bundle, run)
+        total[rows] += emb
+        count[rows] += 1
     return (total / count[:, None]).astype(np.float32)
 
 
@@ -329,10 +331,8 @@ def _smoothed(
     for k in range(1, cfg.smooth_months):
         part = today.copy()
         if t - MONTH * k >= 0:
-            names, emb = _embed_day(cube, cube.dates[t - MONTH * k].item(), bundle, run)
-            for j, name in enumerate(names):
-                if name in row:
-                    part[row[name]] = emb[j]
+            rows, emb = _embed_day(cube, t - MONTH * k, row, bundle, run)
+            part[rows] = emb
         parts.append(part)
     return side_by_side(parts)
 
