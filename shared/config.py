@@ -413,15 +413,21 @@ PATH_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def resolve_path(value: Any, base: Path) -> Any:
+    """A path setting read against ``base`` when it is relative; anything else as it is."""
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        return str(base / value)
+    return value
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     for name, keys in PATH_KEYS.items():
         section = raw.get(name)
         if not isinstance(section, dict):
             continue
         for key in keys:
-            value = section.get(key)
-            if isinstance(value, str) and value and not Path(value).is_absolute():
-                section[key] = str(base / value)
+            if key in section:
+                section[key] = resolve_path(section[key], base)
     return raw
 
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.config import PATH_KEYS, Settings, parse_settings, read_raw_config
+from shared.config import PATH_KEYS, Settings, parse_settings, read_raw_config, resolve_path
 from shared.errors import ConfigError
 
 __all__ = ["Grid", "Job", "load_grid"]
@@ -140,13 +140,10 @@ HOLDOUT_KEYS = ("start", "end", "seeds", "cost_bps", "ablations")
 
 def _with_paths(dotted: Mapping[str, Any], folder: Path) -> dict[str, Any]:
     """``dotted`` with relative file settings (:data:`PATH_KEYS`) read against ``folder``."""
-    out = dict(dotted)
-    for section, keys in PATH_KEYS.items():
-        for key in keys:
-            value = out.get(f"{section}.{key}")
-            if isinstance(value, str) and value and not Path(value).is_absolute():
-                out[f"{section}.{key}"] = str(folder.resolve() / value)
-    return out
+    dotted_paths = {f"{section}.{key}" for section, keys in PATH_KEYS.items() for key in keys}
+    return {
+        k: resolve_path(v, folder.resolve()) if k in dotted_paths else v for k, v in dotted.items()
+    }
 
 
 def _unknown(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
