@@ -127,14 +127,9 @@ def figures(results: pl.DataFrame, grid: Grid, rule: Rule) -> pl.DataFrame:
         rows.append({
             "variant": v, "sharpe": strat["sharpe"], "turnover": strat["turnover"],
             "max_drawdown": strat["max_drawdown"], "drawdown_bound": bound,
-            "changed": _changed(grid, _name(grid, v), rule.baseline),
+            "changed": _changed(grid, v, rule.baseline),
         })  # fmt: skip
     return pl.DataFrame(rows)
-
-
-def _name(grid: Grid, variant: str) -> str:
-    """The grid's variant behind a results label (``name-10bps`` with several costs)."""
-    return variant if variant in grid.overrides else variant.rsplit("-", 1)[0]
 
 
 def _best(table: pl.DataFrame, tie: float) -> str | None:
@@ -197,11 +192,13 @@ def write_choice(choice: Choice, rule: Rule, out: Path) -> str:
 def _fingerprint(grid: Grid, variant: str, rule: Rule) -> str:
     """What the held-out runs depend on besides the prices: the rule, the held-out table,
     the variant's settings and the base config (its file paths aside)."""
-    base = {k: v for k, v in grid.raw.items() if k not in PATH_KEYS}
-    paths = {k: {f: x for f, x in v.items() if f not in PATH_KEYS[k]}
-             for k, v in grid.raw.items() if k in PATH_KEYS and isinstance(v, dict)}  # fmt: skip
+    base = {
+        name: {k: v for k, v in section.items() if k not in PATH_KEYS.get(name, ())}
+        if isinstance(section, dict) else section
+        for name, section in grid.raw.items()
+    }  # fmt: skip
     held = asdict(grid.holdout) if grid.holdout is not None else None
-    return digest(asdict(rule), held, sorted(grid.overrides[variant].items()), base, paths)
+    return digest(asdict(rule), held, sorted(grid.overrides[variant].items()), base)
 
 
 def check_once(folder: Path, grid: Grid, choice: Choice, rule: Rule) -> None:
