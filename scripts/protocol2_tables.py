@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from backtest.report import format_value  # noqa: E402
 from backtest.statistics import LEVEL, sharpe_draws  # noqa: E402
+from sweep.results import strategy_excess  # noqa: E402
 
 BASELINES = ("benchmark", "equal_weight", "sixty_forty", "inverse_vol", "hrp_all",
              "max_sharpe_all", "momentum", "corr_cluster", "class_cluster", "random_cluster",
@@ -90,16 +91,9 @@ def held_out(folder: Path) -> None:
                     break  # the model's seed does not move it
 
 
-def _excess(job: Path) -> tuple[np.ndarray, float]:
-    inputs = json.loads((job / "report_inputs.json").read_text())
-    rf = np.array([np.nan if v is None else v for v in inputs["risk_free"]], dtype=np.float64)
-    returns = pl.read_csv(job / "returns.csv")["strategy"].to_numpy()
-    return returns - rf, float(inputs["periods_per_year"])
-
-
 def paired(a: Path, b: Path) -> str:
     """Sharpe of job ``a`` minus job ``b``'s, with its 90% stationary-bootstrap interval."""
-    (xa, ppy), (xb, _) = _excess(a), _excess(b)
+    (xa, ppy), (xb, _) = strategy_excess(a), strategy_excess(b)
     draws = sharpe_draws(np.column_stack([xa, xb])) * np.sqrt(ppy)
     diff = draws[:, 0] - draws[:, 1]
     point = (xa.mean() / xa.std(ddof=1) - xb.mean() / xb.std(ddof=1)) * np.sqrt(ppy)

@@ -35,7 +35,7 @@ from backtest.statistics import deflated_sharpe
 from shared.atomic import atomic_open, atomic_write_text, remove_leftovers
 from sweep.grid import Grid
 
-__all__ = ["aggregate"]
+__all__ = ["aggregate", "deflated", "strategy_excess"]
 
 
 #: The results table of a sweep, in its folder.
@@ -69,7 +69,7 @@ def ledger(grid: Grid, out: Path) -> pl.DataFrame:
     return pl.DataFrame(rows).select(COLUMNS)
 
 
-def _excess(folder: Path) -> tuple[np.ndarray, float]:
+def strategy_excess(folder: Path) -> tuple[np.ndarray, float]:
     """The strategy's daily returns over the risk-free rate, and periods a year, of a job."""
     inputs = json.loads((folder / INPUTS).read_text())
     rf = np.array([math.nan if v is None else v for v in inputs["risk_free"]], dtype=np.float64)
@@ -85,7 +85,7 @@ def deflated(results: pl.DataFrame, grid: Grid, out: Path, trial_ledger: Path) -
     trials = trials[np.isfinite(trials)]  # as deflated_sharpe counts them
     values = []
     for job in grid.jobs:
-        excess, ppy = _excess(out / job.label)
+        excess, ppy = strategy_excess(out / job.label)
         per_period = (trials / math.sqrt(ppy)).tolist()
         dsr = deflated_sharpe(excess[np.isfinite(excess)], per_period)
         values.append({"variant": job.variant, "seed": job.seed, "series": "strategy",
