@@ -12,9 +12,9 @@ import pytest
 from shared.errors import ConfigError
 from sweep.grid import Grid, load_grid
 from sweep.selection import Rule, check_once, holdout_grid, select
-from tests.paths import ROOT
+from tests.sweep.test_grid import BASE
+from tests.sweep.test_grid import _grid as write_grid
 
-BASE = ROOT / "configs" / "sample.toml"
 GRID = """
 [period]
 train_start = 2017-01-01
@@ -58,9 +58,7 @@ trading.max_turnover = 0.1
 
 
 def _grid(tmp_path: Path, text: str = GRID) -> Grid:
-    path = tmp_path / "grid.toml"
-    path.write_text(text)
-    return load_grid(path, BASE)
+    return load_grid(write_grid(tmp_path, text), BASE)
 
 
 def _results(rows: dict[str, tuple[float, float, float]], ew_drawdown: float) -> pl.DataFrame:
