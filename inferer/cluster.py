@@ -39,7 +39,7 @@ from shared.choices import MIN_CLUSTERS, Linkage
 from shared.config import InferenceSettings
 from shared.errors import DataError
 
-__all__ = ["LINKAGES", "Clustering", "cluster_embeddings"]
+__all__ = ["LINKAGES", "Clustering", "cluster_embeddings", "unit_rows"]
 
 #: Linkage criteria accepted by :func:`cluster_embeddings`.
 LINKAGES: tuple[str, ...] = get_args(Linkage)
@@ -235,6 +235,12 @@ def _silhouette_distances(
     return rows, full if rows.size == x.shape[0] else full[np.ix_(rows, rows)]
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Each row of ``x`` over its L2 norm; a row of norm 0 stays 0."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
 def cluster_embeddings(
     embeddings: np.ndarray,
     n_clusters: int | Literal["auto"],
@@ -293,8 +299,7 @@ def cluster_embeddings(
     tree_sample = x.shape[0] if tree_sample is None else tree_sample
     silhouette_sample = x.shape[0] if silhouette_sample is None else silhouette_sample
     if normalize:
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+        x = unit_rows(x)
     rng = np.random.default_rng(seed)
     rows = _sample_rows(x.shape[0], tree_sample, rng)
     tree_x = x[rows]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from inferer.cluster import Clustering
+from inferer.cluster import Clustering, unit_rows
 from shared.config import InferenceSettings
 
 __all__ = ["Previous", "carried", "due", "match_labels", "stabilised", "sticky_k"]
@@ -58,17 +58,12 @@ def due(clustered_on: dt.date, asof: dt.date, cadence: str) -> bool:
     return True
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x, dtype=np.float64), where=norms > 0)
-
-
 def carried(
     previous: Previous, tickers: Sequence[str], embeddings: np.ndarray
 ) -> np.ndarray | None:
     """The last clusters on today's names: kept names keep theirs, new ones join the nearest
     centre. None when fewer than two of the last clusters have a name today."""
-    x = _unit(np.asarray(embeddings, dtype=np.float64))
+    x = unit_rows(np.asarray(embeddings, dtype=np.float64))
     known = np.array([t in previous.labels for t in tickers], dtype=bool)
     labels = np.array([previous.labels.get(t, -1) for t in tickers], dtype=np.int64)
     clusters = np.unique(labels[known])
