@@ -12,16 +12,12 @@ import pytest
 from shared.errors import ConfigError
 from sweep.grid import Grid, load_grid
 from sweep.selection import Rule, check_once, holdout_grid, select
-from tests.sweep.test_grid import BASE
+from tests.sweep.test_grid import BASE, PERIOD
 from tests.sweep.test_grid import _grid as write_grid
 
-GRID = """
-[period]
-train_start = 2017-01-01
-retrain_every = 12
-start = 2017-01-01
-end = 2018-12-28
-
+GRID = (
+    PERIOD
+    + """
 [selection]
 baseline = "base"
 max_turnover = 1.5
@@ -55,6 +51,7 @@ regime.history = "history.csv"
 regime.model = "jump"
 trading.max_turnover = 0.1
 """
+)
 
 
 def _grid(tmp_path: Path, text: str = GRID) -> Grid:
